@@ -1,0 +1,37 @@
+// Seeded random numbers. Every random op takes a Generator (or uses the default one, which
+// manual_seed resets), so the same seed gives the same numbers, on every run of the same build.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace tapegrad {
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 0) { manual_seed(seed); }
+
+  void manual_seed(uint64_t seed);
+  // Uniform on [0, 1), 53 random bits.
+  double uniform();
+  // Standard normal (Box-Muller; the second value of each pair is kept for the next call).
+  double normal();
+  uint64_t next_u64() { return engine_(); }
+
+  // The whole state as text, and back: checkpoints store it to resume the same stream.
+  std::string state() const;
+  void set_state(const std::string& state);
+
+ private:
+  std::mt19937_64 engine_;
+  bool has_spare_normal_ = false;
+  double spare_normal_ = 0.0;
+};
+
+// The generator used when an op is given none (per thread, seeded 0 until manual_seed).
+Generator& default_generator();
+// Seeds this thread's default generator, like torch::manual_seed.
+void manual_seed(uint64_t seed);
+
+}  // namespace tapegrad

@@ -1,0 +1,435 @@
+// GEMM, blocked as in GotoBLAS/BLIS (here seen from row-major C):
+//
+//   for each block of MC rows of op(A):
+//     for each slice of KC along K:
+//       pack A[rows, slice] into micro-panels of MR rows          (the A block: L3)
+//       for each block of NC columns of op(B):
+//         pack B[slice, columns] into micro-panels of NR columns  (the B block: L2)
+//         for each A micro-panel (MR x KC, stays in L1):
+//           for each B micro-panel (KC x NR, streamed from L2):
+//             micro-kernel: the MR x NR tile of C, accumulated in registers
+//
+// The micro-kernel holds its tile in 2 * MR vector registers (NR is two vectors wide): each step
+// along K loads two vectors of B, broadcasts MR elements of A and issues 2 * MR FMAs.
+// Packing reads op(A) and op(B) through strides, so a transposed operand costs no copy, and pads
+// the micro-panels with zeros, so the kernel always computes a whole tile; only the store of an
+// edge tile is partial. With OpenMP, the threads split C into a grid of independent blocks.
+#include "autograd/kernels/gemm.hpp"
+
+#include <fmt/format.h>
+#include <omp.h>
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <stdexcept>
+
+namespace tapegrad::kernels {
+namespace {
+
+template <class... Args>
+[[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw std::invalid_argument(fmt::format(format, std::forward<Args>(args)...));
+}
+
+constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+constexpr int64_t round_up(int64_t a, int64_t multiple) { return ceil_div(a, multiple) * multiple; }
+
+// The micro-tile needs 2 * MR accumulators, two vectors of B and one broadcast element of A.
+constexpr int kVectorRegisters = XSIMD_WITH_AVX512F ? 32 : 16;
+
+template <class T>
+struct Blocking {
+  using Batch = xsimd::batch<T>;
+  static constexpr int64_t lanes = Batch::size;
+  static constexpr int64_t mr = kVectorRegisters >= 32 ? 12 : 6;  // micro-tile rows
+  static constexpr int64_t nr = 2 * lanes;                        // micro-tile columns
+  static constexpr int64_t kc = 1536 / sizeof(T);  // depth: an A micro-panel fills ~1/3 of L1
+  static constexpr int64_t nc = 512;               // B block columns: the B block fills ~L2/3
+  static constexpr int64_t mc = 256 * mr;          // A block rows
+  static_assert(nc % nr == 0);
+};
+
+// Element (i, j) of op(X) is data[i * row_stride + j * col_stride].
+template <class T>
+struct MatrixView {
+  const T* data;
+  int64_t row_stride;
+  int64_t col_stride;
+  const T* at(int64_t i, int64_t j) const { return data + i * row_stride + j * col_stride; }
+};
+
+template <class T>
+MatrixView<T> view(const T* data, int64_t ld, Transpose trans) {
+  return trans == Transpose::Yes ? MatrixView<T>{data, 1, ld} : MatrixView<T>{data, ld, 1};
+}
+
+struct Range {
+  int64_t begin;
+  int64_t end;
+  int64_t size() const { return end - begin; }
+};
+
+// A 64-byte aligned scratch array that only reallocates when asked for more than it holds.
+template <class T>
+class AlignedBuffer {
+ public:
+  T* reserve(int64_t count) {
+    if (count > capacity_) {
+      data_.reset(static_cast<T*>(::operator new(count * sizeof(T), kAlignment)));
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+
+ private:
+  static constexpr std::align_val_t kAlignment{64};
+  struct Free {
+    void operator()(T* p) const { ::operator delete(p, kAlignment); }
+  };
+  std::unique_ptr<T, Free> data_;
+  int64_t capacity_ = 0;
+};
+
+template <class T>
+struct PackBuffers {
+  AlignedBuffer<T> a;
+  AlignedBuffer<T> b;
+};
+
+template <class T>
+PackBuffers<T>& thread_pack_buffers() {
+  thread_local PackBuffers<T> buffers;
+  return buffers;
+}
+
+// Where element (line w, depth k) of a packed micro-panel lives: w * line_stride + k *
+// depth_stride.
+template <int64_t LineStride, int64_t DepthStride>
+struct PanelLayout {
+  static constexpr int64_t line_stride = LineStride;
+  static constexpr int64_t depth_stride = DepthStride;
+};
+
+// A micro-panels keep the layout of op(A)'s storage, so that packing them is a contiguous copy:
+// rows of kc elements when A is not transposed, columns of mr elements when it is. The micro-kernel
+// is compiled for both. B micro-panels are always depth-major: NR columns per step along K.
+template <class T>
+using RowMajorAPanel = PanelLayout<Blocking<T>::kc, 1>;
+template <class T>
+using DepthMajorAPanel = PanelLayout<1, Blocking<T>::mr>;
+template <class T>
+using BPanel = PanelLayout<1, Blocking<T>::nr>;
+
+// Packs `width` <= W lines of `depth` elements, element k of line w at
+// src[w * line_stride + k * depth_stride], into a micro-panel with the given Layout, and zeroes
+// lines width..W-1.
+template <int64_t W, class Layout, class T>
+void pack_panel(const T* src, int64_t line_stride, int64_t depth_stride, int64_t width,
+                int64_t depth, T* dst) {
+  constexpr int64_t dst_line = Layout::line_stride;
+  constexpr int64_t dst_depth = Layout::depth_stride;
+  if (depth_stride == 1 && dst_depth == 1) {
+    for (int64_t w = 0; w < width; ++w)
+      std::copy_n(src + w * line_stride, depth, dst + w * dst_line);
+  } else if (line_stride == 1 && dst_line == 1 && width == W) {
+    for (int64_t k = 0; k < depth; ++k) std::copy_n(src + k * depth_stride, W, dst + k * dst_depth);
+  } else {
+    for (int64_t w = 0; w < width; ++w) {
+      for (int64_t k = 0; k < depth; ++k) {
+        dst[w * dst_line + k * dst_depth] = src[w * line_stride + k * depth_stride];
+      }
+    }
+  }
+  for (int64_t w = width; w < W; ++w) {
+    for (int64_t k = 0; k < depth; ++k) dst[w * dst_line + k * dst_depth] = T(0);
+  }
+}
+
+// Packs rows x slice of op(A) into micro-panels of mr rows, spaced mr * kc apart.
+template <class APanel, class T>
+void pack_a_block(const MatrixView<T>& a, Range rows, Range slice, T* dst) {
+  constexpr int64_t mr = Blocking<T>::mr;
+  for (int64_t i = rows.begin; i < rows.end; i += mr, dst += mr * Blocking<T>::kc) {
+    pack_panel<mr, APanel>(a.at(i, slice.begin), a.row_stride, a.col_stride,
+                           std::min(mr, rows.end - i), slice.size(), dst);
+  }
+}
+
+// Packs slice x cols of op(B) into micro-panels of nr columns, spaced nr * depth apart.
+template <class T>
+void pack_b_block(const MatrixView<T>& b, Range slice, Range cols, T* dst) {
+  constexpr int64_t nr = Blocking<T>::nr;
+  for (int64_t j = cols.begin; j < cols.end; j += nr, dst += nr * slice.size()) {
+    pack_panel<nr, BPanel<T>>(b.at(slice.begin, j), b.col_stride, b.row_stride,
+                              std::min(nr, cols.end - j), slice.size(), dst);
+  }
+}
+
+template <class T>
+void store_vector(xsimd::batch<T> sum, T alpha, T beta, T* dst) {
+  using Batch = xsimd::batch<T>;
+  Batch result = sum * Batch(alpha);
+  if (beta != T(0)) result = xsimd::fma(Batch(beta), Batch::load_unaligned(dst), result);
+  result.store_unaligned(dst);
+}
+
+// C tile (rows x cols, at most mr x nr) = alpha * (A micro-panel * B micro-panel) + beta * C tile.
+template <class APanel, class T>
+void micro_kernel(int64_t depth, const T* a_panel, const T* b_panel, T alpha, T beta, T* c,
+                  int64_t ldc, int64_t rows, int64_t cols) {
+  using Batch = typename Blocking<T>::Batch;
+  constexpr int64_t mr = Blocking<T>::mr;
+  constexpr int64_t nr = Blocking<T>::nr;
+  constexpr int64_t lanes = Blocking<T>::lanes;
+  Batch left[mr];   // columns [0, lanes) of each tile row
+  Batch right[mr];  // columns [lanes, nr)
+  for (int64_t r = 0; r < mr; ++r) left[r] = right[r] = Batch(T(0));
+
+  for (int64_t k = 0; k < depth; ++k, a_panel += APanel::depth_stride, b_panel += nr) {
+    const Batch b_left = Batch::load_aligned(b_panel);
+    const Batch b_right = Batch::load_aligned(b_panel + lanes);
+#pragma GCC unroll 16
+    for (int64_t r = 0; r < mr; ++r) {
+      const Batch a(a_panel[r * APanel::line_stride]);
+      left[r] = xsimd::fma(a, b_left, left[r]);
+      right[r] = xsimd::fma(a, b_right, right[r]);
+    }
+  }
+
+  if (rows == mr && cols == nr) {
+    for (int64_t r = 0; r < mr; ++r) {
+      store_vector(left[r], alpha, beta, c + r * ldc);
+      store_vector(right[r], alpha, beta, c + r * ldc + lanes);
+    }
+    return;
+  }
+  alignas(64) T tile[mr * nr];
+  for (int64_t r = 0; r < mr; ++r) {
+    left[r].store_aligned(tile + r * nr);
+    right[r].store_aligned(tile + r * nr + lanes);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < cols; ++j) {
+      T& out = c[r * ldc + j];
+      out = beta == T(0) ? alpha * tile[r * nr + j] : alpha * tile[r * nr + j] + beta * out;
+    }
+  }
+}
+
+// C block (rows x cols) = alpha * packed A block * packed B block + beta * C block.
+template <class APanel, class T>
+void multiply_packed_blocks(int64_t depth, int64_t rows, int64_t cols, const T* a_pack,
+                            const T* b_pack, T alpha, T beta, T* c, int64_t ldc) {
+  constexpr int64_t mr = Blocking<T>::mr;
+  constexpr int64_t nr = Blocking<T>::nr;
+  for (int64_t i = 0; i < rows; i += mr) {
+    for (int64_t j = 0; j < cols; j += nr) {
+      micro_kernel<APanel>(depth, a_pack + i * Blocking<T>::kc, b_pack + j * depth, alpha, beta,
+                           c + i * ldc + j, ldc, std::min(mr, rows - i), std::min(nr, cols - j));
+    }
+  }
+}
+
+// The rows x cols block of C, on the calling thread, with A micro-panels laid out as APanel.
+// K is cut into slices of equal depth.
+template <class APanel, class T>
+void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows, Range cols,
+                     int64_t K, T alpha, T beta, T* C, int64_t ldc) {
+  using Sizes = Blocking<T>;
+  const int64_t slice_depth = ceil_div(K, ceil_div(K, Sizes::kc));
+  PackBuffers<T>& buffers = thread_pack_buffers<T>();
+  T* a_pack = buffers.a.reserve(round_up(std::min(Sizes::mc, rows.size()), Sizes::mr) * Sizes::kc);
+  T* b_pack =
+      buffers.b.reserve(round_up(std::min(Sizes::nc, cols.size()), Sizes::nr) * slice_depth);
+
+  for (int64_t ic = rows.begin; ic < rows.end; ic += Sizes::mc) {
+    const Range row_block{ic, std::min(ic + Sizes::mc, rows.end)};
+    for (int64_t pc = 0; pc < K; pc += slice_depth) {
+      const Range slice{pc, std::min(pc + slice_depth, K)};
+      const T slice_beta = pc == 0 ? beta : T(1);
+      pack_a_block<APanel>(a, row_block, slice, a_pack);
+      for (int64_t jc = cols.begin; jc < cols.end; jc += Sizes::nc) {
+        const Range col_block{jc, std::min(jc + Sizes::nc, cols.end)};
+        pack_b_block(b, slice, col_block, b_pack);
+        multiply_packed_blocks<APanel>(slice.size(), row_block.size(), col_block.size(), a_pack,
+                                       b_pack, alpha, slice_beta, C + ic * ldc + jc, ldc);
+      }
+    }
+  }
+}
+
+// The rows x cols block of C, on the calling thread.
+template <class T>
+void gemm_block(const MatrixView<T>& a, const MatrixView<T>& b, Range rows, Range cols, int64_t K,
+                T alpha, T beta, T* C, int64_t ldc) {
+  if (a.col_stride == 1) {
+    gemm_block_with<RowMajorAPanel<T>>(a, b, rows, cols, K, alpha, beta, C, ldc);
+  } else {
+    gemm_block_with<DepthMajorAPanel<T>>(a, b, rows, cols, K, alpha, beta, C, ldc);
+  }
+}
+
+// Part `index` of `extent` split into `parts` pieces whose sizes are multiples of `granule`.
+Range split(int64_t extent, int64_t parts, int64_t index, int64_t granule) {
+  const int64_t chunk = round_up(ceil_div(extent, parts), granule);
+  return {std::min(extent, index * chunk), std::min(extent, (index + 1) * chunk)};
+}
+
+// The threads split C into row_parts x col_parts blocks; the grid minimises the largest block,
+// counted in whole micro-tiles.
+struct ThreadGrid {
+  int64_t row_parts;
+  int64_t col_parts;
+};
+
+template <class T>
+ThreadGrid choose_thread_grid(int64_t M, int64_t N, int64_t threads) {
+  ThreadGrid best{1, threads};
+  int64_t best_work = INT64_MAX;
+  for (int64_t row_parts = 1; row_parts <= threads; ++row_parts) {
+    if (threads % row_parts != 0) continue;
+    const int64_t col_parts = threads / row_parts;
+    const int64_t work = round_up(ceil_div(M, row_parts), Blocking<T>::mr) *
+                         round_up(ceil_div(N, col_parts), Blocking<T>::nr);
+    if (work < best_work) {
+      best = {row_parts, col_parts};
+      best_work = work;
+    }
+  }
+  return best;
+}
+
+// Problems smaller than this many flops per thread are not worth a thread's start-up cost.
+constexpr double kFlopsPerThread = 1 << 21;
+
+int threads_for(double flops) {
+  const double useful = std::max(1.0, flops / kFlopsPerThread);
+  return static_cast<int>(std::min<double>(omp_get_max_threads(), useful));
+}
+
+template <class T>
+void scale(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* row = C + i * ldc;
+    if (beta == T(0)) {
+      std::fill_n(row, N, T(0));
+    } else {
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+    }
+  }
+}
+
+// gemm on checked arguments, with up to `threads` OpenMP threads.
+template <class T>
+void gemm_checked(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                  const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                  int threads) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == T(0)) {
+    scale(M, N, beta, C, ldc);
+    return;
+  }
+  const MatrixView<T> a = view(A, lda, trans_a);
+  const MatrixView<T> b = view(B, ldb, trans_b);
+  if (threads <= 1) {
+    gemm_block(a, b, {0, M}, {0, N}, K, alpha, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const ThreadGrid grid = choose_thread_grid<T>(M, N, omp_get_num_threads());
+    const int64_t thread = omp_get_thread_num();
+    const Range rows = split(M, grid.row_parts, thread / grid.col_parts, Blocking<T>::mr);
+    const Range cols = split(N, grid.col_parts, thread % grid.col_parts, Blocking<T>::nr);
+    gemm_block(a, b, rows, cols, K, alpha, beta, C, ldc);
+  }
+}
+
+void check_arguments(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K,
+                     int64_t lda, int64_t ldb, int64_t ldc) {
+  if (M < 0 || N < 0 || K < 0) fail("gemm: negative size (M={}, N={}, K={})", M, N, K);
+  const int64_t a_width = trans_a == Transpose::Yes ? M : K;
+  const int64_t b_width = trans_b == Transpose::Yes ? K : N;
+  if (lda < a_width || ldb < b_width || ldc < N) {
+    fail(
+        "gemm: leading dimension too small (M={}, N={}, K={}, lda={} needs >= {}, ldb={} needs >= "
+        "{}, ldc={} needs >= {})",
+        M, N, K, lda, a_width, ldb, b_width, ldc, N);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+          const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  check_arguments(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  const int threads = threads_for(2.0 * M * N * K);
+  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+}
+
+template <class T>
+void gemm_batched(Transpose trans_a, Transpose trans_b, int64_t batch, int64_t M, int64_t N,
+                  int64_t K, T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B,
+                  int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c) {
+  check_arguments(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  if (batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0) {
+    fail("gemm_batched: negative batch or stride (batch={}, stride_a={}, stride_b={}, stride_c={})",
+         batch, stride_a, stride_b, stride_c);
+  }
+  if (batch > 1 && M > 0 && N > 0 && stride_c < (M - 1) * ldc + N) {
+    fail("gemm_batched: the C matrices overlap (M={}, N={}, ldc={}, stride_c={})", M, N, ldc,
+         stride_c);
+  }
+  const double flops = 2.0 * M * N * K;
+  const int problem_threads = threads_for(flops);
+  const int batch_threads = threads_for(flops * batch);
+  // One thread per problem, unless that leaves threads idle for a large part of the run.
+  const bool split_batch =
+      batch_threads > 1 && batch >= batch_threads &&
+      (problem_threads == 1 || batch % batch_threads == 0 || batch >= 4 * batch_threads);
+  const auto solve = [&](int64_t i, int threads) {
+    gemm_checked(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb,
+                 beta, C + i * stride_c, ldc, threads);
+  };
+  if (split_batch) {
+#pragma omp parallel for num_threads(batch_threads) schedule(static)
+    for (int64_t i = 0; i < batch; ++i) solve(i, 1);
+  } else {
+    for (int64_t i = 0; i < batch; ++i) solve(i, problem_threads);
+  }
+}
+
+template <class T>
+void gemm_reference(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  check_arguments(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+  const MatrixView<T> a = view(A, lda, trans_a);
+  const MatrixView<T> b = view(B, ldb, trans_b);
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      T sum = 0;
+      for (int64_t k = 0; k < K; ++k) sum += *a.at(i, k) * *b.at(k, j);
+      T& out = C[i * ldc + j];
+      out = beta == T(0) ? alpha * sum : alpha * sum + beta * out;
+    }
+  }
+}
+
+#define TAPEGRAD_INSTANTIATE_GEMM(T)                                                            \
+  template void gemm<T>(Transpose, Transpose, int64_t, int64_t, int64_t, T, const T*, int64_t,  \
+                        const T*, int64_t, T, T*, int64_t);                                     \
+  template void gemm_batched<T>(Transpose, Transpose, int64_t, int64_t, int64_t, int64_t, T,    \
+                                const T*, int64_t, int64_t, const T*, int64_t, int64_t, T, T*,  \
+                                int64_t, int64_t);                                              \
+  template void gemm_reference<T>(Transpose, Transpose, int64_t, int64_t, int64_t, T, const T*, \
+                                  int64_t, const T*, int64_t, T, T*, int64_t);
+
+TAPEGRAD_INSTANTIATE_GEMM(float)
+TAPEGRAD_INSTANTIATE_GEMM(double)
+#undef TAPEGRAD_INSTANTIATE_GEMM
+
+}  // namespace tapegrad::kernels

@@ -1,0 +1,40 @@
+#include "autograd/ops/copy.hpp"
+
+#include "autograd/kernels/strided_copy.hpp"
+#include "autograd/tape.hpp"
+
+namespace tapegrad {
+namespace {
+
+// A contiguous copy of x's values in `dtype`, off the tape.
+Tensor copy_values(const Tensor& x, DType dtype) {
+  Tensor out = Tensor::empty(x.shape(), dtype);
+  dispatch_all(x.dtype(), [&]<class Src>() {
+    dispatch_all(dtype, [&]<class Dst>() {
+      kernels::strided_copy(x.data<Src>(), x.shape(), x.strides(), out.data<Dst>());
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor clone(const Tensor& x) {
+  // d/dx x = 1
+  return record("clone", copy_values(x, x.dtype()), {x}, [](const Tensor& g) -> Grads {
+    return {g};
+  });
+}
+
+Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
+
+Tensor to(const Tensor& x, DType dtype) {
+  if (x.requires_grad() && !is_floating(dtype))
+    fail("to: a tensor that requires grad cannot become {} (only float32 or float64)", dtype);
+  // d/dx x = 1, in the input's dtype
+  return record("to", copy_values(x, dtype), {x}, [input_dtype = x.dtype()](const Tensor& g) -> Grads {
+    return {copy_values(g, input_dtype)};
+  });
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,95 @@
+#include "autograd/ops/elementwise.hpp"
+
+#include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/map.hpp"
+#include "autograd/ops/broadcast.hpp"
+#include "autograd/ops/copy.hpp"
+#include "autograd/ops/reduce.hpp"
+#include "autograd/tape.hpp"
+
+namespace tapegrad {
+namespace {
+
+// out = op(a, b) broadcast, off the tape.
+template <class Op>
+Tensor broadcast_map(std::string_view name, const Tensor& a, const Tensor& b, Op op) {
+  if (a.dtype() != b.dtype())
+    fail("{}: dtypes differ ({} and {}) for shapes {} and {}", name, a.dtype(), b.dtype(),
+         a.shape(), b.shape());
+  const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+  const Tensor ac = contiguous(a.detach()), bc = contiguous(b.detach());
+  Tensor out = Tensor::empty(out_shape, a.dtype());
+  dispatch_floating(a.dtype(), name, [&]<class T>() {
+    const T* pa = ac.data<T>();
+    const T* pb = bc.data<T>();
+    T* po = out.data<T>();
+    for_each_broadcast_row(out_shape, a.shape(), b.shape(),
+                           [&](int64_t ia, int64_t sa, int64_t ib, int64_t sb, int64_t io, int64_t n) {
+                             kernels::binary(pa + ia, sa, pb + ib, sb, po + io, n, op);
+                           });
+  });
+  return out;
+}
+
+// A one-element tensor of x's dtype holding `value`.
+Tensor scalar_like(const Tensor& x, double value) {
+  Tensor out = Tensor::empty({}, x.dtype());
+  dispatch_floating(x.dtype(), "scalar", [&]<class T>() { *out.data<T>() = static_cast<T>(value); });
+  return out;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  // d/da (a + b) = 1, d/db (a + b) = 1
+  return record("add", broadcast_map("add", a, b, kernels::Add{}), {a, b},
+                [sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {
+                  return {sum_to(g, sa), sum_to(g, sb)};
+                });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  // d/da (a - b) = 1, d/db (a - b) = -1
+  return record("sub", broadcast_map("sub", a, b, kernels::Sub{}), {a, b},
+                [sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {
+                  return {sum_to(g, sa), sum_to(neg(g), sb)};
+                });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  // d/da (a * b) = b, d/db (a * b) = a
+  return record("mul", broadcast_map("mul", a, b, kernels::Mul{}), {a, b},
+                [a = a.detach(), b = b.detach()](const Tensor& g) -> Grads {
+                  return {sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape())};
+                });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  // d/da (a / b) = 1 / b, d/db (a / b) = -a / b²
+  Tensor out = broadcast_map("div", a, b, kernels::Div{});
+  return record("div", out, {a, b},
+                [sa = a.shape(), b = b.detach(), out = out.detach()](const Tensor& g) -> Grads {
+                  const Tensor g_over_b = div(g, b);
+                  return {sum_to(g_over_b, sa), sum_to(neg(mul(g_over_b, out)), b.shape())};
+                });
+}
+
+Tensor add(const Tensor& a, double b) {
+  // d/da (a + c) = 1
+  return record("add_scalar", broadcast_map("add", a, scalar_like(a, b), kernels::Add{}), {a},
+                [](const Tensor& g) -> Grads { return {g}; });
+}
+
+Tensor mul(const Tensor& a, double b) {
+  // d/da (a * c) = c
+  return record("mul_scalar", broadcast_map("mul", a, scalar_like(a, b), kernels::Mul{}), {a},
+                [b](const Tensor& g) -> Grads { return {mul(g, b)}; });
+}
+
+Tensor neg(const Tensor& x) {
+  // d/dx (-x) = -1
+  return record("neg", broadcast_map("neg", x, scalar_like(x, -1.0), kernels::Mul{}), {x},
+                [](const Tensor& g) -> Grads { return {neg(g)}; });
+}
+
+}  // namespace tapegrad

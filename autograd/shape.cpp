@@ -1,0 +1,50 @@
+#include "autograd/shape.hpp"
+
+#include <algorithm>
+
+#include "autograd/error.hpp"
+
+namespace tapegrad {
+
+int64_t numel(const Shape& shape, std::string_view op) {
+  int64_t count = 1;
+  for (int64_t size : shape) {
+    if (size < 0) fail("{}: negative size in shape {}", op, shape);
+    if (__builtin_mul_overflow(count, size, &count))
+      fail("{}: shape {} has more elements than fit in int64", op, shape);
+  }
+  return count;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= std::max<int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
+  const size_t ndim = std::max(a.size(), b.size());
+  Shape out(ndim);
+  for (size_t i = 0; i < ndim; ++i) {
+    const int64_t size_a = i < ndim - a.size() ? 1 : a[i - (ndim - a.size())];
+    const int64_t size_b = i < ndim - b.size() ? 1 : b[i - (ndim - b.size())];
+    if (size_a != size_b && size_a != 1 && size_b != 1)
+      fail("{}: shapes {} and {} cannot be broadcast (dim {}: {} vs {})", op, a, b, i, size_a,
+           size_b);
+    out[i] = size_a == 1 ? size_b : size_a;
+  }
+  return out;
+}
+
+int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op) {
+  const int64_t range = std::max<int64_t>(ndim, 1);
+  if (dim < -range || dim >= range)
+    fail("{}: dim {} is out of range for a tensor of {} dims", op, dim, ndim);
+  return dim < 0 ? dim + range : dim;
+}
+
+}  // namespace tapegrad

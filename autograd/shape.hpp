@@ -1,0 +1,27 @@
+// Shapes and strides: the small arithmetic every op needs (element counts, row-major strides,
+// NumPy broadcasting, negative dims). Shapes print as [2, 3] with fmt.
+#pragma once
+
+#include <fmt/ranges.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace tapegrad {
+
+using Shape = std::vector<int64_t>;
+
+// Product of the sizes; an error naming `op` if it overflows int64 or a size is negative.
+int64_t numel(const Shape& shape, std::string_view op = "shape");
+
+// Row-major strides, in elements: the last dim has stride 1.
+Shape contiguous_strides(const Shape& shape);
+
+// NumPy broadcasting of two shapes: align on the right, sizes equal or one of them 1.
+Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
+
+// A dim in [-ndim, ndim) made non-negative; an error naming `op` otherwise.
+int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op);
+
+}  // namespace tapegrad

@@ -1,0 +1,214 @@
+#include "autograd/tape.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/ops/elementwise.hpp"
+
+namespace tapegrad {
+namespace {
+
+struct TapeEntry {
+  uint64_t sequence;
+  std::weak_ptr<Node> node;
+};
+
+// This thread's tape. Nodes are owned by the tensors they produced (and by later nodes that use
+// those tensors), so an entry expires when its graph goes away; expired entries are swept out
+// when the tape has doubled since the last sweep.
+struct Tape {
+  std::vector<TapeEntry> entries;
+  uint64_t next_sequence = 0;
+  std::size_t sweep_at = 1024;
+
+  void append(const std::shared_ptr<Node>& node) {
+    if (entries.size() >= sweep_at) {
+      sweep();
+      sweep_at = std::max<std::size_t>(1024, 2 * entries.size());
+    }
+    node->sequence = next_sequence++;
+    entries.push_back({node->sequence, node});
+  }
+  void sweep() {
+    std::erase_if(entries, [](const TapeEntry& entry) { return entry.node.expired(); });
+  }
+};
+
+Tape& tape() {
+  thread_local Tape instance;
+  return instance;
+}
+
+thread_local bool grad_mode = true;
+thread_local bool anomaly_mode = false;
+// True while backward() runs nodes' backward functions: anomaly mode then checks each node's
+// gradients (naming the node) instead of the ops inside its backward.
+thread_local bool running_backward = false;
+
+// While alive: grad mode off, and anomaly mode checking gradients rather than forward outputs.
+class BackwardScope {
+ public:
+  BackwardScope() : previous_(std::exchange(running_backward, true)) {}
+  ~BackwardScope() { running_backward = previous_; }
+  BackwardScope(const BackwardScope&) = delete;
+  BackwardScope& operator=(const BackwardScope&) = delete;
+
+ private:
+  NoGradGuard no_grad_;
+  bool previous_;
+};
+
+bool all_finite(const Tensor& t) {
+  if (!is_floating(t.dtype())) return true;
+  const std::vector<double> values = t.to_vector();
+  return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+}
+
+std::vector<Shape> shapes_of(std::span<const Tensor> inputs) {
+  std::vector<Shape> shapes;
+  for (const Tensor& input : inputs) shapes.push_back(input.defined() ? input.shape() : Shape{});
+  return shapes;
+}
+
+// Adds `grad` into the gradient slot of `edge`: the producing node's pending gradient, or the
+// leaf's grad(), which always gets a contiguous tensor of its own.
+void accumulate(const Edge& edge, const Tensor& grad) {
+  if (edge.node) {
+    Tensor& pending = edge.node->grad;
+    pending = pending.defined() ? add(pending, grad) : grad;
+    return;
+  }
+  Tensor leaf(edge.leaf);
+  leaf.set_grad(leaf.grad().defined() ? add(leaf.grad(), grad) : grad.clone());
+}
+
+void check_gradients(const Node& node, const Grads& grads) {
+  if (grads.size() != node.edges.size())
+    fail("backward of '{}' returned {} gradients for {} inputs", node.op, grads.size(),
+         node.edges.size());
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined() || !node.edges[i].needs_grad()) continue;
+    if (grads[i].shape() != node.input_shapes[i])
+      fail("backward of '{}' returned a gradient of shape {} for input {} of shape {}", node.op,
+           grads[i].shape(), i, node.input_shapes[i]);
+    if (anomaly_mode && !all_finite(grads[i]))
+      fail("anomaly: backward of '{}' (tape entry #{}, recorded at {}:{}) produced NaN or Inf in "
+           "the gradient of input {} of shape {}",
+           node.op, node.sequence, node.recorded_at.file_name(), node.recorded_at.line(), i,
+           grads[i].shape());
+  }
+}
+
+}  // namespace
+
+bool grad_enabled() { return grad_mode; }
+NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
+NoGradGuard::~NoGradGuard() { grad_mode = previous_; }
+
+bool anomaly_enabled() { return anomaly_mode; }
+AnomalyGuard::AnomalyGuard() : previous_(anomaly_mode) { anomaly_mode = true; }
+AnomalyGuard::~AnomalyGuard() { anomaly_mode = previous_; }
+
+std::size_t tape_size() {
+  tape().sweep();
+  return tape().entries.size();
+}
+
+namespace detail {
+
+bool should_record(std::span<const Tensor> inputs) {
+  return grad_mode && std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) {
+           return t.defined() && t.requires_grad();
+         });
+}
+
+void check_finite_output(std::string_view op, const Tensor& output, std::span<const Tensor> inputs) {
+  if (!running_backward && !all_finite(output))
+    fail("anomaly: '{}' produced NaN or Inf in its output of shape {} (input shapes {}), as tape "
+         "entry #{}",
+         op, output.shape(), shapes_of(inputs), tape().next_sequence);
+}
+
+Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> inputs,
+                   BackwardFn backward, std::source_location where) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->input_shapes = shapes_of(inputs);
+  node->output_shape = output.shape();
+  node->output_dtype = output.dtype();
+  node->recorded_at = where;
+  node->backward = std::move(backward);
+  for (const Tensor& input : inputs) {
+    Edge edge;
+    if (input.defined() && input.requires_grad()) {
+      if (input.is_leaf()) edge.leaf = input.impl_ptr();
+      else edge.node = input.grad_fn();
+    }
+    node->edges.push_back(std::move(edge));
+  }
+  tape().append(node);
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
+  return output;
+}
+
+}  // namespace detail
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  if (!requires_grad())
+    fail("backward: the tensor of shape {} does not require grad (no input of the ops that made it "
+         "required grad, or it was computed under NoGradGuard)",
+         shape());
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    if (numel() != 1)
+      fail("backward: a gradient can be implied only for a one-element output, but the output has "
+           "shape {}; pass backward(gradient) with a gradient of that shape",
+           shape());
+    seed = Tensor::empty(shape(), dtype());
+    dispatch_floating(dtype(), "backward", [&]<class T>() { *seed.data<T>() = T(1); });
+  } else if (seed.shape() != shape() || seed.dtype() != dtype()) {
+    fail("backward: the gradient has shape {} and dtype {}, the output shape {} and dtype {}",
+         seed.shape(), seed.dtype(), shape(), dtype());
+  }
+  const BackwardScope scope;
+  if (is_leaf()) {
+    accumulate(Edge{nullptr, impl_ptr()}, seed);
+    return;
+  }
+  std::vector<TapeEntry>& entries = tape().entries;
+  const uint64_t root_sequence = grad_fn()->sequence;
+  auto root = std::lower_bound(entries.begin(), entries.end(), root_sequence,
+                               [](const TapeEntry& e, uint64_t s) { return e.sequence < s; });
+  if (root == entries.end() || root->sequence != root_sequence)
+    fail("backward: the graph of this tensor was recorded on another thread's tape");
+
+  // Walk the tape from the root back to the start. On an error, drop the pending gradients so
+  // that a later backward() starts clean.
+  const std::size_t root_index = static_cast<std::size_t>(root - entries.begin());
+  grad_fn()->grad = seed;
+  try {
+    for (std::size_t i = root_index + 1; i-- > 0;) {
+      std::shared_ptr<Node> node = entries[i].node.lock();
+      if (!node || !node->grad.defined()) continue;
+      if (!node->backward)
+        fail("backward: '{}' (tape entry #{}) was already freed by an earlier backward(); to call "
+             "backward twice through the same graph, pass retain_graph=true to the first call",
+             node->op, node->sequence);
+      Tensor grad_output = std::move(node->grad);
+      node->grad = Tensor();
+      const Grads grads = node->backward(grad_output);
+      check_gradients(*node, grads);
+      if (!retain_graph) node->backward = nullptr;
+      for (std::size_t k = 0; k < grads.size(); ++k)
+        if (grads[k].defined() && node->edges[k].needs_grad()) accumulate(node->edges[k], grads[k]);
+    }
+  } catch (...) {
+    for (std::size_t i = 0; i <= root_index; ++i)
+      if (auto node = entries[i].node.lock()) node->grad = Tensor();
+    throw;
+  }
+  tape().sweep();
+}
+
+}  // namespace tapegrad

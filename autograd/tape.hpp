@@ -1,0 +1,108 @@
+// The tape. Every differentiable op that runs with grad mode on and an input that requires a
+// gradient appends one Node to this thread's tape, in execution order: the op's name, where its
+// inputs' gradients go, and a backward function holding what it saved. Tensor::backward() walks
+// the tape in reverse from the loss's node, calling each node's backward on the gradient of its
+// output and accumulating the results into its inputs' nodes, or into leaves' grad().
+//
+// Writing an op (see ops/unary.cpp for the smallest ones):
+//   Tensor y = ...compute the forward...;
+//   return record("exp", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+//     return {mul(g, y)};  // d/dx exp(x) = exp(x)
+//   });
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <source_location>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "autograd/tensor.hpp"
+
+namespace tapegrad {
+
+// One gradient per input of an op, in the order of its inputs; an undefined Tensor for an input
+// that gets none (an index tensor, say).
+using Grads = std::vector<Tensor>;
+using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
+
+// Where the gradient of one input goes: the node that produced it, or the leaf itself.
+struct Edge {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<TensorImpl> leaf;
+  bool needs_grad() const { return node || leaf; }
+};
+
+struct Node {
+  std::string_view op;  // a string literal: the op's name
+  uint64_t sequence = 0;  // the node's position on the tape
+  std::vector<Edge> edges;
+  std::vector<Shape> input_shapes;
+  Shape output_shape;
+  DType output_dtype = kFloat32;
+  std::source_location recorded_at;
+  BackwardFn backward;  // reset by backward() unless retain_graph: the saved tensors go with it
+  Tensor grad;          // the output's gradient, while backward() is accumulating it
+};
+
+// Grad mode: on by default, per thread.
+bool grad_enabled();
+// While alive, ops record nothing on the tape (inference, optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Anomaly mode: while an AnomalyGuard lives, every op checks its output, and every backward its
+// gradients, for NaN and Inf and throws an Error naming the op, its shapes and its tape entry.
+bool anomaly_enabled();
+class AnomalyGuard {
+ public:
+  AnomalyGuard();
+  ~AnomalyGuard();
+  AnomalyGuard(const AnomalyGuard&) = delete;
+  AnomalyGuard& operator=(const AnomalyGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+namespace detail {
+bool should_record(std::span<const Tensor> inputs);
+void check_finite_output(std::string_view op, const Tensor& output, std::span<const Tensor> inputs);
+Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> inputs,
+                   BackwardFn backward, std::source_location where);
+}  // namespace detail
+
+// Puts `op` on the tape if grad mode is on and an input requires a gradient, and returns `output`
+// (then holding the node). `backward` maps the output's gradient to one gradient per input, each
+// of that input's shape; it runs under NoGradGuard.
+template <class Backward>
+Tensor record(std::string_view op, Tensor output, std::span<const Tensor> inputs,
+              Backward&& backward, std::source_location where = std::source_location::current()) {
+  if (anomaly_enabled()) detail::check_finite_output(op, output, inputs);
+  if (!detail::should_record(inputs)) return output;
+  return detail::record_node(op, std::move(output), inputs, BackwardFn(std::forward<Backward>(backward)),
+                             where);
+}
+template <class Backward>
+Tensor record(std::string_view op, Tensor output, std::initializer_list<Tensor> inputs,
+              Backward&& backward, std::source_location where = std::source_location::current()) {
+  return record(op, std::move(output), std::span<const Tensor>(inputs.begin(), inputs.size()),
+                std::forward<Backward>(backward), where);
+}
+
+// The live entries on this thread's tape (a test hook: NoGradGuard must leave it unchanged).
+std::size_t tape_size();
+
+}  // namespace tapegrad

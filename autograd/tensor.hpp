@@ -1,0 +1,98 @@
+// Tensor: a handle onto strided, row-major data (shared by views) plus what autograd needs to
+// know about it: whether it requires a gradient, its gradient, and the tape node that made it.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+#include "autograd/dtype.hpp"
+#include "autograd/shape.hpp"
+#include "autograd/storage.hpp"
+
+namespace tapegrad {
+
+struct Node;
+class Tensor;
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  int64_t offset = 0;  // in elements
+  Shape shape;
+  Shape strides;  // in elements
+  DType dtype = kFloat32;
+  bool requires_grad = false;
+  std::shared_ptr<TensorImpl> grad;  // accumulated by backward() into leaves
+  std::shared_ptr<Node> grad_fn;     // the tape node that produced this tensor; null for leaves
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  // A new contiguous tensor with uninitialised values.
+  static Tensor empty(const Shape& shape, DType dtype = kFloat32);
+  // A view onto this tensor's storage with another shape, strides and offset (no autograd).
+  Tensor alias(Shape shape, Shape strides, int64_t offset) const;
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl_->shape; }
+  const Shape& strides() const { return impl_->strides; }
+  int64_t dim() const { return static_cast<int64_t>(impl_->shape.size()); }
+  int64_t size(int64_t dim) const;
+  int64_t numel() const;
+  DType dtype() const { return impl_->dtype; }
+  int64_t storage_offset() const { return impl_->offset; }
+  const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+  bool is_contiguous() const;
+
+  // The first element, typed; an error if T is not this tensor's dtype.
+  template <class T>
+  T* data() const {
+    if (dtype_of<T>() != dtype()) fail("data: tensor is {}, not {}", dtype(), dtype_of<T>());
+    return static_cast<T*>(impl_->storage->data()) + impl_->offset;
+  }
+
+  // Autograd.
+  bool requires_grad() const { return impl_->requires_grad; }
+  Tensor& requires_grad_(bool requires_grad = true);
+  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
+  Tensor grad() const { return Tensor(impl_->grad); }
+  void set_grad(const Tensor& grad);  // an undefined Tensor clears it
+  void zero_grad() { impl_->grad.reset(); }
+  // Reverse-mode gradient of this tensor with respect to every leaf that requires a gradient,
+  // accumulated (+=) into their grad(). `gradient` may be omitted for a one-element tensor.
+  // The graph's saved tensors are freed afterwards unless retain_graph is true.
+  void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
+  // The same data, cut from the tape: no grad_fn, requires_grad false.
+  Tensor detach() const;
+
+  // Values.
+  double item() const;                                    // the only element, as double
+  double at(std::initializer_list<int64_t> index) const;  // one element, as double
+  std::vector<double> to_vector() const;                  // all elements in row-major order
+  Tensor to(DType dtype) const;                           // differentiable between floating types
+  Tensor clone() const;                                   // differentiable copy
+  Tensor contiguous() const;                              // itself if contiguous, else a copy
+
+  // Views and reductions, the same as the free functions of the same names.
+  Tensor reshape(const Shape& shape) const;
+  Tensor view(const Shape& shape) const;
+  Tensor transpose(int64_t dim0, int64_t dim1) const;
+  Tensor permute(const Shape& dims) const;
+  Tensor unsqueeze(int64_t dim) const;
+  Tensor squeeze(int64_t dim) const;
+  Tensor expand(const Shape& shape) const;
+  Tensor sum() const;
+  Tensor mean() const;
+
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+}  // namespace tapegrad

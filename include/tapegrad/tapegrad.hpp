@@ -1,0 +1,4 @@
+// tapegrad: the one header a training script includes.
+#pragma once
+
+#include "autograd/autograd.hpp"

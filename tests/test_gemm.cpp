@@ -1,0 +1,267 @@
+// gemm and gemm_batched against the triple-loop gemm_reference.
+#include "autograd/kernels/gemm.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+using tapegrad::kernels::gemm;
+using tapegrad::kernels::gemm_batched;
+using tapegrad::kernels::gemm_reference;
+using tapegrad::kernels::Transpose;
+
+namespace {
+
+struct Problem {
+  int64_t M, N, K;
+  Transpose trans_a = Transpose::No;
+  Transpose trans_b = Transpose::No;
+  double alpha = 1;
+  double beta = 0;
+  int64_t padding = 0;  // extra elements at the end of every row of A, B and C
+  int64_t offset = 0;   // elements before the first one of each matrix (misaligns them)
+};
+
+// A stored matrix (rows x width, leading dimension ld), `offset` elements into its storage.
+template <class T>
+struct Stored {
+  int64_t rows, width, ld, offset;
+  std::vector<T> storage;
+
+  Stored(int64_t rows_, int64_t width_, int64_t padding, int64_t offset_, std::mt19937& rng)
+      : rows(rows_),
+        width(width_),
+        ld(width_ + padding),
+        offset(offset_),
+        storage(offset_ + rows_ * ld + 1) {
+    std::uniform_real_distribution<T> uniform(-1, 1);
+    for (T& x : storage) x = uniform(rng);
+  }
+  T* data() { return storage.data() + offset; }
+  const T* data() const { return storage.data() + offset; }
+};
+
+template <class T>
+Stored<T> operand(int64_t rows, int64_t cols, Transpose trans, const Problem& p,
+                  std::mt19937& rng) {
+  return trans == Transpose::Yes ? Stored<T>(cols, rows, p.padding, p.offset, rng)
+                                 : Stored<T>(rows, cols, p.padding, p.offset, rng);
+}
+
+template <class T>
+std::vector<T> absolute(const std::vector<T>& values) {
+  std::vector<T> result(values.size());
+  for (size_t i = 0; i < values.size(); ++i) result[i] = std::abs(values[i]);
+  return result;
+}
+
+bool equal_or_both_nan(double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); }
+
+// Runs gemm and gemm_reference on the same inputs and checks every element of C against the
+// rounding error bound of a K-term dot product, (K + 3) eps sum_k |alpha a_ik b_kj| + |beta c_ij|,
+// and that the padding of C is untouched.
+template <class T>
+void check_against_reference(const Problem& p, uint32_t seed = 1) {
+  CAPTURE(p.M);
+  CAPTURE(p.N);
+  CAPTURE(p.K);
+  CAPTURE(p.trans_a);
+  CAPTURE(p.trans_b);
+  CAPTURE(p.alpha);
+  CAPTURE(p.beta);
+  CAPTURE(p.padding);
+  CAPTURE(p.offset);
+  std::mt19937 rng(seed);
+  const Stored<T> a = operand<T>(p.M, p.K, p.trans_a, p, rng);
+  const Stored<T> b = operand<T>(p.K, p.N, p.trans_b, p, rng);
+  Stored<T> c(p.M, p.N, p.padding, p.offset, rng);
+  if (p.beta == 0)
+    std::fill(c.storage.begin(), c.storage.end(), std::numeric_limits<T>::quiet_NaN());
+  const T alpha = static_cast<T>(p.alpha);
+  const T beta = static_cast<T>(p.beta);
+
+  Stored<T> fast = c;
+  gemm<T>(p.trans_a, p.trans_b, p.M, p.N, p.K, alpha, a.data(), a.ld, b.data(), b.ld, beta,
+          fast.data(), fast.ld);
+  Stored<T> expected = c;
+  gemm_reference<T>(p.trans_a, p.trans_b, p.M, p.N, p.K, alpha, a.data(), a.ld, b.data(), b.ld,
+                    beta, expected.data(), expected.ld);
+  // Magnitudes for the error bound: |alpha| |op(A)| |op(B)| + |beta| |C| (C is 0 when beta is).
+  Stored<T> bound = c;
+  if (p.beta == 0) std::fill(bound.storage.begin(), bound.storage.end(), T(0));
+  const std::vector<T> abs_a = absolute(a.storage);
+  const std::vector<T> abs_b = absolute(b.storage);
+  bound.storage = absolute(bound.storage);
+  gemm_reference<T>(p.trans_a, p.trans_b, p.M, p.N, p.K, std::abs(alpha), abs_a.data() + a.offset,
+                    a.ld, abs_b.data() + b.offset, b.ld, std::abs(beta), bound.data(), bound.ld);
+
+  const double eps = std::numeric_limits<T>::epsilon();
+  int64_t failures = 0;
+  for (int64_t i = 0; i < p.M; ++i) {
+    for (int64_t j = 0; j < c.ld; ++j) {
+      const int64_t at = i * c.ld + j;
+      if (j < p.N) {
+        const double tolerance = 2 * (p.K + 3) * eps * bound.data()[at] + 1e-30;
+        if (!(std::abs(fast.data()[at] - expected.data()[at]) <= tolerance)) ++failures;
+      } else if (!equal_or_both_nan(fast.data()[at], c.data()[at])) {
+        ++failures;  // padding written
+      }
+    }
+  }
+  CHECK(failures == 0);
+}
+
+template <class T>
+void check_shapes(const std::vector<Problem>& shapes) {
+  for (Problem p : shapes) {
+    for (Transpose trans_a : {Transpose::No, Transpose::Yes}) {
+      for (Transpose trans_b : {Transpose::No, Transpose::Yes}) {
+        p.trans_a = trans_a;
+        p.trans_b = trans_b;
+        check_against_reference<T>(p);
+      }
+    }
+  }
+}
+
+const std::vector<Problem> kOddShapes = {
+    {1, 1, 1},    {0, 5, 3},     {5, 0, 3},     {5, 3, 0},      {0, 0, 0},    {7, 13, 5},
+    {33, 65, 17}, {100, 1, 300}, {1, 100, 300}, {129, 257, 63}, {11, 31, 2},  {12, 32, 9},
+    {13, 33, 9},  {6, 16, 4},    {5, 15, 4},    {7, 17, 4},     {24, 64, 8},  {25, 65, 8},
+    {23, 63, 8},  {48, 47, 383}, {17, 9, 384},  {17, 9, 385},   {9, 17, 769}, {20, 239, 3},
+    {20, 240, 3}, {20, 241, 3},  {13, 511, 5},  {13, 512, 5},   {13, 513, 5}, {3071, 3, 2},
+    {3072, 3, 2}, {3073, 3, 2},  {1537, 17, 3}, {200, 600, 400}};
+
+}  // namespace
+
+TEST_CASE("gemm matches the reference on odd shapes") {
+  SUBCASE("float") { check_shapes<float>(kOddShapes); }
+  SUBCASE("double") { check_shapes<double>(kOddShapes); }
+}
+
+TEST_CASE("gemm applies alpha and beta, and beta = 0 ignores NaN in C") {
+  for (double alpha : {1.0, -2.5, 0.0}) {
+    for (double beta : {0.0, 1.0, 0.5}) {
+      std::vector<Problem> shapes = {{7, 13, 5}, {33, 65, 17}, {129, 257, 63}};
+      for (Problem& p : shapes) {
+        p.alpha = alpha;
+        p.beta = beta;
+      }
+      check_shapes<float>(shapes);
+      check_shapes<double>(shapes);
+    }
+  }
+}
+
+TEST_CASE("gemm handles leading dimensions wider than the rows and unaligned pointers") {
+  for (int64_t padding : {1, 3, 16}) {
+    for (int64_t offset : {0, 1}) {
+      std::vector<Problem> shapes = {
+          {7, 13, 5, {}, {}, 1, 0.5}, {33, 65, 17, {}, {}, 1, 0}, {129, 257, 63, {}, {}, 1, 1}};
+      for (Problem& p : shapes) {
+        p.padding = padding;
+        p.offset = offset;
+      }
+      check_shapes<float>(shapes);
+      check_shapes<double>(shapes);
+    }
+  }
+}
+
+TEST_CASE("gemm rejects negative sizes and short leading dimensions") {
+  std::vector<float> x(64, 1.0f);
+  const auto call = [&](int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
+    gemm<float>(Transpose::No, Transpose::No, M, N, K, 1.0f, x.data(), lda, x.data(), ldb, 0.0f,
+                x.data(), ldc);
+  };
+  CHECK_THROWS_AS(call(-1, 2, 2, 2, 2, 2), std::invalid_argument);
+  CHECK_THROWS_AS(call(2, 2, -3, 2, 2, 2), std::invalid_argument);
+  CHECK_THROWS_AS(call(2, 3, 4, 3, 3, 3), std::invalid_argument);  // lda < K
+  CHECK_THROWS_AS(call(2, 3, 4, 4, 2, 3), std::invalid_argument);  // ldb < N
+  CHECK_THROWS_AS(call(2, 3, 4, 4, 3, 2), std::invalid_argument);  // ldc < N
+  CHECK_THROWS_WITH_AS(call(-1, 2, 2, 2, 2, 2), doctest::Contains("gemm"), std::invalid_argument);
+  CHECK_NOTHROW(call(2, 3, 4, 4, 3, 3));
+  CHECK_THROWS_AS(gemm_reference<float>(Transpose::Yes, Transpose::No, 3, 2, 2, 1.0f, x.data(), 2,
+                                        x.data(), 2, 0.0f, x.data(), 2),
+                  std::invalid_argument);  // lda < M for a transposed A
+}
+
+namespace {
+
+// gemm_batched against gemm_reference run problem by problem; a stride of 0 broadcasts.
+template <class T>
+void check_batched(int64_t batch, int64_t M, int64_t N, int64_t K, Transpose trans_a,
+                   Transpose trans_b, bool broadcast_a, bool broadcast_b, double beta) {
+  CAPTURE(batch);
+  CAPTURE(M);
+  CAPTURE(N);
+  CAPTURE(K);
+  CAPTURE(broadcast_a);
+  CAPTURE(broadcast_b);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<T> uniform(-1, 1);
+  const auto random_vector = [&](int64_t size) {
+    std::vector<T> v(size);
+    for (T& x : v) x = uniform(rng);
+    return v;
+  };
+  const int64_t lda = trans_a == Transpose::Yes ? M : K;
+  const int64_t ldb = trans_b == Transpose::Yes ? K : N;
+  const int64_t stride_a = broadcast_a ? 0 : M * K + 3;
+  const int64_t stride_b = broadcast_b ? 0 : K * N + 5;
+  const int64_t stride_c = M * N + 2;
+  const int64_t last = std::max<int64_t>(batch - 1, 0);
+  const std::vector<T> a = random_vector(stride_a * last + M * K);
+  const std::vector<T> b = random_vector(stride_b * last + K * N);
+  const std::vector<T> c = random_vector(stride_c * (last + 1));
+  const T alpha = T(0.75);
+
+  std::vector<T> fast = c;
+  gemm_batched<T>(trans_a, trans_b, batch, M, N, K, alpha, a.data(), lda, stride_a, b.data(), ldb,
+                  stride_b, T(beta), fast.data(), N, stride_c);
+  std::vector<T> expected = c;
+  for (int64_t i = 0; i < batch; ++i) {
+    gemm_reference<T>(trans_a, trans_b, M, N, K, alpha, a.data() + i * stride_a, lda,
+                      b.data() + i * stride_b, ldb, T(beta), expected.data() + i * stride_c, N);
+  }
+  // Entries are in [-1, 1], so every error bound is at most (K + 3) eps (K + 1).
+  const double tolerance = 2 * (K + 3) * std::numeric_limits<T>::epsilon() * (K + 1);
+  int64_t failures = 0;
+  for (size_t i = 0; i < c.size(); ++i) failures += !(std::abs(fast[i] - expected[i]) <= tolerance);
+  CHECK(failures == 0);
+}
+
+}  // namespace
+
+TEST_CASE("gemm_batched matches the reference, with stride 0 broadcasting") {
+  for (Transpose trans_a : {Transpose::No, Transpose::Yes}) {
+    for (Transpose trans_b : {Transpose::No, Transpose::Yes}) {
+      for (bool broadcast_a : {false, true}) {
+        for (bool broadcast_b : {false, true}) {
+          check_batched<float>(5, 7, 13, 5, trans_a, trans_b, broadcast_a, broadcast_b, 0.5);
+          check_batched<double>(3, 33, 65, 17, trans_a, trans_b, broadcast_a, broadcast_b, 0);
+          check_batched<float>(8, 64, 96, 80, trans_a, trans_b, broadcast_a, broadcast_b, 1);
+          check_batched<float>(3, 129, 130, 70, trans_a, trans_b, broadcast_a, broadcast_b, 0);
+        }
+      }
+    }
+  }
+  check_batched<float>(0, 7, 13, 5, Transpose::No, Transpose::No, false, false, 0);
+  check_batched<double>(1, 7, 13, 5, Transpose::No, Transpose::No, false, false, 1);
+}
+
+TEST_CASE("gemm_batched rejects overlapping outputs and negative strides") {
+  std::vector<float> x(256, 1.0f);
+  CHECK_THROWS_AS(gemm_batched<float>(Transpose::No, Transpose::No, 2, 4, 4, 4, 1.0f, x.data(), 4,
+                                      0, x.data(), 4, 0, 0.0f, x.data(), 4, 0),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(gemm_batched<float>(Transpose::No, Transpose::No, 2, 4, 4, 4, 1.0f, x.data(), 4,
+                                      -16, x.data(), 4, 0, 0.0f, x.data(), 4, 16),
+                  std::invalid_argument);
+}

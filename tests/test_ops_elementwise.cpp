@@ -1,0 +1,110 @@
+// Binary arithmetic with broadcasting, copies, and matmul: gradient checks, values, errors.
+#include <doctest/doctest.h>
+
+#include "tests/testing.hpp"
+
+using namespace tapegrad;
+
+namespace {
+
+using Inputs = const std::vector<Tensor>&;
+
+// Gradient checks of `op` on pairs of shapes that broadcast, and on non-contiguous inputs.
+template <class Op>
+void check_binary(Op op) {
+  const auto fn = [op](Inputs in) { return op(in[0], in[1]); };
+  CHECK(gradcheck(fn, {testing::input_in({2, 3}, 0.5, 2, 1), testing::input_in({2, 3}, 0.5, 2, 2)}));
+  CHECK(gradcheck(fn, {testing::input_in({2, 1, 3}, 0.5, 2, 3), testing::input_in({4, 1}, 0.5, 2, 4)}));
+  CHECK(gradcheck(fn, {testing::input_in({3}, 0.5, 2, 5), testing::input_in({2, 3}, 0.5, 2, 6)}));
+  CHECK(gradcheck(fn, {testing::input_in({}, 0.5, 2, 7), testing::input_in({2, 2}, 0.5, 2, 8)}));
+  CHECK(gradcheck(fn, {testing::transposed_input({3, 4}, 9), testing::strided_input({3, 4}, 10)}));
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck add") { check_binary([](const Tensor& a, const Tensor& b) { return a + b; }); }
+TEST_CASE("gradcheck sub") { check_binary([](const Tensor& a, const Tensor& b) { return a - b; }); }
+TEST_CASE("gradcheck mul") { check_binary([](const Tensor& a, const Tensor& b) { return a * b; }); }
+TEST_CASE("gradcheck div") { check_binary([](const Tensor& a, const Tensor& b) { return a / (b * b + 0.5); }); }
+
+TEST_CASE("gradcheck neg") {
+  CHECK(gradcheck([](Inputs in) { return -in[0]; }, {testing::transposed_input({2, 3})}));
+}
+
+TEST_CASE("gradcheck add_scalar") {
+  CHECK(gradcheck([](Inputs in) { return 2.0 - in[0] + 1.5; }, {testing::input({2, 3})}));
+}
+
+TEST_CASE("gradcheck mul_scalar") {
+  CHECK(gradcheck([](Inputs in) { return 3.0 * in[0] / 4.0; }, {testing::strided_input({2, 3})}));
+}
+
+TEST_CASE("gradcheck clone") {
+  CHECK(gradcheck([](Inputs in) { return in[0].clone() * in[0]; }, {testing::transposed_input({2, 3})}));
+}
+
+TEST_CASE("gradcheck contiguous") {
+  CHECK(gradcheck([](Inputs in) { return in[0].transpose(0, 1).contiguous(); }, {testing::input({2, 3})}));
+}
+
+TEST_CASE("gradcheck to") {
+  CHECK(gradcheck([](Inputs in) { return (in[0].to(kFloat32) * 2.0).to(kFloat64); },
+                  {testing::input({3})}, {.eps = 1e-3, .atol = 1e-4}));
+}
+
+TEST_CASE("elementwise values broadcast by NumPy's rules") {
+  const Tensor a = tensor({{1, 2, 3}, {4, 5, 6}});
+  testing::check_values(a + tensor({10, 20, 30}), {11, 22, 33, 14, 25, 36});
+  testing::check_values(a * tensor({{2}, {3}}), {2, 4, 6, 12, 15, 18});
+  testing::check_values(a - 1.0, {0, 1, 2, 3, 4, 5});
+  testing::check_values(a / tensor({2}), {0.5, 1, 1.5, 2, 2.5, 3});
+  testing::check_values(1.0 - a, {0, -1, -2, -3, -4, -5});
+  const Tensor wide = arange(17 * 33).reshape({17, 33});  // rows longer than a SIMD batch, odd
+  const std::vector<double> doubled = (wide + wide.transpose(0, 1).transpose(0, 1)).to_vector();
+  for (int i = 0; i < 17 * 33; ++i) CHECK(doubled[i] == 2 * i);
+}
+
+TEST_CASE("elementwise errors name the op and the shapes") {
+  CHECK_THROWS_WITH_AS(ones({2, 3}) + ones({4}),
+                       doctest::Contains("add: shapes [2, 3] and [4] cannot be broadcast"), Error);
+  CHECK_THROWS_WITH_AS(ones({2}) * ones({2}, {.dtype = kFloat64}),
+                       doctest::Contains("mul: dtypes differ (float32 and float64)"), Error);
+  CHECK_THROWS_WITH_AS(ones({2}, {.dtype = kInt64}) - ones({2}, {.dtype = kInt64}),
+                       doctest::Contains("sub: expected a floating tensor"), Error);
+}
+
+TEST_CASE("gradcheck matmul") {
+  const auto fn = [](Inputs in) { return matmul(in[0], in[1]); };
+  CHECK(gradcheck(fn, {testing::input({3, 4}, 1), testing::input({4, 2}, 2)}));
+  CHECK(gradcheck(fn, {testing::transposed_input({3, 4}, 3), testing::transposed_input({4, 5}, 4)}));
+  CHECK(gradcheck(fn, {testing::input({2, 3, 4}, 5), testing::input({4, 2}, 6)}));
+  CHECK(gradcheck(fn, {testing::input({2, 1, 3, 4}, 7), testing::input({3, 4, 2}, 8)}));
+  CHECK(gradcheck(fn, {testing::input({4}, 9), testing::input({4, 3}, 10)}));
+  CHECK(gradcheck(fn, {testing::input({2, 3, 4}, 11), testing::input({4}, 12)}));
+  CHECK(gradcheck(fn, {testing::input({4}, 13), testing::input({4}, 14)}));
+  CHECK(gradcheck(fn, {testing::strided_input({3, 4}, 15), testing::input({4, 2}, 16)}));
+}
+
+TEST_CASE("matmul values and shapes") {
+  const Tensor a = tensor({{1, 2, 3}, {4, 5, 6}});
+  const Tensor b = tensor({{7, 8}, {9, 10}, {11, 12}});
+  testing::check_values(matmul(a, b), {58, 64, 139, 154});
+  testing::check_values(matmul(b.transpose(0, 1), a.transpose(0, 1)), {58, 139, 64, 154});
+  testing::check_values(matmul(tensor({1, 1}), a), {5, 7, 9});
+  CHECK(matmul(tensor({1, 1, 1}), tensor({1, 2, 3})).dim() == 0);
+  CHECK(matmul(ones({5, 1, 2, 3}), ones({4, 3, 6})).shape() == Shape{5, 4, 2, 6});
+  const Tensor q = randn({2, 3, 5, 4}), k = randn({2, 3, 5, 4});
+  const Tensor scores = matmul(q, k.transpose(-1, -2));
+  CHECK(scores.shape() == Shape{2, 3, 5, 5});
+  CHECK(scores.at({1, 2, 3, 4}) ==
+        doctest::Approx(matmul(q.contiguous(), k.transpose(-1, -2).contiguous()).at({1, 2, 3, 4})));
+}
+
+TEST_CASE("matmul errors name the shapes") {
+  CHECK_THROWS_WITH_AS(matmul(ones({2, 3}), ones({4, 5})),
+                       doctest::Contains("matmul: shapes [2, 3] and [4, 5] do not match (3 != 4)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(matmul(ones({2, 2, 3}), ones({3, 3, 1})),
+                       doctest::Contains("cannot be broadcast"), Error);
+  CHECK_THROWS_WITH_AS(matmul(scalar_tensor(1), ones({2})), doctest::Contains("at least 1 dim"), Error);
+}

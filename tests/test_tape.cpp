@@ -1,0 +1,145 @@
+// The tape: accumulation into leaves, freed graphs, retain_graph, NoGradGuard, detach, anomaly
+// mode, the graph printer and gradcheck's own ability to catch a wrong backward.
+#include <doctest/doctest.h>
+
+#include "tests/testing.hpp"
+
+using namespace tapegrad;
+
+TEST_CASE("backward accumulates into leaves across calls, as in PyTorch") {
+  const Tensor x = tensor({1.0, 2.0, 3.0}, {.requires_grad = true});
+  (x * x).sum().backward();
+  testing::check_values(x.grad(), {2, 4, 6});
+  (x * x).sum().backward();
+  testing::check_values(x.grad(), {4, 8, 12});
+  Tensor(x).zero_grad();
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("a second backward through a freed graph is an error that names retain_graph") {
+  const Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor loss = (x * x).sum();
+  loss.backward();
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("retain_graph"), Error);
+  testing::check_values(x.grad(), {2, 4});  // the failed call added nothing
+}
+
+TEST_CASE("retain_graph keeps the graph for a second backward") {
+  const Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor loss = (x * x).sum();
+  loss.backward({}, /*retain_graph=*/true);
+  loss.backward();
+  testing::check_values(x.grad(), {4, 8});
+}
+
+TEST_CASE("a gradient shared by two paths is summed") {
+  const Tensor x = tensor({3.0}, {.requires_grad = true});
+  const Tensor y = x * x;
+  (y + y * x).sum().backward();  // d/dx (x² + x³) = 2x + 3x² = 33
+  testing::check_values(x.grad(), {33});
+}
+
+TEST_CASE("backward of a non-scalar needs a gradient of its shape") {
+  const Tensor x = ones({2, 3}, {.requires_grad = true});
+  const Tensor y = x * 2.0;
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("shape [2, 3]"), Error);
+  CHECK_THROWS_WITH_AS(y.backward(ones({3, 2})), doctest::Contains("[3, 2]"), Error);
+  y.backward(ones({2, 3}));
+  testing::check_values(x.grad(), {2, 2, 2, 2, 2, 2});
+}
+
+TEST_CASE("backward of a tensor that does not require grad is an error") {
+  CHECK_THROWS_WITH_AS(ones({1}).backward(), doctest::Contains("does not require grad"), Error);
+}
+
+TEST_CASE("NoGradGuard records nothing and allocates no tape memory") {
+  const Tensor x = ones({4}, {.requires_grad = true});
+  const std::size_t before = tape_size();
+  {
+    NoGradGuard no_grad;
+    const Tensor y = (x * x + x).sum();
+    CHECK_FALSE(y.requires_grad());
+    CHECK(tape_size() == before);
+  }
+  CHECK(grad_enabled());
+  CHECK((x * 2.0).requires_grad());
+}
+
+TEST_CASE("the tape forgets a graph once its tensors are gone") {
+  const std::size_t before = tape_size();
+  {
+    const Tensor x = ones({4}, {.requires_grad = true});
+    const Tensor y = (x * x).sum();
+    CHECK(tape_size() == before + 2);
+  }
+  CHECK(tape_size() == before);
+}
+
+TEST_CASE("detach cuts the tape") {
+  const Tensor x = tensor({2.0}, {.requires_grad = true});
+  const Tensor y = x * x;
+  const Tensor z = y.detach() * x;  // only the direct path to x carries gradient
+  CHECK(y.detach().is_leaf());
+  CHECK_FALSE(y.detach().requires_grad());
+  z.sum().backward();
+  testing::check_values(x.grad(), {4});
+}
+
+TEST_CASE("requires_grad_ is for floating leaves only") {
+  CHECK_THROWS_WITH_AS(zeros({2}, {.dtype = kInt64}).requires_grad_(), doctest::Contains("int64"),
+                       Error);
+  const Tensor y = ones({2}, {.requires_grad = true}) * 2.0;
+  CHECK_THROWS_WITH_AS(Tensor(y).requires_grad_(false), doctest::Contains("mul_scalar"), Error);
+}
+
+TEST_CASE("anomaly mode names the op whose output is not finite") {
+  const Tensor x = tensor({1.0, 0.0}, {.requires_grad = true});
+  CHECK_NOTHROW(tensor({1.0}) / x);
+  AnomalyGuard anomaly;
+  CHECK_THROWS_WITH_AS(tensor({1.0}) / x, doctest::Contains("'div' produced NaN or Inf"), Error);
+}
+
+// An op whose backward returns NaN: anomaly mode must name it during backward().
+Tensor broken_identity(const Tensor& x) {
+  return record("broken_identity", x.detach().clone(), {x}, [](const Tensor& g) -> Grads {
+    return {g * std::nan("")};
+  });
+}
+
+TEST_CASE("anomaly mode names the op whose backward produced NaN") {
+  const Tensor x = ones({2}, {.requires_grad = true});
+  AnomalyGuard anomaly;
+  const Tensor loss = broken_identity(x).sum();
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("backward of 'broken_identity'"), Error);
+}
+
+// An op with a deliberately wrong gradient (x instead of 2x): gradcheck must catch it.
+Tensor wrong_square(const Tensor& x) {
+  return record("wrong_square", (x * x).detach(), {x}, [x = x.detach()](const Tensor& g) -> Grads {
+    return {g * x};
+  });
+}
+
+TEST_CASE("gradcheck catches a wrong backward and says where") {
+  const Tensor x = testing::input({3});
+  const auto fn = [](const std::vector<Tensor>& in) { return wrong_square(in[0]); };
+  CHECK_THROWS_WITH_AS(gradcheck(fn, {x}), doctest::Contains("Jacobian mismatch for input 0"), Error);
+  CHECK_FALSE(gradcheck(fn, {x}, {.raise = false}));
+}
+
+TEST_CASE("gradcheck wants float64 inputs") {
+  const Tensor x = ones({2}, {.requires_grad = true});
+  CHECK_THROWS_WITH_AS(gradcheck([](const std::vector<Tensor>& in) { return in[0] * 2.0; }, {x}),
+                       doctest::Contains("float64"), Error);
+}
+
+TEST_CASE("to_dot shows the ops, their shapes and the leaves") {
+  const Tensor w = ones({3, 2}, {.requires_grad = true});
+  const Tensor x = ones({4, 3});
+  const std::string dot = to_dot((matmul(x, w) + 1.0).sum());
+  CHECK(dot.find("digraph") == 0);
+  CHECK(dot.find("matmul\\n[4, 2]") != std::string::npos);
+  CHECK(dot.find("add_scalar\\n[4, 2]") != std::string::npos);
+  CHECK(dot.find("leaf [3, 2]") != std::string::npos);
+  CHECK(dot.find("leaf [4, 3]") == std::string::npos);  // x requires no grad: not on the tape
+}

@@ -1,0 +1,114 @@
+// Tensors: factories, views sharing storage, values, dtypes, seeded randomness and printing.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "tests/testing.hpp"
+
+using namespace tapegrad;
+
+TEST_CASE("factories make the values they say") {
+  testing::check_values(zeros({2, 2}), {0, 0, 0, 0});
+  testing::check_values(full({3}, 2.5), {2.5, 2.5, 2.5});
+  testing::check_values(arange(0, 1, 0.25), {0, 0.25, 0.5, 0.75});
+  testing::check_values(arange(5, 0, -2), {5, 3, 1});
+  testing::check_values(eye(2), {1, 0, 0, 1});
+  const Tensor t = tensor({{{1, 2}, {3, 4}}, {{5, 6}, {7, 8}}}, {.dtype = kFloat64});
+  CHECK(t.shape() == Shape{2, 2, 2});
+  CHECK(t.at({1, 0, 1}) == 6);
+  CHECK(t.at({-1, -1, -1}) == 8);
+  CHECK(tensor({1, 2, 3}, {.dtype = kInt64}).dtype() == kInt64);
+}
+
+TEST_CASE("bad shapes and values in factories are errors") {
+  CHECK_THROWS_WITH_AS(tensor({{1.0, 2.0}, {3.0}}), doctest::Contains("nested lists of different shapes ([2] and [1])"), Error);
+  CHECK_THROWS_WITH_AS(from_vector(std::vector<double>{1, 2, 3}, {2, 2}), doctest::Contains("[2, 2]"), Error);
+  CHECK_THROWS_WITH_AS(zeros({-1, 2}), doctest::Contains("negative size"), Error);
+  CHECK_THROWS_WITH_AS(zeros({int64_t{1} << 40, int64_t{1} << 40}),
+                       doctest::Contains("more elements than fit"), Error);
+  CHECK_THROWS_WITH_AS(arange(0, 1, 0), doctest::Contains("arange"), Error);
+  CHECK_THROWS_WITH_AS(ones({2}).item(), doctest::Contains("not one element"), Error);
+  CHECK_THROWS_WITH_AS(ones({2}).at({2}), doctest::Contains("out of range"), Error);
+}
+
+TEST_CASE("storage is 64-byte aligned") {
+  for (int64_t n : {1, 3, 17, 1000})
+    CHECK(reinterpret_cast<std::uintptr_t>(zeros({n}).data<float>()) % 64 == 0);
+}
+
+TEST_CASE("views share storage; contiguous and clone copy") {
+  const Tensor x = arange(6).reshape({2, 3});
+  const Tensor t = x.transpose(0, 1);
+  CHECK(t.storage() == x.storage());
+  CHECK_FALSE(t.is_contiguous());
+  CHECK(t.shape() == Shape{3, 2});
+  testing::check_values(t, {0, 3, 1, 4, 2, 5});
+  const Tensor c = t.contiguous();
+  CHECK(c.is_contiguous());
+  CHECK(c.storage() != x.storage());
+  testing::check_values(c, {0, 3, 1, 4, 2, 5});
+  CHECK(x.reshape({3, 2}).storage() == x.storage());
+  CHECK(x.clone().storage() != x.storage());
+  CHECK_THROWS_WITH_AS(t.view({6}), doctest::Contains("not contiguous"), Error);
+  CHECK_THROWS_WITH_AS(x.reshape({4, 2}), doctest::Contains("invalid for a tensor of shape [2, 3]"), Error);
+  CHECK(x.reshape({-1, 2}).shape() == Shape{3, 2});
+}
+
+TEST_CASE("to converts dtypes and back") {
+  const Tensor x = tensor({1.5, -2.25});
+  const Tensor d = x.to(kFloat64);
+  CHECK(d.dtype() == kFloat64);
+  testing::check_values(d, {1.5, -2.25});
+  testing::check_values(x.to(kInt64), {1, -2});
+  CHECK_THROWS_WITH_AS(x.data<double>(), doctest::Contains("float32"), Error);
+}
+
+TEST_CASE("the same seed gives the same numbers") {
+  manual_seed(42);
+  const std::vector<double> first = randn({100}).to_vector();
+  manual_seed(42);
+  CHECK(randn({100}).to_vector() == first);
+  manual_seed(43);
+  CHECK(randn({100}).to_vector() != first);
+  Generator a(7), b(7);
+  CHECK(rand({10}, {}, a).to_vector() == rand({10}, {}, b).to_vector());
+  const std::string state = a.state();
+  const double next = a.normal();
+  b.set_state(state);
+  CHECK(b.normal() == next);
+}
+
+TEST_CASE("random fills have the requested distribution") {
+  Generator generator(3);
+  const std::vector<double> u = uniform({20000}, -1, 3, {}, generator).to_vector();
+  const std::vector<double> n = normal({20000}, 2, 0.5, {.dtype = kFloat64}, generator).to_vector();
+  double u_mean = 0, n_mean = 0, n_var = 0;
+  for (double v : u) {
+    CHECK((v >= -1 && v < 3));
+    u_mean += v / u.size();
+  }
+  for (double v : n) n_mean += v / n.size();
+  for (double v : n) n_var += (v - n_mean) * (v - n_mean) / n.size();
+  CHECK(u_mean == doctest::Approx(1.0).epsilon(0.02));
+  CHECK(n_mean == doctest::Approx(2.0).epsilon(0.01));
+  CHECK(std::sqrt(n_var) == doctest::Approx(0.5).epsilon(0.02));
+  const std::vector<double> ints = randint(3, 6, {1000}, generator).to_vector();
+  CHECK(*std::min_element(ints.begin(), ints.end()) == 3);
+  CHECK(*std::max_element(ints.begin(), ints.end()) == 5);
+}
+
+TEST_CASE("tensors print like PyTorch") {
+  CHECK(fmt::format("{}", tensor({{1, 2}, {3, 4}})) == "tensor([[1., 2.],\n        [3., 4.]])");
+  CHECK(fmt::format("{}", tensor({0.5, -1.25}, {.dtype = kFloat64, .requires_grad = true})) ==
+        "tensor([ 0.5000, -1.2500], dtype=float64, requires_grad=True)");
+  CHECK(fmt::format("{}", scalar_tensor(3.5)) == "tensor(3.5000)");
+  CHECK(fmt::format("{}", tensor({1, 0}, {.dtype = kBool})) == "tensor([ True, False])");
+  CHECK(fmt::format("{}", zeros({0, 3})) == "tensor([], size=(0, 3))");
+  CHECK(fmt::format("{}", ones({2}, {.requires_grad = true}) * 2.0) ==
+        "tensor([2., 2.], grad_fn=<mul_scalar>)");
+  CHECK(fmt::format("{}", tensor({{{1, 2}}, {{3, 4}}})) == "tensor([[[1., 2.]],\n\n        [[3., 4.]]])");
+  const std::string big = fmt::format("{}", arange(2000).reshape({40, 50}));
+  CHECK(big.find("...") != std::string::npos);
+  CHECK(big.find("1999.") != std::string::npos);
+  CHECK(big.size() < 600);
+}

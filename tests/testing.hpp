@@ -1,0 +1,56 @@
+// Inputs for the tests: seeded float64 leaves for gradient checks, including non-contiguous ones
+// (a transposed and a strided view that are leaves themselves), and closeness checks.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "autograd/autograd.hpp"
+
+namespace tapegrad::testing {
+
+// A float64 leaf of `shape`, values N(0, 1), requiring grad.
+inline Tensor input(const Shape& shape, uint64_t seed = 1) {
+  Generator generator(seed);
+  return randn(shape, {.dtype = kFloat64, .requires_grad = true}, generator);
+}
+
+// A float64 leaf with values in [low, high]: for ops defined only on part of the line.
+inline Tensor input_in(const Shape& shape, double low, double high, uint64_t seed = 1) {
+  Generator generator(seed);
+  return uniform(shape, low, high, {.dtype = kFloat64, .requires_grad = true}, generator);
+}
+
+// A leaf of `shape` (2 dims at least) whose last two dims are transposed in memory.
+inline Tensor transposed_input(Shape shape, uint64_t seed = 1) {
+  std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  Generator generator(seed);
+  const Tensor base = randn(shape, {.dtype = kFloat64}, generator);
+  return base.transpose(-1, -2).detach().requires_grad_();
+}
+
+// A leaf of `shape` that takes every other element of a buffer twice as wide: a strided slice.
+inline Tensor strided_input(const Shape& shape, uint64_t seed = 1) {
+  Shape wide = shape;
+  wide.back() *= 2;
+  Generator generator(seed);
+  const Tensor base = randn(wide, {.dtype = kFloat64}, generator);
+  Shape strides = base.strides();
+  strides.back() = 2;
+  return base.alias(shape, strides, 0).requires_grad_();
+}
+
+// Every element of `actual` within atol + rtol * |expected| of `expected` (row-major values).
+inline void check_values(const Tensor& actual, const std::vector<double>& expected,
+                         double atol = 1e-4, double rtol = 0) {
+  const std::vector<double> values = actual.to_vector();
+  REQUIRE(values.size() == expected.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    INFO("element ", i, ": ", values[i], " vs ", expected[i]);
+    CHECK(std::abs(values[i] - expected[i]) <= atol + rtol * std::abs(expected[i]));
+  }
+}
+
+}  // namespace tapegrad::testing
