@@ -2,8 +2,8 @@
 //
 // Each call operator is a template over the lane type V: a scalar T (the std:: math, through
 // xsimd's scalar re-exports) or an xsimd::batch<T> (the xsimd math); see simd.hpp. NaN tests use
-// xsimd::isnan, never x != x: xsimd 8.1's AVX-512 != is an ordered compare, false for NaN. Functors with
-// a parameter are templates on its type: Pow{2.0f} is a Pow<float>. Backward helpers take the
+// xsimd::isnan, never x != x: xsimd 8.1's AVX-512 != is an ordered compare, false for NaN. Functors
+// with a parameter are templates on its type: Pow{2.0f} is a Pow<float>. Backward helpers take the
 // incoming gradient g first, then the saved input x or output y.
 #pragma once
 

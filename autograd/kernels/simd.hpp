@@ -23,8 +23,17 @@
 
 namespace tapegrad::kernels {
 
+// The instruction set of every batch: xsimd's best for the target, except for unoptimised builds
+// with AVX-512BW, where xsimd 8.1's avx512bw integer select (used inside xsimd::log) does not
+// compile against GCC's -O0 intrinsic macros; avx512dq has the same width without that path.
+#if defined(__AVX512BW__) && defined(__AVX512DQ__) && !defined(__OPTIMIZE__)
+using Arch = xsimd::avx512dq;
+#else
+using Arch = xsimd::default_arch;
+#endif
+
 template <class T>
-using Batch = xsimd::batch<T>;
+using Batch = xsimd::batch<T, Arch>;
 
 template <class V>
 struct LaneTraits {
