@@ -229,6 +229,7 @@ struct PowGrad {
   T exponent;
   template <class V>
   V operator()(V g, V x) const {
+    if (exponent == T(0)) return V(0);  // x^0 is constant: 0 · x^-1 would be NaN at x = 0
     return g * V(exponent) * Pow<T>{exponent - T(1)}(x);
   }
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "autograd/factories.hpp"
 #include "autograd/kernels/reduce.hpp"
 #include "autograd/ops/copy.hpp"
 #include "autograd/ops/elementwise.hpp"
@@ -12,12 +13,14 @@
 namespace tapegrad {
 namespace {
 
-// The dims as a mask over x's dims; an empty list means every dim.
+// The dims as a mask over x's dims; an empty list means every dim. A 0-dim tensor accepts dim 0
+// or -1 and has nothing to reduce.
 std::vector<bool> reduced_dims(const Tensor& x, const Shape& dims, std::string_view op) {
   std::vector<bool> reduced(static_cast<std::size_t>(x.dim()), dims.empty());
   for (int64_t d : dims) {
     const int64_t dim = normalize_dim(d, x.dim(), op);
-    if (reduced[dim]) fail("{}: dim {} appears twice in {}", op, d, dims);
+    if (x.dim() == 0) continue;
+    if (reduced[dim]) fail("{}: dim {} appears twice in {} for shape {}", op, d, dims, x.shape());
     reduced[dim] = true;
   }
   return reduced;
@@ -31,6 +34,47 @@ Shape keepdim_shape(const Tensor& x, const std::vector<bool>& reduced) {
   return shape;
 }
 
+// The result's shape: the reduced dims kept as 1, or dropped.
+Shape result_shape(const Shape& kept, const std::vector<bool>& reduced, bool keepdim) {
+  Shape shape;
+  for (std::size_t d = 0; d < kept.size(); ++d)
+    if (keepdim || !reduced[d]) shape.push_back(kept[d]);
+  return shape;
+}
+
+int64_t product(Shape::const_iterator begin, Shape::const_iterator end) {
+  return std::accumulate(begin, end, int64_t{1}, std::multiplies<>());
+}
+
+// x's values as a contiguous [outer, n, inner] block whose middle axis walks the reduced
+// elements, and whose [outer, inner] order is that of the kept dims: x itself when the reduced
+// dims are neighbours, else a copy with them moved last. Off the tape.
+struct Lines {
+  Tensor values;
+  int64_t outer, n, inner;
+};
+Lines reduction_lines(const Tensor& x, const std::vector<bool>& reduced) {
+  const auto first = std::find(reduced.begin(), reduced.end(), true);
+  const auto last = std::find(reduced.rbegin(), reduced.rend(), true).base();
+  const Shape& shape = x.shape();
+  if (first == reduced.end()) return {contiguous(x.detach()), x.numel(), 1, 1};
+  const std::ptrdiff_t begin = first - reduced.begin(), end = last - reduced.begin();
+  if (std::all_of(first, last, [](bool r) { return r; }))
+    return {contiguous(x.detach()), product(shape.begin(), shape.begin() + begin),
+            product(shape.begin() + begin, shape.begin() + end),
+            product(shape.begin() + end, shape.end())};
+  Shape order;
+  int64_t n = 1;
+  for (std::size_t d = 0; d < reduced.size(); ++d)
+    if (!reduced[d]) order.push_back(static_cast<int64_t>(d));
+  for (std::size_t d = 0; d < reduced.size(); ++d)
+    if (reduced[d]) {
+      order.push_back(static_cast<int64_t>(d));
+      n *= shape[d];
+    }
+  return {contiguous(permute(x.detach(), order)), x.numel() / std::max<int64_t>(n, 1), n, 1};
+}
+
 // Sums the reduced dims of x, one run of neighbouring dims at a time (last run first), into a
 // tensor of keepdim shape; off the tape.
 Tensor sum_values(const Tensor& x, const std::vector<bool>& reduced) {
@@ -40,9 +84,9 @@ Tensor sum_values(const Tensor& x, const std::vector<bool>& reduced) {
     std::size_t begin = end;
     while (begin > 0 && reduced[begin - 1]) --begin;
     const Shape& shape = current.shape();
-    const int64_t outer = std::accumulate(shape.begin(), shape.begin() + begin, int64_t{1}, std::multiplies<>());
-    const int64_t n = std::accumulate(shape.begin() + begin, shape.begin() + end + 1, int64_t{1}, std::multiplies<>());
-    const int64_t inner = std::accumulate(shape.begin() + end + 1, shape.end(), int64_t{1}, std::multiplies<>());
+    const int64_t outer = product(shape.begin(), shape.begin() + begin);
+    const int64_t n = product(shape.begin() + begin, shape.begin() + end + 1);
+    const int64_t inner = product(shape.begin() + end + 1, shape.end());
     Shape out_shape = shape;
     std::fill(out_shape.begin() + begin, out_shape.begin() + end + 1, 1);
     Tensor out = Tensor::empty(out_shape, x.dtype());
@@ -60,9 +104,7 @@ Tensor sum_values(const Tensor& x, const std::vector<bool>& reduced) {
 Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
   const std::vector<bool> reduced = reduced_dims(x, dims, "sum");
   const Shape kept = keepdim_shape(x, reduced);
-  Shape out_shape;
-  for (std::size_t d = 0; d < kept.size(); ++d)
-    if (keepdim || !reduced[d]) out_shape.push_back(kept[d]);
+  const Shape out_shape = result_shape(kept, reduced, keepdim);
   const Tensor values = sum_values(x, reduced);
   Tensor out = values.alias(out_shape, contiguous_strides(out_shape), values.storage_offset());
   // d/dx sum(x) = 1: the gradient expanded back over the reduced dims
@@ -78,18 +120,75 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
   int64_t count = 1;
   for (std::size_t d = 0; d < reduced.size(); ++d)
     if (reduced[d]) count *= x.shape()[d];
-  if (count == 0) fail("mean: reducing shape {} over dims {} averages zero elements", x.shape(), dims);
+  if (count == 0)
+    fail("mean: reducing shape {} over dims {} averages zero elements", x.shape(), dims);
   return mul(sum(x, dims, keepdim), 1.0 / static_cast<double>(count));
 }
 
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
+
+ValuesAndIndices max(const Tensor& x, int64_t dim, bool keepdim) {
+  const std::vector<bool> reduced = reduced_dims(x, {dim}, "max");
+  const Shape kept = keepdim_shape(x, reduced);
+  const Lines lines = reduction_lines(x, reduced);
+  if (lines.n == 0)
+    fail("max: dim {} of shape {} is empty; the max of no elements is undefined", dim, x.shape());
+  const Shape out_shape = result_shape(kept, reduced, keepdim);
+  Tensor values = Tensor::empty(out_shape, x.dtype());
+  Tensor indices = Tensor::empty(out_shape, kInt64);
+  dispatch_floating(x.dtype(), "max", [&]<class T>() {
+    kernels::max(lines.values.data<T>(), lines.outer, lines.n, lines.inner, values.data<T>(),
+                 indices.data<int64_t>());
+  });
+  // d/dx max: g at each line's arg-max, 0 elsewhere
+  const int64_t outer = lines.outer, n = lines.n, inner = lines.inner;
+  values = record("max", values, {x}, [=, input_shape = x.shape()](const Tensor& g) -> Grads {
+    const Tensor grad_output = contiguous(g);
+    Tensor grad = zeros(input_shape, {.dtype = g.dtype()});
+    dispatch_floating(g.dtype(), "max", [&]<class T>() {
+      const T* from = grad_output.data<T>();
+      const int64_t* arg_max = indices.data<int64_t>();
+      T* to = grad.data<T>();
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < inner; ++j)
+          to[(o * n + arg_max[o * inner + j]) * inner + j] = from[o * inner + j];
+    });
+    return {grad};
+  });
+  return {values, indices};
+}
+
+Tensor max(const Tensor& x) {
+  if (x.numel() == 0)
+    fail("max: the tensor of shape {} is empty; the max of no elements is undefined", x.shape());
+  return max(flatten(x), 0).values;
+}
+
+Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  const std::vector<bool> reduced = reduced_dims(x, dims, "var");
+  const Shape kept = keepdim_shape(x, reduced);
+  const Lines lines = reduction_lines(x, reduced);
+  Tensor mean_values = Tensor::empty(kept, x.dtype());
+  Tensor out = Tensor::empty(result_shape(kept, reduced, keepdim), x.dtype());
+  dispatch_floating(x.dtype(), "var", [&]<class T>() {
+    kernels::variance(lines.values.data<T>(), lines.outer, lines.n, lines.inner, correction,
+                      mean_values.data<T>(), out.data<T>());
+  });
+  const double divisor = static_cast<double>(std::max<int64_t>(0, lines.n - correction));
+  // d/dx var: g · 2(x - mean) / (n - correction)
+  return record("var", out, {x},
+                [x = x.detach(), mean_values, kept, divisor](const Tensor& g) -> Grads {
+                  return {mul(mul(sub(x, mean_values), reshape(g, kept)), 2.0 / divisor)};
+                });
+}
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   const std::size_t lead = g.shape().size() - shape.size();
   Shape dims;
   for (std::size_t d = 0; d < g.shape().size(); ++d)
-    if (d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1)) dims.push_back(static_cast<int64_t>(d));
+    if (d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1))
+      dims.push_back(static_cast<int64_t>(d));
   return reshape(sum(g, dims, true), shape);
 }
 

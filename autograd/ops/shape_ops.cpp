@@ -10,19 +10,23 @@
 namespace tapegrad {
 namespace {
 
-// `shape` with its one -1 (if any) replaced so that it holds `count` elements.
-Shape infer_size(Shape shape, int64_t count, std::string_view op, const Shape& from) {
+// `requested` with its one -1 (if any) replaced so that it holds `count` elements.
+Shape infer_size(const Shape& requested, int64_t count, std::string_view op, const Shape& from) {
+  Shape shape = requested;
   const auto inferred = std::find(shape.begin(), shape.end(), -1);
   if (inferred != shape.end()) {
-    if (std::count(shape.begin(), shape.end(), -1) > 1) fail("{}: only one size may be -1 in {}", op, shape);
+    if (std::count(shape.begin(), shape.end(), -1) > 1)
+      fail("{}: only one size may be -1 in {}", op, requested);
     *inferred = 1;
     const int64_t known = numel(shape, op);
     if (known == 0 || count % known != 0)
-      fail("{}: shape {} is invalid for a tensor of shape {} ({} elements)", op, shape, from, count);
+      fail("{}: shape {} is invalid for a tensor of shape {} ({} elements)", op, requested, from,
+           count);
     *inferred = count / known;
   }
   if (numel(shape, op) != count)
-    fail("{}: shape {} is invalid for a tensor of shape {} ({} elements)", op, shape, from, count);
+    fail("{}: shape {} is invalid for a tensor of shape {} ({} elements)", op, requested, from,
+         count);
   return shape;
 }
 
@@ -32,7 +36,7 @@ Tensor view(const Tensor& x, Shape shape) {
   if (!x.is_contiguous())
     fail("view: the tensor of shape {} and strides {} is not contiguous; use reshape()", x.shape(),
          x.strides());
-  shape = infer_size(std::move(shape), x.numel(), "view", x.shape());
+  shape = infer_size(shape, x.numel(), "view", x.shape());
   Tensor out = x.alias(shape, contiguous_strides(shape), x.storage_offset());
   // d/dx view(x) = the gradient viewed back in x's shape
   return record("view", out, {x}, [input_shape = x.shape()](const Tensor& g) -> Grads {
@@ -40,7 +44,10 @@ Tensor view(const Tensor& x, Shape shape) {
   });
 }
 
-Tensor reshape(const Tensor& x, Shape shape) { return view(contiguous(x), std::move(shape)); }
+Tensor reshape(const Tensor& x, Shape shape) {
+  shape = infer_size(shape, x.numel(), "reshape", x.shape());
+  return view(contiguous(x), std::move(shape));
+}
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
   if (x.dim() == 0) return reshape(x, {1});
@@ -66,9 +73,8 @@ Tensor permute(const Tensor& x, const Shape& dims) {
   }
   Tensor out = x.alias(shape, strides, x.storage_offset());
   // d/dx permute(x, p) = permute(g, p⁻¹)
-  return record("permute", out, {x}, [inverse](const Tensor& g) -> Grads {
-    return {permute(g, inverse)};
-  });
+  return record("permute", out, {x},
+                [inverse](const Tensor& g) -> Grads { return {permute(g, inverse)}; });
 }
 
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
@@ -87,7 +93,8 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
   strides.insert(strides.begin() + dim, stride);
   Tensor out = x.alias(shape, strides, x.storage_offset());
   // d/dx unsqueeze(x) = squeeze(g)
-  return record("unsqueeze", out, {x}, [dim](const Tensor& g) -> Grads { return {squeeze(g, dim)}; });
+  return record("unsqueeze", out, {x},
+                [dim](const Tensor& g) -> Grads { return {squeeze(g, dim)}; });
 }
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
@@ -99,7 +106,8 @@ Tensor squeeze(const Tensor& x, int64_t dim) {
   strides.erase(strides.begin() + dim);
   Tensor out = x.alias(shape, strides, x.storage_offset());
   // d/dx squeeze(x) = unsqueeze(g)
-  return record("squeeze", out, {x}, [dim](const Tensor& g) -> Grads { return {unsqueeze(g, dim)}; });
+  return record("squeeze", out, {x},
+                [dim](const Tensor& g) -> Grads { return {unsqueeze(g, dim)}; });
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
@@ -111,7 +119,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     const int64_t from = i < lead ? 1 : x.shape()[i - lead];
     const int64_t to = shape[i] == -1 && i >= lead ? from : shape[i];
     if (from != to && from != 1)
-      fail("expand: cannot expand shape {} to {} (dim {}: {} to {})", x.shape(), shape, i, from, to);
+      fail("expand: cannot expand shape {} to {} (dim {}: {} to {})", x.shape(), shape, i, from,
+           to);
     if (to < 0) fail("expand: invalid size {} in {}", to, shape);
     out_shape[i] = to;
     if (i >= lead && from == to) strides[i] = x.strides()[i - lead];

@@ -1,0 +1,141 @@
+#include "autograd/ops/unary.hpp"
+
+#include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/map.hpp"
+#include "autograd/ops/copy.hpp"
+#include "autograd/tape.hpp"
+
+namespace tapegrad {
+namespace {
+
+// The kernel functor for element type T. Functors with a parameter are templates on T
+// (kernels::Pow<T>): pass those as a generic lambda that builds one, [=]<class T>() {...}.
+template <class T, class Op>
+auto functor_for(const Op& op) {
+  if constexpr (requires { op.template operator()<T>(); }) {
+    return op.template operator()<T>();
+  } else {
+    return op;
+  }
+}
+
+// op(x) elementwise into a new contiguous tensor, off the tape.
+template <class Op>
+Tensor map_unary(std::string_view name, const Tensor& x, const Op& op) {
+  if (!is_floating(x.dtype()))
+    fail("{}: expected a float32 or float64 tensor, got {} of shape {}", name, x.dtype(),
+         x.shape());
+  const Tensor input = contiguous(x.detach());
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  dispatch_floating(x.dtype(), name, [&]<class T>() {
+    kernels::unary(input.data<T>(), out.data<T>(), out.numel(), functor_for<T>(op));
+  });
+  return out;
+}
+
+// grad_op(g, saved) elementwise: the input's gradient from the output's gradient g and the
+// contiguous input or output the op saved, off the tape.
+template <class GradOp>
+Tensor map_grad(std::string_view name, const Tensor& g, const Tensor& saved,
+                const GradOp& grad_op) {
+  const Tensor grad_output = contiguous(g);
+  Tensor out = Tensor::empty(g.shape(), g.dtype());
+  dispatch_floating(g.dtype(), name, [&]<class T>() {
+    kernels::binary(grad_output.data<T>(), 1, saved.data<T>(), 1, out.data<T>(), out.numel(),
+                    functor_for<T>(grad_op));
+  });
+  return out;
+}
+
+// x's values, contiguous and cut from the tape: what ops whose gradient reads x save.
+Tensor saved_input(const Tensor& x) { return contiguous(x.detach()); }
+
+}  // namespace
+
+Tensor exp(const Tensor& x) {
+  const Tensor y = map_unary("exp", x, kernels::Exp{});
+  // d/dx exp: g · y
+  return record("exp", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    return {map_grad("exp", g, y, kernels::ExpGrad{})};
+  });
+}
+
+Tensor log(const Tensor& x) {
+  const Tensor y = map_unary("log", x, kernels::Log{});
+  // d/dx log: g / x
+  return record("log", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
+    return {map_grad("log", g, x, kernels::LogGrad{})};
+  });
+}
+
+Tensor sqrt(const Tensor& x) {
+  const Tensor y = map_unary("sqrt", x, kernels::Sqrt{});
+  // d/dx sqrt: g / (2y)
+  return record("sqrt", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    return {map_grad("sqrt", g, y, kernels::SqrtGrad{})};
+  });
+}
+
+Tensor abs(const Tensor& x) {
+  const Tensor y = map_unary("abs", x, kernels::Abs{});
+  // d/dx abs: g · sign(x), 0 at x = 0
+  return record("abs", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
+    return {map_grad("abs", g, x, kernels::AbsGrad{})};
+  });
+}
+
+Tensor tanh(const Tensor& x) {
+  const Tensor y = map_unary("tanh", x, kernels::Tanh{});
+  // d/dx tanh: g · (1 - y²)
+  return record("tanh", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    return {map_grad("tanh", g, y, kernels::TanhGrad{})};
+  });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  const Tensor y = map_unary("sigmoid", x, kernels::Sigmoid{});
+  // d/dx σ: g · y · (1 - y)
+  return record("sigmoid", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    return {map_grad("sigmoid", g, y, kernels::SigmoidGrad{})};
+  });
+}
+
+Tensor relu(const Tensor& x) {
+  const Tensor y = map_unary("relu", x, kernels::Relu{});
+  // d/dx relu: g where x > 0, else 0
+  return record("relu", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
+    return {map_grad("relu", g, x, kernels::ReluGrad{})};
+  });
+}
+
+Tensor gelu(const Tensor& x) {
+  const Tensor y = map_unary("gelu", x, kernels::Gelu{});
+  // d/dx x·Φ(x): g · (Φ(x) + x·φ(x))
+  return record("gelu", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
+    return {map_grad("gelu", g, x, kernels::GeluGrad{})};
+  });
+}
+
+Tensor clamp(const Tensor& x, double min, double max) {
+  if (!(min <= max))
+    fail("clamp: min {} is above max {} for the tensor of shape {}", min, max, x.shape());
+  const Tensor y = map_unary("clamp", x, [=]<class T>() {
+    return kernels::Clamp<T>{T(min), T(max)};
+  });
+  // d/dx clamp: g where min <= x <= max, else 0
+  return record("clamp", y, {x}, [x = saved_input(x), min, max](const Tensor& g) -> Grads {
+    return {map_grad("clamp", g, x, [=]<class T>() {
+      return kernels::ClampGrad<T>{T(min), T(max)};
+    })};
+  });
+}
+
+Tensor pow(const Tensor& x, double exponent) {
+  const Tensor y = map_unary("pow", x, [=]<class T>() { return kernels::Pow<T>{T(exponent)}; });
+  // d/dx x^p: g · p · x^(p-1)
+  return record("pow", y, {x}, [x = saved_input(x), exponent](const Tensor& g) -> Grads {
+    return {map_grad("pow", g, x, [=]<class T>() { return kernels::PowGrad<T>{T(exponent)}; })};
+  });
+}
+
+}  // namespace tapegrad

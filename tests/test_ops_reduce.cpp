@@ -1,0 +1,139 @@
+// Reductions: gradient checks over all elements and over one or several dims with keepdim both
+// ways (float64; contiguous, transposed and strided inputs), values against hand-computed numbers,
+// and the error paths.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "tests/testing.hpp"
+
+using namespace tapegrad;
+
+namespace {
+
+using Inputs = const std::vector<Tensor>&;
+
+// The dims lists every reduction is checked over, for a 3-dim input: one dim, a negative one,
+// neighbouring dims, dims apart, and all of them.
+const std::vector<Shape> kDimLists = {{0}, {-1}, {1}, {0, 1}, {1, 2}, {0, 2}, {}};
+
+// gradcheck of reduce(x, dims, keepdim) on a contiguous, a transposed and a strided [2, 3, 4]
+// input, over every dims list of kDimLists and keepdim both ways.
+template <class Reduce>
+void check_reduction(Reduce reduce) {
+  for (const Shape& dims : kDimLists) {
+    for (bool keepdim : {false, true}) {
+      INFO("dims ", fmt::format("{}", dims), " keepdim ", keepdim);
+      const auto fn = [&](Inputs in) { return reduce(in[0], dims, keepdim); };
+      CHECK(gradcheck(fn, {testing::input({2, 3, 4}, 1)}));
+      CHECK(gradcheck(fn, {testing::transposed_input({2, 3, 4}, 2)}));
+      CHECK(gradcheck(fn, {testing::strided_input({2, 3, 4}, 3)}));
+    }
+  }
+}
+
+// [[1, 5, 3], [4, 2, 6]] in float64.
+Tensor matrix() { return tensor({{1.0, 5.0, 3.0}, {4.0, 2.0, 6.0}}, {.dtype = kFloat64}); }
+
+}  // namespace
+
+TEST_CASE("gradcheck sum") {
+  check_reduction(
+      [](const Tensor& x, const Shape& dims, bool keepdim) { return sum(x, dims, keepdim); });
+  CHECK(gradcheck([](Inputs in) { return sum(in[0]); }, {testing::transposed_input({3, 4})}));
+  testing::check_values(sum(matrix()), {21.0});
+  testing::check_values(sum(matrix(), {0}), {5.0, 7.0, 9.0});
+  CHECK(sum(matrix(), {1}, true).shape() == Shape{2, 1});
+  testing::check_values(sum(matrix(), {1}, true), {9.0, 12.0});
+}
+
+TEST_CASE("gradcheck mean") {
+  check_reduction(
+      [](const Tensor& x, const Shape& dims, bool keepdim) { return mean(x, dims, keepdim); });
+  CHECK(gradcheck([](Inputs in) { return mean(in[0]); }, {testing::strided_input({3, 4})}));
+  testing::check_values(mean(matrix()), {3.5});
+  testing::check_values(mean(matrix(), {-1}), {3.0, 4.0});
+  CHECK(mean(matrix(), {0, 1}, true).shape() == Shape{1, 1});
+}
+
+TEST_CASE("gradcheck max") {
+  for (int64_t dim : {0, 1, 2, -1}) {
+    for (bool keepdim : {false, true}) {
+      INFO("dim ", dim, " keepdim ", keepdim);
+      const auto fn = [&](Inputs in) { return max(in[0], dim, keepdim).values; };
+      CHECK(gradcheck(fn, {testing::input({2, 3, 4}, 1)}));
+      CHECK(gradcheck(fn, {testing::transposed_input({2, 3, 4}, 2)}));
+      CHECK(gradcheck(fn, {testing::strided_input({2, 3, 4}, 3)}));
+    }
+  }
+  CHECK(gradcheck([](Inputs in) { return max(in[0]); }, {testing::input({3, 4})}));
+  CHECK(gradcheck([](Inputs in) { return max(in[0]); }, {testing::transposed_input({3, 4})}));
+}
+
+TEST_CASE("max values, indices and shapes") {
+  testing::check_values(max(matrix()), {6.0});
+  CHECK(max(matrix()).shape() == Shape{});
+  const auto [values, indices] = max(matrix(), 1);
+  testing::check_values(values, {5.0, 6.0});
+  testing::check_values(indices, {1.0, 2.0});
+  CHECK(indices.dtype() == kInt64);
+  const auto [column_values, column_indices] = max(matrix(), 0, true);
+  CHECK(column_values.shape() == Shape{1, 3});
+  testing::check_values(column_values, {4.0, 5.0, 6.0});
+  testing::check_values(column_indices, {1.0, 0.0, 1.0});
+  const Tensor transposed = matrix().transpose(0, 1);  // [[1, 4], [5, 2], [3, 6]]
+  testing::check_values(max(transposed, 1).values, {4.0, 5.0, 6.0});
+  testing::check_values(max(transposed, 1).indices, {1.0, 0.0, 1.0});
+}
+
+TEST_CASE("max sends the gradient to the first maximum only") {
+  const Tensor x =
+      tensor({{3.0, 7.0, 7.0}, {2.0, 2.0, 1.0}}, {.dtype = kFloat64, .requires_grad = true});
+  max(x, 1).values.sum().backward();
+  testing::check_values(x.grad(), {0, 1, 0, 1, 0, 0});
+  const Tensor y = tensor({1.0, 9.0, 9.0}, {.dtype = kFloat64, .requires_grad = true});
+  max(y).backward();
+  testing::check_values(y.grad(), {0, 1, 0});
+}
+
+TEST_CASE("gradcheck var") {
+  for (int64_t correction : {0, 1}) {
+    INFO("correction ", correction);
+    check_reduction([correction](const Tensor& x, const Shape& dims, bool keepdim) {
+      return var(x, dims, correction, keepdim);
+    });
+  }
+}
+
+TEST_CASE("var values") {
+  const Tensor x = tensor({1.0, 2.0, 3.0, 4.0}, {.dtype = kFloat64});
+  testing::check_values(var(x, {}), {1.666667});
+  testing::check_values(var(x, {0}, 0), {1.25});
+  testing::check_values(var(matrix(), {1}), {4.0, 4.0});
+  testing::check_values(var(matrix(), {0}, 1, true), {4.5, 4.5, 4.5});
+  CHECK(var(matrix(), {0}, 1, true).shape() == Shape{1, 3});
+  testing::check_values(var(matrix().transpose(0, 1), {0}), {4.0, 4.0});
+  // Two passes: a large offset does not cancel the small spread away (E[x²] - E[x]² would).
+  const Tensor offset = tensor({1e8 + 1.0, 1e8 + 2.0, 1e8 + 3.0, 1e8 + 4.0}, {.dtype = kFloat64});
+  testing::check_values(var(offset, {}), {1.666667});
+  testing::check_values(
+      var(from_vector(std::vector<double>{1e4 + 1.0, 1e4 + 2.0, 1e4 + 3.0}, {3}), {}), {1.0}, 1e-3);
+}
+
+TEST_CASE("reduction errors name the op, the dims and the shape") {
+  const Tensor x = zeros({2, 3});
+  CHECK_THROWS_WITH_AS(
+      sum(x, {2}), doctest::Contains("sum: dim 2 is out of range for a tensor of 2 dims"), Error);
+  CHECK_THROWS_WITH_AS(mean(x, {0, -2}),
+                       doctest::Contains("mean: dim -2 appears twice in [0, -2] for shape [2, 3]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      max(x, -3), doctest::Contains("max: dim -3 is out of range for a tensor of 2 dims"), Error);
+  CHECK_THROWS_WITH_AS(var(x, {1, 1}),
+                       doctest::Contains("var: dim 1 appears twice in [1, 1] for shape [2, 3]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(max(zeros({0, 3})),
+                       doctest::Contains("max: the tensor of shape [0, 3] is empty"), Error);
+  CHECK_THROWS_WITH_AS(max(zeros({3, 0}), 1),
+                       doctest::Contains("max: dim 1 of shape [3, 0] is empty"), Error);
+}
