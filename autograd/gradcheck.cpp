@@ -24,15 +24,6 @@ std::vector<int64_t> element_offsets(const Tensor& x) {
   return offsets;
 }
 
-Shape unravel(int64_t flat, const Shape& shape) {
-  Shape index(shape.size());
-  for (std::size_t d = shape.size(); d-- > 0;) {
-    index[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  return index;
-}
-
 void check_inputs(const std::vector<Tensor>& inputs) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& x = inputs[i];
@@ -99,7 +90,7 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
         if (!options.raise) return false;
         fail("gradcheck: Jacobian mismatch for input {} of shape {} at element {} and output element "
              "{} of shape {}: analytic {:.8g}, numeric {:.8g} (eps {}, atol {}, rtol {})",
-             i, x.shape(), unravel(j, x.shape()), unravel(k, output.shape()), output.shape(), exact,
+             i, x.shape(), unravel_index(j, x.shape()), unravel_index(k, output.shape()), output.shape(), exact,
              numeric, options.eps, options.atol, options.rtol);
       }
     }

@@ -47,4 +47,13 @@ int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op) {
   return dim < 0 ? dim + range : dim;
 }
 
+Shape unravel_index(int64_t flat, const Shape& shape) {
+  Shape index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return index;
+}
+
 }  // namespace tapegrad

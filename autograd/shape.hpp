@@ -24,4 +24,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
 // A dim in [-ndim, ndim) made non-negative; an error naming `op` otherwise.
 int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op);
 
+// The multi-index of the `flat`-th element of `shape` in row-major order: for error messages.
+Shape unravel_index(int64_t flat, const Shape& shape);
+
 }  // namespace tapegrad

@@ -1,0 +1,74 @@
+#include "autograd/ops/embedding.hpp"
+
+#include <algorithm>
+
+#include "autograd/factories.hpp"
+#include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/map.hpp"
+#include "autograd/ops/copy.hpp"
+#include "autograd/tape.hpp"
+
+namespace tapegrad {
+namespace {
+
+void check_indices(const Tensor& weight, const Tensor& ids) {
+  const int64_t* p = ids.data<int64_t>();
+  const int64_t num = weight.shape()[0];
+  const auto bad = std::find_if(p, p + ids.numel(), [num](int64_t i) { return i < 0 || i >= num; });
+  if (bad != p + ids.numel())
+    fail(
+        "embedding: index {} at position {} of indices {} is out of range for a table of {} rows "
+        "(weight shape {})",
+        *bad, unravel_index(bad - p, ids.shape()), ids.shape(), num, weight.shape());
+}
+
+// padding_idx in [0, num), or -1 for none.
+int64_t normalize_padding_idx(const EmbeddingOptions& options, const Tensor& weight) {
+  if (!options.padding_idx) return -1;
+  const int64_t num = weight.shape()[0], padding_idx = *options.padding_idx;
+  if (padding_idx < -num || padding_idx >= num)
+    fail("embedding: padding_idx {} is out of range for a table of {} rows (weight shape {})",
+         padding_idx, num, weight.shape());
+  return padding_idx < 0 ? padding_idx + num : padding_idx;
+}
+
+}  // namespace
+
+Tensor embedding(const Tensor& weight, const Tensor& indices, EmbeddingOptions options) {
+  if (weight.dim() != 2)
+    fail("embedding: weight must be 2-D [num, dim], got shape {}", weight.shape());
+  if (indices.dtype() != kInt64)
+    fail("embedding: indices must be int64, got {} of shape {}", indices.dtype(), indices.shape());
+  const int64_t padding_idx = normalize_padding_idx(options, weight);
+  const Tensor ids = contiguous(indices.detach());
+  check_indices(weight, ids);
+  const int64_t dim = weight.shape()[1];
+  Shape out_shape = indices.shape();
+  out_shape.push_back(dim);
+  const Tensor table = contiguous(weight.detach());
+  Tensor out = Tensor::empty(out_shape, weight.dtype());
+  dispatch_all(weight.dtype(), [&]<class T>() {
+    const int64_t* id = ids.data<int64_t>();
+    for (int64_t k = 0; k < ids.numel(); ++k)
+      std::copy_n(table.data<T>() + id[k] * dim, dim, out.data<T>() + k * dim);
+  });
+  // d/dweight[r] = sum of g[k] over the positions k with indices[k] == r (r != padding_idx)
+  return record("embedding", out, {weight},
+                [ids, padding_idx, weight_shape = weight.shape()](const Tensor& g) -> Grads {
+                  const Tensor gc = contiguous(g);
+                  Tensor grad = zeros(weight_shape, {.dtype = g.dtype()});
+                  const int64_t dim = weight_shape[1];
+                  dispatch_floating(g.dtype(), "embedding", [&]<class T>() {
+                    const int64_t* id = ids.data<int64_t>();
+                    T* rows = grad.data<T>();
+                    for (int64_t k = 0; k < ids.numel(); ++k) {
+                      if (id[k] == padding_idx) continue;
+                      T* row = rows + id[k] * dim;
+                      kernels::binary(row, 1, gc.data<T>() + k * dim, 1, row, dim, kernels::Add{});
+                    }
+                  });
+                  return {grad};
+                });
+}
+
+}  // namespace tapegrad

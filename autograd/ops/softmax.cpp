@@ -1,0 +1,78 @@
+#include "autograd/ops/softmax.hpp"
+
+#include "autograd/kernels/softmax.hpp"
+#include "autograd/ops/copy.hpp"
+#include "autograd/tape.hpp"
+
+namespace tapegrad {
+namespace {
+
+// x's shape seen as [outer, n, inner] around `dim`.
+struct Lines {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+Lines lines_around(const Shape& shape, int64_t dim) {
+  Lines lines;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    if (d < dim)
+      lines.outer *= shape[d];
+    else if (d == dim)
+      lines.n = shape[d];
+    else
+      lines.inner *= shape[d];
+  }
+  return lines;
+}
+
+// kernel(x, outer, n, inner, y) on contiguous x, off the tape.
+template <class Kernel>
+Tensor apply_along(std::string_view op, const Tensor& x, const Lines& lines, Kernel kernel) {
+  const Tensor xc = contiguous(x.detach());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch_floating(x.dtype(), op, [&]<class T>() {
+    kernel(xc.data<T>(), lines.outer, lines.n, lines.inner, y.data<T>());
+  });
+  return y;
+}
+
+// backward_kernel(y, g, outer, n, inner, dx) on the saved output y and contiguous g.
+template <class BackwardKernel>
+Tensor apply_backward_along(std::string_view op, const Tensor& y, const Tensor& g,
+                            const Lines& lines, BackwardKernel backward_kernel) {
+  const Tensor gc = contiguous(g);
+  Tensor dx = Tensor::empty(y.shape(), y.dtype());
+  dispatch_floating(y.dtype(), op, [&]<class T>() {
+    backward_kernel(y.data<T>(), gc.data<T>(), lines.outer, lines.n, lines.inner, dx.data<T>());
+  });
+  return dx;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  const Lines lines = lines_around(x.shape(), normalize_dim(dim, x.dim(), "softmax"));
+  const Tensor y = apply_along("softmax", x, lines,
+                               [](const auto* in, auto... args) { kernels::softmax(in, args...); });
+  // d/dx softmax: y * (g - sum(g*y))
+  return record("softmax", y, {x}, [y = y.detach(), lines](const Tensor& g) -> Grads {
+    return {apply_backward_along("softmax", y, g, lines, [](const auto* out, auto... args) {
+      kernels::softmax_backward(out, args...);
+    })};
+  });
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  const Lines lines = lines_around(x.shape(), normalize_dim(dim, x.dim(), "log_softmax"));
+  const Tensor y = apply_along("log_softmax", x, lines, [](const auto* in, auto... args) {
+    kernels::log_softmax(in, args...);
+  });
+  // d/dx log_softmax: g - exp(y) * sum(g)
+  return record("log_softmax", y, {x}, [y = y.detach(), lines](const Tensor& g) -> Grads {
+    return {apply_backward_along("log_softmax", y, g, lines, [](const auto* out, auto... args) {
+      kernels::log_softmax_backward(out, args...);
+    })};
+  });
+}
+
+}  // namespace tapegrad
