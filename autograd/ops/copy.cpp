@@ -37,4 +37,15 @@ Tensor to(const Tensor& x, DType dtype) {
   });
 }
 
+void copy_into(const Tensor& dst, const Tensor& src) {
+  if (dst.shape() != src.shape())
+    fail("copy_into: shapes differ (destination {}, source {})", dst.shape(), src.shape());
+  if (!dst.is_contiguous()) fail("copy_into: the destination of shape {} is not contiguous", dst.shape());
+  dispatch_all(src.dtype(), [&]<class Src>() {
+    dispatch_all(dst.dtype(), [&]<class Dst>() {
+      kernels::strided_copy(src.data<Src>(), src.shape(), src.strides(), dst.data<Dst>());
+    });
+  });
+}
+
 }  // namespace tapegrad

@@ -10,4 +10,8 @@ Tensor clone(const Tensor& x);       // a contiguous copy with storage of its ow
 Tensor contiguous(const Tensor& x);  // x itself if already contiguous, else clone(x)
 Tensor to(const Tensor& x, DType dtype);
 
+// Writes src's values (converted to dst's dtype) into dst's memory, off the tape: loading
+// weights into existing parameters, so that every handle on them sees the new values.
+void copy_into(const Tensor& dst, const Tensor& src);
+
 }  // namespace tapegrad

@@ -2,3 +2,4 @@
 #pragma once
 
 #include "autograd/autograd.hpp"
+#include "nn/nn.hpp"

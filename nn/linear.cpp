@@ -1,0 +1,31 @@
+#include "nn/linear.hpp"
+
+#include <cmath>
+
+#include "autograd/factories.hpp"
+#include "autograd/ops/elementwise.hpp"
+#include "autograd/ops/matmul.hpp"
+#include "autograd/ops/shape_ops.hpp"
+
+namespace tapegrad::nn {
+
+Linear::Linear(int64_t in_features, int64_t out_features, LinearOptions options) {
+  if (in_features <= 0 || out_features <= 0)
+    fail("nn.Linear: in_features {} and out_features {} must be positive", in_features, out_features);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  weight = uniform({out_features, in_features}, -bound, bound);
+  register_parameter("weight", weight);
+  if (options.bias) {
+    bias = uniform({out_features}, -bound, bound);
+    register_parameter("bias", bias);
+  }
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  if (x.dim() == 0 || x.size(-1) != weight.size(1))
+    fail("nn.Linear: input of shape {} does not end in in_features {}", x.shape(), weight.size(1));
+  const Tensor y = matmul(x, transpose(weight, 0, 1));
+  return bias.defined() ? y + bias : y;
+}
+
+}  // namespace tapegrad::nn

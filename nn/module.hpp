@@ -1,0 +1,69 @@
+// Module: the base of every layer and model. A module registers its parameters, buffers and
+// submodules by name (pointers to its own members, so it can be neither copied nor moved) and
+// then offers, recursively and with PyTorch's dotted names (`layers.0.attn.in_proj.weight`):
+// parameters, train/eval, zero_grad, dtype conversion, a summary table, and save/load of the
+// state dict as safetensors.
+#pragma once
+
+#include <filesystem>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/tensor.hpp"
+
+namespace tapegrad::nn {
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // Registration, in the order the names should be listed. A parameter is made to require grad.
+  void register_parameter(std::string name, Tensor& parameter);
+  void register_buffer(std::string name, Tensor& buffer);
+  void register_module(std::string name, Module& module);
+  void register_modules(std::initializer_list<std::pair<std::string, Module&>> modules);
+
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  std::vector<std::pair<std::string, Module*>> named_children() const { return children_; }
+  std::vector<Module*> children() const;
+  int64_t num_parameters() const;
+
+  void train(bool training = true);  // this module and every submodule
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();
+  // Converts every parameter and floating buffer (float64 for gradient checks). Create
+  // optimizers after this call: it replaces the parameter tensors.
+  void to(DType dtype);
+
+  // A table of every parameter: name, shape, count, and the total.
+  std::string summary() const;
+
+  // Parameters and buffers by dotted name.
+  std::map<std::string, Tensor> state_dict() const;
+  // Copies values into the existing tensors. `strict`: the keys must match exactly. Every
+  // missing, unexpected or mismatched key is listed in one Error naming `source`.
+  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true,
+                       std::string_view source = "state dict");
+  void save(const std::filesystem::path& path) const;  // safetensors, written atomically
+  void load(const std::filesystem::path& path, bool strict = true);
+
+ private:
+  template <class Visit>
+  void visit_tensors(const std::string& prefix, bool parameters, Visit&& visit) const;
+
+  std::vector<std::pair<std::string, Tensor*>> parameters_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, Module*>> children_;
+  bool training_ = true;
+};
+
+}  // namespace tapegrad::nn
