@@ -5,7 +5,7 @@
 //   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
 // where A is stored M x K (lda >= K) or, transposed, K x M (lda >= M); likewise for B; and C is
 // M x N (ldc >= N). beta == 0 writes C without reading it, so NaN or garbage in C never leaks.
-// Invalid sizes or leading dimensions throw.
+// Negative sizes or too small leading dimensions throw tapegrad::Error.
 //
 // gemm and gemm_batched are cache-blocked, SIMD and OpenMP-parallel (see gemm.cpp);
 // gemm_reference is the plain triple loop the tests compare them against.

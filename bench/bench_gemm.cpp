@@ -1,0 +1,145 @@
+// GFLOP/s of tapegrad's gemm<float> against OpenBLAS's cblas_sgemm, in one binary, at 1 and 2
+// threads, on square and transformer shapes (C[M,N] = A[M,K] B[K,N], row-major, beta = 0).
+// "%peak" is the share of the fp32 peak of the cores in use: 2 FMA units x 16 lanes (AVX-512)
+// x 2 flops per cycle x the clock, measured with a chain of dependent FMAs (the "cpu MHz" of
+// /proc/cpuinfo is the base clock; under turbo the cores run faster).
+//
+// OpenBLAS 0.3.21 does not recognise CPUs newer than it and then falls back to its SSE3 kernels
+// ("Prescott"); the context line "openblas_core" shows which kernels it uses. Force the AVX-512
+// ones with OPENBLAS_CORETYPE=SkylakeX.
+#include "autograd/kernels/gemm.hpp"
+
+#include <benchmark/benchmark.h>
+#include <omp.h>
+#ifdef TAPEGRAD_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <ctime>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// One FMA of a dependent chain completes every 4 cycles (the FMA latency since Skylake). Timed in
+// CPU time, so that other processes sharing the core do not make the clock look slower.
+double measure_clock_hz() {
+  constexpr int64_t kChain = 1 << 24;
+  constexpr double kFmaLatency = 4;
+  volatile float seed = 0.5f;
+  float x = seed;
+  const float factor = seed;
+  double fastest = 0;
+  for (int run = 0; run < 3; ++run) {
+    const std::clock_t start = std::clock();
+    for (int64_t i = 0; i < kChain; ++i) x = std::fma(x, factor, 1.0f);
+    const double seconds = double(std::clock() - start) / CLOCKS_PER_SEC;
+    fastest = std::max(fastest, kChain * kFmaLatency / seconds);
+  }
+  benchmark::DoNotOptimize(x);
+  return fastest;
+}
+
+double clock_hz() {
+  static const double hz = measure_clock_hz();
+  return hz;
+}
+
+double core_peak_flops() {
+  constexpr double kFmaUnits = 2, kLanes = 16, kFlopsPerFma = 2;
+  return kFmaUnits * kLanes * kFlopsPerFma * clock_hz();
+}
+
+std::vector<float> random_matrix(int64_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  std::vector<float> values(size);
+  for (float& x : values) x = uniform(rng);
+  return values;
+}
+
+// C = op(A) op(B), A stored M x K or (trans_a) K x M, B stored K x N or (trans_b) N x K.
+void tapegrad_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a,
+                    const float* b, float* c) {
+  using tapegrad::kernels::Transpose;
+  tapegrad::kernels::gemm<float>(Transpose{trans_a}, Transpose{trans_b}, M, N, K, 1.0f, a,
+                                 trans_a ? M : K, b, trans_b ? K : N, 0.0f, c, N);
+}
+
+// Arguments: M, K, N, threads, trans_a, trans_b.
+template <auto multiply, auto set_threads>
+void BM_sgemm(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  const bool trans_a = state.range(4) != 0, trans_b = state.range(5) != 0;
+  set_threads(threads);
+  const std::vector<float> a = random_matrix(M * K, 1);
+  const std::vector<float> b = random_matrix(K * N, 2);
+  std::vector<float> c(M * N);
+  for (auto _ : state) {
+    multiply(trans_a, trans_b, M, N, K, a.data(), b.data(), c.data());
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * M * N * K;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["%peak"] = benchmark::Counter(100 * flops / (core_peak_flops() * threads),
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Projections of a small transformer: tokens x d_model x width.
+struct TransformerShape {
+  int64_t M, K, N;
+};
+constexpr TransformerShape kTransformerShapes[] = {{1024, 64, 64},    {1024, 64, 192},
+                                                   {4096, 256, 256},  {4096, 256, 768},
+                                                   {4096, 256, 1024}, {4096, 1024, 256}};
+
+// Untransposed operands on every shape, then the transposes of the backward pass
+// (dX = dY W^T: B transposed; dW = X^T dY: A transposed) on two of them.
+void shapes(benchmark::internal::Benchmark* bench) {
+  bench->ArgNames({"M", "K", "N", "threads", "ta", "tb"})->UseRealTime();
+  bench->Unit(benchmark::kMicrosecond);
+  for (int64_t threads : {1, 2}) {
+    for (int64_t n : {128, 256, 512, 1024, 2048}) bench->Args({n, n, n, threads, 0, 0});
+    for (const TransformerShape& s : kTransformerShapes) {
+      bench->Args({s.M, s.K, s.N, threads, 0, 0});
+    }
+  }
+  for (auto [trans_a, trans_b] : {std::pair{0, 1}, {1, 0}}) {
+    bench->Args({1024, 1024, 1024, 1, trans_a, trans_b});
+    bench->Args({4096, 256, 768, 1, trans_a, trans_b});
+  }
+}
+
+BENCHMARK(BM_sgemm<tapegrad_sgemm, omp_set_num_threads>)->Name("tapegrad")->Apply(shapes);
+
+#ifdef TAPEGRAD_HAVE_OPENBLAS
+void openblas_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a,
+                    const float* b, float* c) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a, trans_a ? M : K, b,
+              trans_b ? K : N, 0.0f, c, N);
+}
+
+BENCHMARK(BM_sgemm<openblas_sgemm, openblas_set_num_threads>)->Name("openblas")->Apply(shapes);
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("clock_GHz", std::to_string(clock_hz() * 1e-9));
+#ifdef TAPEGRAD_HAVE_OPENBLAS
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+#endif
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
