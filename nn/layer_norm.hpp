@@ -14,7 +14,8 @@ struct LayerNormOptions {
 class LayerNorm : public Module {
  public:
   LayerNorm(Shape normalized_shape, LayerNormOptions options = {});
-  LayerNorm(int64_t features, LayerNormOptions options = {}) : LayerNorm(Shape{features}, options) {}
+  LayerNorm(int64_t features, LayerNormOptions options = {})
+      : LayerNorm(Shape{features}, options) {}
 
   Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x) { return forward(x); }

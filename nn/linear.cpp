@@ -11,7 +11,8 @@ namespace tapegrad::nn {
 
 Linear::Linear(int64_t in_features, int64_t out_features, LinearOptions options) {
   if (in_features <= 0 || out_features <= 0)
-    fail("nn.Linear: in_features {} and out_features {} must be positive", in_features, out_features);
+    fail("nn.Linear: in_features {} and out_features {} must be positive", in_features,
+         out_features);
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   weight = uniform({out_features, in_features}, -bound, bound);
   register_parameter("weight", weight);

@@ -10,11 +10,6 @@
 namespace tapegrad::nn {
 namespace {
 
-void check_name(const std::string& name, std::string_view what) {
-  if (name.empty() || name.find('.') != std::string::npos)
-    fail("Module: {} name '{}' must be non-empty and contain no '.'", what, name);
-}
-
 std::string with_commas(int64_t n) {
   std::string digits = std::to_string(n), out;
   for (std::size_t i = 0; i < digits.size(); ++i) {
@@ -26,20 +21,30 @@ std::string with_commas(int64_t n) {
 
 }  // namespace
 
+void Module::check_new_name(const std::string& name, std::string_view what) const {
+  if (name.empty() || name.find('.') != std::string::npos)
+    fail("Module: {} name '{}' must be non-empty and contain no '.'", what, name);
+  const auto taken = [&](const auto& entries) {
+    return std::ranges::any_of(entries, [&](const auto& entry) { return entry.first == name; });
+  };
+  if (taken(parameters_) || taken(buffers_) || taken(children_))
+    fail("Module: {} name '{}' is already registered", what, name);
+}
+
 void Module::register_parameter(std::string name, Tensor& parameter) {
-  check_name(name, "parameter");
+  check_new_name(name, "parameter");
   if (!parameter.defined()) fail("Module: parameter '{}' is undefined", name);
   parameter.requires_grad_();
   parameters_.emplace_back(std::move(name), &parameter);
 }
 
 void Module::register_buffer(std::string name, Tensor& buffer) {
-  check_name(name, "buffer");
+  check_new_name(name, "buffer");
   buffers_.emplace_back(std::move(name), &buffer);
 }
 
 void Module::register_module(std::string name, Module& module) {
-  check_name(name, "module");
+  check_new_name(name, "module");
   children_.emplace_back(std::move(name), &module);
 }
 
@@ -51,13 +56,16 @@ void Module::register_modules(std::initializer_list<std::pair<std::string, Modul
 // children's, depth first in registration order.
 template <class Visit>
 void Module::visit_tensors(const std::string& prefix, bool parameters, Visit&& visit) const {
-  for (const auto& [name, tensor] : parameters ? parameters_ : buffers_) visit(prefix + name, tensor);
-  for (const auto& [name, child] : children_) child->visit_tensors(prefix + name + ".", parameters, visit);
+  for (const auto& [name, tensor] : parameters ? parameters_ : buffers_)
+    visit(prefix + name, tensor);
+  for (const auto& [name, child] : children_)
+    child->visit_tensors(prefix + name + ".", parameters, visit);
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor>> named;
-  visit_tensors("", true, [&](const std::string& name, Tensor* t) { named.emplace_back(name, *t); });
+  visit_tensors("", true,
+                [&](const std::string& name, Tensor* t) { named.emplace_back(name, *t); });
   return named;
 }
 
@@ -69,7 +77,8 @@ std::vector<Tensor> Module::parameters() const {
 
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   std::vector<std::pair<std::string, Tensor>> named;
-  visit_tensors("", false, [&](const std::string& name, Tensor* t) { named.emplace_back(name, *t); });
+  visit_tensors("", false,
+                [&](const std::string& name, Tensor* t) { named.emplace_back(name, *t); });
   return named;
 }
 
@@ -114,8 +123,8 @@ std::string Module::summary() const {
                                   shape_width, "parameters");
   table += fmt::format("{:-<{}}-+-{:-<{}}-+-{:->12}\n", "", name_width, "", shape_width, "");
   for (const auto& [name, p] : named)
-    table += fmt::format("{:<{}} | {:<{}} | {:>12}\n", name, name_width, fmt::format("{}", p.shape()),
-                         shape_width, with_commas(p.numel()));
+    table += fmt::format("{:<{}} | {:<{}} | {:>12}\n", name, name_width,
+                         fmt::format("{}", p.shape()), shape_width, with_commas(p.numel()));
   table += fmt::format("{:<{}} | {:<{}} | {:>12}\n", "total", name_width, "", shape_width,
                        with_commas(num_parameters()));
   return table;
@@ -143,15 +152,17 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     if (found == state.end()) {
       missing.push_back(fmt::format("{} {}", name, t->shape()));
     } else if (found->second.shape() != t->shape()) {
-      mismatched.push_back(fmt::format("{} (file {}, model {})", name, found->second.shape(), t->shape()));
+      mismatched.push_back(
+          fmt::format("{} (file {}, model {})", name, found->second.shape(), t->shape()));
     }
   }
   for (const auto& [name, t] : state)
     if (!own.contains(name)) unexpected.push_back(fmt::format("{} {}", name, t.shape()));
   if (!mismatched.empty() || (strict && (!missing.empty() || !unexpected.empty())))
-    fail("load: {} does not match the model: missing keys [{}]; unexpected keys [{}]; shape "
-         "mismatches [{}]",
-         source, fmt::join(missing, ", "), fmt::join(unexpected, ", "), fmt::join(mismatched, ", "));
+    fail(
+        "load: {} does not match the model: missing keys [{}]; unexpected keys [{}]; shape "
+        "mismatches [{}]",
+        source, fmt::join(missing, ", "), fmt::join(unexpected, ", "), fmt::join(mismatched, ", "));
   for (const auto& [name, t] : own) {
     const auto found = state.find(name);
     if (found != state.end()) copy_into(*t, found->second);

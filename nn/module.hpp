@@ -57,6 +57,8 @@ class Module {
   void load(const std::filesystem::path& path, bool strict = true);
 
  private:
+  // An error unless `name` is non-empty, has no '.', and is not yet taken in this module.
+  void check_new_name(const std::string& name, std::string_view what) const;
   template <class Visit>
   void visit_tensors(const std::string& prefix, bool parameters, Visit&& visit) const;
 

@@ -3,3 +3,4 @@
 
 #include "autograd/autograd.hpp"
 #include "nn/nn.hpp"
+#include "optim/optim.hpp"

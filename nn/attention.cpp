@@ -1,0 +1,94 @@
+#include "nn/attention.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/ops/compare.hpp"
+#include "autograd/ops/dropout.hpp"
+#include "autograd/ops/elementwise.hpp"
+#include "autograd/ops/matmul.hpp"
+#include "autograd/ops/select.hpp"
+#include "autograd/ops/shape_ops.hpp"
+#include "autograd/ops/softmax.hpp"
+#include "nn/mask.hpp"
+
+namespace tapegrad::nn {
+namespace {
+
+constexpr std::string_view kOp = "nn.scaled_dot_product_attention";
+
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v) {
+  if (q.dim() < 2 || k.dim() < 2 || v.dim() < 2)
+    fail("{}: q {}, k {} and v {} need 2 dims at least ([..., T, d])", kOp, q.shape(), k.shape(),
+         v.shape());
+  if (q.size(-1) != k.size(-1))
+    fail("{}: q {} and k {} last dims differ ({} != {})", kOp, q.shape(), k.shape(), q.size(-1),
+         k.size(-1));
+  if (k.size(-2) != v.size(-2))
+    fail("{}: k {} and v {} have different numbers of keys ({} != {})", kOp, k.shape(), v.shape(),
+         k.size(-2), v.size(-2));
+}
+
+// The mask must be bool and broadcast to the scores' shape [..., Tq, Tk].
+void check_mask(const Tensor& mask, const Shape& scores_shape) {
+  if (mask.dtype() != kBool)
+    fail("{}: the mask must be bool (true = may attend), got {} of shape {}", kOp, mask.dtype(),
+         mask.shape());
+  bool broadcasts = mask.dim() <= static_cast<int64_t>(scores_shape.size());
+  for (int64_t i = 1; broadcasts && i <= mask.dim(); ++i) {
+    const int64_t size = mask.size(-i), target = scores_shape[scores_shape.size() - i];
+    broadcasts = size == target || size == 1;
+  }
+  if (!broadcasts)
+    fail(
+        "{}: mask of shape {} does not broadcast to the scores' shape {} "
+        "([..., Tq, Tk])",
+        kOp, mask.shape(), scores_shape);
+}
+
+}  // namespace
+
+AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const ScaledDotProductAttentionOptions& options) {
+  check_inputs(q, k, v);
+  const int64_t Tq = q.size(-2), Tk = k.size(-2);
+  const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+
+  Tensor scores = matmul(q, transpose(k, -2, -1)) * scale;  // [..., Tq, Tk]
+  Tensor allowed = options.mask;
+  if (allowed.defined()) check_mask(allowed, scores.shape());
+  if (options.is_causal) {
+    const Tensor causal = causal_mask(Tq, Tk);  // [Tq, Tk]
+    allowed = allowed.defined() ? allowed && causal : causal;
+  }
+  if (allowed.defined())
+    scores = masked_fill(scores, !allowed, -std::numeric_limits<double>::infinity());
+
+  // A row of -inf (no key allowed) gives zero weights: see softmax.hpp.
+  Tensor weights = softmax(scores, -1);  // [..., Tq, Tk]
+  weights = dropout(weights, options.dropout_p, options.training);
+  const Tensor output = matmul(weights, v);  // [..., Tq, dv]
+  return {output, options.need_weights ? weights : Tensor()};
+}
+
+ScaledDotProductAttention::ScaledDotProductAttention(double dropout_) : dropout(dropout_) {
+  if (!(dropout >= 0 && dropout <= 1))
+    fail(
+        "nn.ScaledDotProductAttention: dropout {} is not a probability in [0, "
+        "1]",
+        dropout);
+}
+
+AttentionOutput ScaledDotProductAttention::forward(const Tensor& q, const Tensor& k,
+                                                   const Tensor& v,
+                                                   const AttentionForwardOptions& options) {
+  return scaled_dot_product_attention(q, k, v,
+                                      {.mask = options.mask,
+                                       .is_causal = options.is_causal,
+                                       .dropout_p = dropout,
+                                       .scale = options.scale,
+                                       .need_weights = options.need_weights,
+                                       .training = is_training()});
+}
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,59 @@
+// Scaled dot-product attention (Vaswani et al. 2017, eq. 1):
+//   Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(d_k)) V
+// The 1/sqrt(d_k) keeps the scores' variance near 1 whatever d_k: without it,
+// large d_k pushes softmax into saturation (one-hot weights, vanishing
+// gradients).
+//
+// Masks are bool, true = may attend (see nn/mask.hpp for the shapes each entry
+// point takes). A query with no key it may attend to gets a zero output row and
+// zero gradients, never NaN.
+#pragma once
+
+#include <optional>
+
+#include "nn/module.hpp"
+
+namespace tapegrad::nn {
+
+struct ScaledDotProductAttentionOptions {
+  Tensor mask = {};        // bool, broadcastable to [..., Tq, Tk]; undefined: attend to all
+  bool is_causal = false;  // also mask keys after the query (combined with mask by &&)
+  double dropout_p = 0.0;  // on the attention weights, while training
+  std::optional<double> scale = std::nullopt;  // default 1/sqrt(d)
+  bool need_weights = false;
+  bool training = true;
+};
+
+struct AttentionOutput {
+  Tensor output = {};   // [..., Tq, dv]
+  Tensor weights = {};  // [..., Tq, Tk] as applied to V (after dropout); if need_weights
+};
+
+// q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]; leading dims broadcast.
+AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const ScaledDotProductAttentionOptions& options = {});
+
+// What a call of the module decides; dropout is the module's own, applied in
+// training mode only.
+struct AttentionForwardOptions {
+  Tensor mask = {};
+  bool is_causal = false;
+  std::optional<double> scale = std::nullopt;
+  bool need_weights = false;
+};
+
+class ScaledDotProductAttention : public Module {
+ public:
+  explicit ScaledDotProductAttention(double dropout = 0.0);
+
+  AttentionOutput forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                          const AttentionForwardOptions& options = {});
+  AttentionOutput operator()(const Tensor& q, const Tensor& k, const Tensor& v,
+                             const AttentionForwardOptions& options = {}) {
+    return forward(q, k, v, options);
+  }
+
+  double dropout;
+};
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,175 @@
+#include "nn/multi_head_attention.hpp"
+
+#include <cmath>
+
+#include "autograd/factories.hpp"
+#include "autograd/ops/compare.hpp"
+#include "autograd/ops/copy.hpp"
+#include "autograd/ops/elementwise.hpp"
+#include "autograd/ops/indexing.hpp"
+#include "autograd/ops/matmul.hpp"
+#include "autograd/ops/reduce.hpp"
+#include "autograd/ops/shape_ops.hpp"
+
+namespace tapegrad::nn {
+namespace {
+
+int64_t checked_head_dim(int64_t embed_dim, int64_t num_heads) {
+  if (embed_dim <= 0 || num_heads <= 0 || embed_dim % num_heads != 0)
+    fail(
+        "nn.MultiHeadAttention: embed_dim {} must be a positive multiple of "
+        "num_heads {}",
+        embed_dim, num_heads);
+  return embed_dim / num_heads;
+}
+
+// PyTorch's xavier_uniform_: U(±sqrt(6 / (fan_in + fan_out))) for a weight
+// [fan_out, fan_in].
+Tensor xavier_uniform(int64_t fan_out, int64_t fan_in) {
+  const double bound = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+  return uniform({fan_out, fan_in}, -bound, bound);
+}
+
+// x Wᵀ + b over the last dim; b may be undefined.
+Tensor project(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const Tensor y = matmul(x, transpose(weight, 0, 1));
+  return bias.defined() ? y + bias : y;
+}
+
+// [B, T, H * D] -> [B, H, T, D]
+Tensor split_heads(const Tensor& x, int64_t num_heads) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  return reshape(x, {B, T, num_heads, C / num_heads}).transpose(1, 2);
+}
+
+void check_input(std::string_view name, const Tensor& x, int64_t features) {
+  if (x.dim() != 3 || x.size(2) != features)
+    fail("nn.MultiHeadAttention: {} of shape {} is not [B, T, {}]", name, x.shape(), features);
+}
+
+void check_bool(std::string_view name, const Tensor& mask) {
+  if (mask.dtype() != kBool)
+    fail(
+        "nn.MultiHeadAttention: {} must be bool (true = may attend), got {} "
+        "of shape {}",
+        name, mask.dtype(), mask.shape());
+}
+
+}  // namespace
+
+MultiHeadAttention::MultiHeadAttention(int64_t embed_dim_, int64_t num_heads_,
+                                       MultiHeadAttentionOptions options_)
+    : embed_dim(embed_dim_),
+      num_heads(num_heads_),
+      head_dim(checked_head_dim(embed_dim_, num_heads_)),
+      kdim(options_.kdim.value_or(embed_dim_)),
+      vdim(options_.vdim.value_or(embed_dim_)),
+      options(options_),
+      out_proj(embed_dim_, embed_dim_, {.bias = options_.bias}) {
+  if (kdim <= 0 || vdim <= 0)
+    fail("nn.MultiHeadAttention: kdim {} and vdim {} must be positive", kdim, vdim);
+  if (!(options.dropout >= 0 && options.dropout <= 1))
+    fail("nn.MultiHeadAttention: dropout {} is not a probability in [0, 1]", options.dropout);
+  const int64_t E = embed_dim;
+  if (kdim == E && vdim == E) {
+    in_proj_weight = xavier_uniform(3 * E, E);
+    register_parameter("in_proj_weight", in_proj_weight);
+  } else {
+    q_proj_weight = xavier_uniform(E, E);
+    k_proj_weight = xavier_uniform(E, kdim);
+    v_proj_weight = xavier_uniform(E, vdim);
+    register_parameter("q_proj_weight", q_proj_weight);
+    register_parameter("k_proj_weight", k_proj_weight);
+    register_parameter("v_proj_weight", v_proj_weight);
+  }
+  if (options.bias) {
+    in_proj_bias = zeros({3 * E});
+    register_parameter("in_proj_bias", in_proj_bias);
+    copy_into(out_proj.bias, zeros({E}));
+  }
+  register_module("out_proj", out_proj);
+}
+
+// key_padding_mask [B, Tk] as [B, 1, 1, Tk], && attn_mask as [Tq, Tk] or [B, H,
+// Tq, Tk].
+Tensor MultiHeadAttention::combined_mask(const MultiHeadAttentionForwardOptions& forward_options,
+                                         int64_t B, int64_t Tq, int64_t Tk) const {
+  const int64_t H = num_heads;
+  Tensor mask;
+  if (const Tensor& attn_mask = forward_options.attn_mask; attn_mask.defined()) {
+    check_bool("attn_mask", attn_mask);
+    const bool matches = attn_mask.shape() == Shape{Tq, Tk} ||
+                         attn_mask.shape() == Shape{B * H, Tq, Tk} ||
+                         attn_mask.shape() == Shape{B, H, Tq, Tk};
+    if (!matches)
+      fail(
+          "nn.MultiHeadAttention: attn_mask of shape {} is none of [Tq, Tk] = "
+          "{}, [B * H, Tq, Tk] "
+          "= {} or [B, H, Tq, Tk] = {}",
+          attn_mask.shape(), Shape{Tq, Tk}, Shape{B * H, Tq, Tk}, Shape{B, H, Tq, Tk});
+    mask = attn_mask.dim() == 3 ? reshape(attn_mask, {B, H, Tq, Tk}) : attn_mask;
+  }
+  if (const Tensor& padding = forward_options.key_padding_mask; padding.defined()) {
+    check_bool("key_padding_mask", padding);
+    if (padding.shape() != Shape{B, Tk})
+      fail(
+          "nn.MultiHeadAttention: key_padding_mask of shape {} is not [B, Tk] "
+          "= {}",
+          padding.shape(), Shape{B, Tk});
+    const Tensor keys = reshape(padding, {B, 1, 1, Tk});
+    mask = mask.defined() ? mask && keys : keys;
+  }
+  return mask;
+}
+
+AttentionOutput MultiHeadAttention::forward(
+    const Tensor& query, const Tensor& key, const Tensor& value,
+    const MultiHeadAttentionForwardOptions& forward_options) {
+  check_input("query", query, embed_dim);
+  check_input("key", key, kdim);
+  check_input("value", value, vdim);
+  const int64_t B = query.size(0), Tq = query.size(1), Tk = key.size(1), E = embed_dim;
+  if (key.size(0) != B || value.size(0) != B || value.size(1) != Tk)
+    fail(
+        "nn.MultiHeadAttention: query {}, key {} and value {} disagree on B "
+        "or Tk",
+        query.shape(), key.shape(), value.shape());
+
+  // Projections: [B, T, E] each.
+  Tensor q, k, v;
+  const bool self_attention = query.impl() == key.impl() && key.impl() == value.impl() && packed();
+  if (self_attention) {
+    const std::vector<Tensor> qkv = split(project(query, in_proj_weight, in_proj_bias), E, -1);
+    q = qkv[0], k = qkv[1], v = qkv[2];  // [B, T, 3E] -> 3 x [B, T, E]
+  } else {
+    const auto weight = [&](int64_t i, const Tensor& separate) {
+      return packed() ? narrow(in_proj_weight, 0, i * E, E) : separate;
+    };
+    const auto bias = [&](int64_t i) {
+      return in_proj_bias.defined() ? narrow(in_proj_bias, 0, i * E, E) : Tensor();
+    };
+    q = project(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, E]
+    k = project(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, E]
+    v = project(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, E]
+  }
+
+  // Every head at once: [B, H, T, D].
+  const AttentionOutput attention = scaled_dot_product_attention(
+      split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads),
+      {.mask = combined_mask(forward_options, B, Tq, Tk),
+       .is_causal = forward_options.is_causal,
+       .dropout_p = options.dropout,
+       .need_weights = forward_options.need_weights,
+       .training = is_training()});  // output [B, H, Tq, D], weights [B, H, Tq, Tk]
+
+  // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq,
+  // E]
+  const Tensor heads = reshape(attention.output.transpose(1, 2), {B, Tq, E});
+  const Tensor output = out_proj(heads);  // [B, Tq, E]
+  if (!forward_options.need_weights) return {output, Tensor()};
+  return {output, forward_options.average_attn_weights
+                      ? mean(attention.weights, {1})  // [B, Tq, Tk]
+                      : attention.weights};
+}
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,70 @@
+// Multi-head attention (Vaswani et al. 2017, section 3.2.2), batch first:
+//   head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V),   MultiHead(Q, K, V) =
+//   Concat(head_i) W^O
+// The H heads of size D = embed_dim / H are one projection of width embed_dim,
+// split into [B, T, H, D] and viewed as [B, H, T, D] so that attention runs on
+// every head at once.
+//
+// Parameters carry PyTorch's names so that weights move between the two: when
+// kdim == vdim == embed_dim, one packed in_proj_weight [3E, E] (self-attention
+// projects Q, K and V in one GEMM), else q_proj_weight [E, E], k_proj_weight
+// [E, kdim], v_proj_weight [E, vdim]; in_proj_bias [3E] either way, and
+// out_proj (a Linear: out_proj.weight, out_proj.bias). PyTorch's
+// initialisation: Xavier-uniform projections, zero biases.
+//
+// Masks are bool, true = may attend (PyTorch's key_padding_mask means the
+// opposite).
+#pragma once
+
+#include <optional>
+
+#include "nn/attention.hpp"
+#include "nn/linear.hpp"
+
+namespace tapegrad::nn {
+
+struct MultiHeadAttentionOptions {
+  bool bias = true;
+  double dropout = 0.0;                        // on the attention weights, while training
+  std::optional<int64_t> kdim = std::nullopt;  // key features; default embed_dim
+  std::optional<int64_t> vdim = std::nullopt;  // value features; default embed_dim
+};
+
+struct MultiHeadAttentionForwardOptions {
+  Tensor key_padding_mask = {};  // [B, Tk] bool, true = a real token
+  // [Tq, Tk], [B * H, Tq, Tk] or [B, H, Tq, Tk] bool, true = may attend
+  Tensor attn_mask = {};
+  bool is_causal = false;  // also mask keys after the query
+  bool need_weights = true;
+  bool average_attn_weights = true;  // weights [B, Tq, Tk] averaged over heads, else [B, H, Tq, Tk]
+};
+
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(int64_t embed_dim, int64_t num_heads, MultiHeadAttentionOptions options = {});
+
+  // query [B, Tq, embed_dim], key [B, Tk, kdim], value [B, Tk, vdim] -> output
+  // [B, Tq, embed_dim]
+  AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                          const MultiHeadAttentionForwardOptions& options = {});
+  AttentionOutput operator()(const Tensor& query, const Tensor& key, const Tensor& value,
+                             const MultiHeadAttentionForwardOptions& options = {}) {
+    return forward(query, key, value, options);
+  }
+
+  int64_t embed_dim, num_heads, head_dim, kdim, vdim;
+  MultiHeadAttentionOptions options;
+  Tensor in_proj_weight;  // [3E, E] when kdim == vdim == embed_dim, else undefined
+  Tensor q_proj_weight;   // [E, E]    when kdim or vdim differ, else undefined
+  Tensor k_proj_weight;   // [E, kdim] when kdim or vdim differ, else undefined
+  Tensor v_proj_weight;   // [E, vdim] when kdim or vdim differ, else undefined
+  Tensor in_proj_bias;    // [3E], undefined without bias
+  Linear out_proj;        // E -> E
+
+ private:
+  bool packed() const { return in_proj_weight.defined(); }
+  Tensor combined_mask(const MultiHeadAttentionForwardOptions& options, int64_t B, int64_t Tq,
+                       int64_t Tk) const;
+};
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,36 @@
+// Position information added to token embeddings x [B, T, d_model] (any leading dims):
+//   SinusoidalPositionalEncoding: the fixed table of "Attention Is All You Need" (a buffer),
+//     pe[pos, 2i] = sin(pos / 10000^(2i/d)), pe[pos, 2i+1] = cos(pos / 10000^(2i/d)),
+//     then dropout, as the PyTorch tutorial's PositionalEncoding;
+//   LearnedPositionalEmbedding: a learned table, initialised N(0, 0.02²) as GPT-2's wpe (not
+//     PyTorch Embedding's N(0, 1), which would drown the token embeddings it is added to).
+// Both add rows 0..T-1 of their table; T > max_len is an error.
+#pragma once
+
+#include "nn/dropout.hpp"
+#include "nn/module.hpp"
+
+namespace tapegrad::nn {
+
+class SinusoidalPositionalEncoding : public Module {
+ public:
+  SinusoidalPositionalEncoding(int64_t d_model, int64_t max_len = 5000, double dropout = 0.0);
+
+  Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  Tensor pe;  // [max_len, d_model], a buffer
+  Dropout dropout;
+};
+
+class LearnedPositionalEmbedding : public Module {
+ public:
+  LearnedPositionalEmbedding(int64_t max_len, int64_t d_model);
+
+  Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  Tensor weight;  // [max_len, d_model]
+};
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,183 @@
+// The Module base: dotted names in registration order, parameter counts, train/eval, zero_grad,
+// dtype conversion, the summary table, load_state_dict and its errors, and name checks.
+// (save/load through safetensors are tested with autograd/io.)
+#include <doctest/doctest.h>
+
+#include "nn/nn.hpp"
+#include "tests/testing.hpp"
+
+using namespace tapegrad;
+
+namespace {
+
+struct Block : nn::Module {
+  nn::Linear fc{4, 4};
+  nn::LayerNorm norm{4};
+  Block() { register_modules({{"fc", fc}, {"norm", norm}}); }
+};
+
+// Two levels: a ModuleList of blocks between an embedding (with a positional buffer) and a head.
+struct Model : nn::Module {
+  nn::Embedding tok{10, 4};
+  nn::SinusoidalPositionalEncoding pos{4, /*max_len=*/8, /*dropout=*/0.1};
+  nn::ModuleList<Block> layers;
+  nn::Linear head{4, 2};
+  Model() {
+    layers.emplace();
+    layers.emplace();
+    register_modules({{"tok", tok}, {"pos", pos}, {"layers", layers}, {"head", head}});
+  }
+  Tensor forward(const Tensor& ids) {
+    Tensor h = pos(tok(ids));
+    for (Block& block : layers) h = block.norm(block.fc(h));
+    return head(h);
+  }
+};
+
+std::vector<std::string> names(const std::vector<std::pair<std::string, Tensor>>& named) {
+  std::vector<std::string> out;
+  for (const auto& entry : named) out.push_back(entry.first);
+  return out;
+}
+
+const Tensor kIds = from_vector(std::vector<int64_t>{1, 2, 3, 4, 5, 6}, {2, 3});
+
+}  // namespace
+
+TEST_CASE("Module named_parameters gives dotted names in registration order") {
+  Model model;
+  CHECK(names(model.named_parameters()) ==
+        std::vector<std::string>{"tok.weight", "layers.0.fc.weight", "layers.0.fc.bias",
+                                 "layers.0.norm.weight", "layers.0.norm.bias", "layers.1.fc.weight",
+                                 "layers.1.fc.bias", "layers.1.norm.weight", "layers.1.norm.bias",
+                                 "head.weight", "head.bias"});
+  CHECK(names(model.named_buffers()) == std::vector<std::string>{"pos.pe"});
+  CHECK(model.named_parameters()[9].second.impl() == model.head.weight.impl());
+  CHECK(model.children().size() == 4);
+}
+
+TEST_CASE("Module parameters and num_parameters count every tensor and element") {
+  Model model;
+  CHECK(model.parameters().size() == 11);
+  // tok 10·4, each block (4·4 + 4) + (4 + 4), head 4·2 + 2
+  CHECK(model.num_parameters() == 40 + 2 * 28 + 10);
+  for (const Tensor& p : model.parameters()) CHECK(p.requires_grad());
+}
+
+TEST_CASE("Module train and eval propagate to every submodule") {
+  Model model;
+  CHECK(model.layers[1].norm.is_training());
+  model.eval();
+  CHECK_FALSE(model.is_training());
+  CHECK_FALSE(model.pos.dropout.is_training());
+  CHECK_FALSE(model.layers[1].norm.is_training());
+  const Tensor y = model.forward(kIds);
+  // No dropout in eval: the same output twice.
+  testing::check_values(model.forward(kIds), y.to_vector(), 0);
+  model.train();
+  CHECK(model.pos.dropout.is_training());
+  CHECK(model.layers[0].fc.is_training());
+}
+
+TEST_CASE("Module zero_grad clears every gradient") {
+  Model model;
+  model.forward(kIds).sum().backward();
+  for (const Tensor& p : model.parameters()) CHECK(p.grad().defined());
+  model.zero_grad();
+  for (const Tensor& p : model.parameters()) CHECK_FALSE(p.grad().defined());
+}
+
+TEST_CASE("Module to converts parameters and buffers and keeps requires_grad") {
+  Model model;
+  const std::vector<double> weight = model.head.weight.to_vector();
+  model.to(kFloat64);
+  for (const auto& [name, p] : model.named_parameters()) {
+    INFO(name);
+    CHECK(p.dtype() == kFloat64);
+    CHECK(p.requires_grad());
+    CHECK(p.is_leaf());
+  }
+  CHECK(model.pos.pe.dtype() == kFloat64);
+  testing::check_values(model.head.weight, weight, 0);
+  const Tensor y = model.forward(kIds);
+  CHECK(y.dtype() == kFloat64);
+  y.sum().backward();
+  CHECK(model.tok.weight.grad().dtype() == kFloat64);
+}
+
+TEST_CASE("Module summary lists each parameter and the total") {
+  Model model;
+  const std::string summary = model.summary();
+  for (const auto& [name, p] : model.named_parameters()) {
+    INFO(name);
+    CHECK(summary.find(name + " ") != std::string::npos);
+  }
+  CHECK(summary.find("[10, 4]") != std::string::npos);
+  CHECK(summary.find("total") != std::string::npos);
+  CHECK(summary.find(" 106\n") != std::string::npos);
+}
+
+TEST_CASE("Module load_state_dict copies values into the existing tensors") {
+  Model source, target;
+  const Tensor head_weight = target.head.weight;  // a handle held, as an optimizer would
+  REQUIRE(head_weight.to_vector() != source.head.weight.to_vector());
+  target.load_state_dict(source.state_dict());
+  CHECK(target.head.weight.impl() == head_weight.impl());
+  for (const auto& [name, value] : source.state_dict()) {
+    INFO(name);
+    testing::check_values(target.state_dict().at(name), value.to_vector(), 0);
+  }
+  source.eval();  // no dropout, so the outputs can match
+  target.eval();
+  testing::check_values(target.forward(kIds), source.forward(kIds).to_vector(), 1e-6);
+}
+
+TEST_CASE("Module load_state_dict lists missing, unexpected and mismatched keys") {
+  Model model;
+  std::map<std::string, Tensor> state = model.state_dict();
+  state.erase("head.bias");
+  state["extra.weight"] = zeros({3});
+  SUBCASE("strict") {
+    const auto load = [&] { model.load_state_dict(state, true, "checkpoint.safetensors"); };
+    CHECK_THROWS_WITH_AS(load(), doctest::Contains("checkpoint.safetensors does not match"), Error);
+    CHECK_THROWS_WITH_AS(load(), doctest::Contains("missing keys [head.bias [2]]"), Error);
+    CHECK_THROWS_WITH_AS(load(), doctest::Contains("unexpected keys [extra.weight [3]]"), Error);
+  }
+  SUBCASE("non-strict loads what matches") {
+    state["head.weight"] = ones({2, 4});
+    const std::vector<double> bias = model.head.bias.to_vector();
+    model.load_state_dict(state, false);
+    testing::check_values(model.head.weight, std::vector<double>(8, 1.0), 0);
+    testing::check_values(model.head.bias, bias, 0);
+  }
+  SUBCASE("mismatched shapes, strict or not") {
+    state["tok.weight"] = zeros({9, 4});
+    for (bool strict : {true, false}) {
+      CHECK_THROWS_WITH_AS(
+          model.load_state_dict(state, strict),
+          doctest::Contains("shape mismatches [tok.weight (file [9, 4], model [10, 4])]"), Error);
+    }
+    CHECK(model.tok.weight.to_vector() != std::vector<double>(40, 0.0));  // nothing loaded
+  }
+}
+
+TEST_CASE("Module registration errors") {
+  nn::Module module;
+  Tensor t = zeros({2});
+  nn::ReLU child;
+  CHECK_THROWS_WITH_AS(
+      module.register_parameter("a.b", t),
+      doctest::Contains("parameter name 'a.b' must be non-empty and contain no '.'"), Error);
+  CHECK_THROWS_WITH_AS(module.register_buffer("", t),
+                       doctest::Contains("buffer name '' must be non-empty"), Error);
+  CHECK_THROWS_WITH_AS(module.register_module("x.y", child),
+                       doctest::Contains("module name 'x.y' must be non-empty"), Error);
+  Tensor undefined;
+  CHECK_THROWS_WITH_AS(module.register_parameter("w", undefined),
+                       doctest::Contains("parameter 'w' is undefined"), Error);
+  module.register_parameter("w", t);
+  CHECK_THROWS_WITH_AS(module.register_buffer("w", t),
+                       doctest::Contains("buffer name 'w' is already registered"), Error);
+  CHECK_THROWS_WITH_AS(module.register_module("w", child),
+                       doctest::Contains("module name 'w' is already registered"), Error);
+}
