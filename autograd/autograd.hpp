@@ -8,6 +8,8 @@
 #include "autograd/format.hpp"
 #include "autograd/generator.hpp"
 #include "autograd/gradcheck.hpp"
+#include "autograd/io/atomic_file.hpp"
+#include "autograd/io/safetensors.hpp"
 #include "autograd/ops/compare.hpp"
 #include "autograd/ops/copy.hpp"
 #include "autograd/ops/dropout.hpp"

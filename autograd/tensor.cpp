@@ -1,10 +1,10 @@
 #include "autograd/tensor.hpp"
 
 #include "autograd/kernels/strided_copy.hpp"
-#include "autograd/tape.hpp"
 #include "autograd/ops/copy.hpp"
 #include "autograd/ops/reduce.hpp"
 #include "autograd/ops/shape_ops.hpp"
+#include "autograd/tape.hpp"
 
 namespace tapegrad {
 
@@ -36,6 +36,7 @@ int64_t Tensor::size(int64_t dim) const { return shape()[normalize_dim(dim, this
 int64_t Tensor::numel() const { return tapegrad::numel(shape()); }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;
   int64_t expected = 1;
   for (std::size_t i = shape().size(); i-- > 0;) {
     if (shape()[i] == 1) continue;
@@ -47,9 +48,10 @@ bool Tensor::is_contiguous() const {
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   if (!is_leaf())
-    fail("requires_grad_: only leaf tensors can change requires_grad (this one was made by '{}'); "
-         "use detach()",
-         grad_fn()->op);
+    fail(
+        "requires_grad_: only leaf tensors can change requires_grad (this one was made by '{}'); "
+        "use detach()",
+        grad_fn()->op);
   if (requires_grad && !is_floating(dtype()))
     fail("requires_grad_: only floating tensors can require grad, not {}", dtype());
   impl_->requires_grad = requires_grad;

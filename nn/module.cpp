@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "autograd/io/safetensors.hpp"
 #include "autograd/ops/copy.hpp"
 
 namespace tapegrad::nn {
@@ -167,6 +168,12 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     const auto found = state.find(name);
     if (found != state.end()) copy_into(*t, found->second);
   }
+}
+
+void Module::save(const std::filesystem::path& path) const { save_safetensors(path, state_dict()); }
+
+void Module::load(const std::filesystem::path& path, bool strict) {
+  load_state_dict(load_safetensors(path).tensors, strict, path.string());
 }
 
 }  // namespace tapegrad::nn

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "optim/adam.hpp"
+#include "optim/checkpoint.hpp"
 #include "optim/clip_grad.hpp"
 #include "optim/lr_scheduler.hpp"
 #include "optim/optimizer.hpp"

@@ -181,3 +181,29 @@ TEST_CASE("Module registration errors") {
   CHECK_THROWS_WITH_AS(module.register_module("w", child),
                        doctest::Contains("module name 'w' is already registered"), Error);
 }
+
+TEST_CASE("Module save and load a safetensors file; a bad file is a clear error") {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "tapegrad_module_io";
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path path = dir / "linear.safetensors";
+  nn::Linear saved(3, 2);
+  saved.save(path);
+  nn::Linear loaded(3, 2);
+  const Tensor held = loaded.weight;  // a handle taken before loading sees the loaded values
+  loaded.load(path);
+  CHECK(held.to_vector() == saved.weight.to_vector());
+  CHECK(loaded.bias.to_vector() == saved.bias.to_vector());
+
+  nn::Linear wider(4, 2);
+  CHECK_THROWS_WITH_AS(wider.load(path), doctest::Contains("weight (file [2, 3], model [2, 4])"),
+                       Error);
+  nn::Linear no_bias(3, 2, {.bias = false});
+  CHECK_THROWS_WITH_AS(no_bias.load(path), doctest::Contains("unexpected keys [bias [2]]"), Error);
+  no_bias.load(path, /*strict=*/false);
+  CHECK(no_bias.weight.to_vector() == saved.weight.to_vector());
+
+  std::string bytes = read_file(path);
+  write_file_atomically(path, bytes.substr(0, bytes.size() - 5));
+  CHECK_THROWS_WITH_AS(loaded.load(path), doctest::Contains(path.string().c_str()), Error);
+  std::filesystem::remove_all(dir);
+}

@@ -21,8 +21,10 @@ TEST_CASE("factories make the values they say") {
 }
 
 TEST_CASE("bad shapes and values in factories are errors") {
-  CHECK_THROWS_WITH_AS(tensor({{1.0, 2.0}, {3.0}}), doctest::Contains("nested lists of different shapes ([2] and [1])"), Error);
-  CHECK_THROWS_WITH_AS(from_vector(std::vector<double>{1, 2, 3}, {2, 2}), doctest::Contains("[2, 2]"), Error);
+  CHECK_THROWS_WITH_AS(tensor({{1.0, 2.0}, {3.0}}),
+                       doctest::Contains("nested lists of different shapes ([2] and [1])"), Error);
+  CHECK_THROWS_WITH_AS(from_vector(std::vector<double>{1, 2, 3}, {2, 2}),
+                       doctest::Contains("[2, 2]"), Error);
   CHECK_THROWS_WITH_AS(zeros({-1, 2}), doctest::Contains("negative size"), Error);
   CHECK_THROWS_WITH_AS(zeros({int64_t{1} << 40, int64_t{1} << 40}),
                        doctest::Contains("more elements than fit"), Error);
@@ -50,7 +52,8 @@ TEST_CASE("views share storage; contiguous and clone copy") {
   CHECK(x.reshape({3, 2}).storage() == x.storage());
   CHECK(x.clone().storage() != x.storage());
   CHECK_THROWS_WITH_AS(t.view({6}), doctest::Contains("not contiguous"), Error);
-  CHECK_THROWS_WITH_AS(x.reshape({4, 2}), doctest::Contains("invalid for a tensor of shape [2, 3]"), Error);
+  CHECK_THROWS_WITH_AS(x.reshape({4, 2}), doctest::Contains("invalid for a tensor of shape [2, 3]"),
+                       Error);
   CHECK(x.reshape({-1, 2}).shape() == Shape{3, 2});
 }
 
@@ -106,9 +109,15 @@ TEST_CASE("tensors print like PyTorch") {
   CHECK(fmt::format("{}", zeros({0, 3})) == "tensor([], size=(0, 3))");
   CHECK(fmt::format("{}", ones({2}, {.requires_grad = true}) * 2.0) ==
         "tensor([2., 2.], grad_fn=<mul_scalar>)");
-  CHECK(fmt::format("{}", tensor({{{1, 2}}, {{3, 4}}})) == "tensor([[[1., 2.]],\n\n        [[3., 4.]]])");
+  CHECK(fmt::format("{}", tensor({{{1, 2}}, {{3, 4}}})) ==
+        "tensor([[[1., 2.]],\n\n        [[3., 4.]]])");
   const std::string big = fmt::format("{}", arange(2000).reshape({40, 50}));
   CHECK(big.find("...") != std::string::npos);
   CHECK(big.find("1999.") != std::string::npos);
   CHECK(big.size() < 600);
+}
+
+TEST_CASE("empty tensors are contiguous") {
+  CHECK(zeros({2, 0}).is_contiguous());
+  CHECK(zeros({0, 3}).transpose(0, 1).is_contiguous());
 }

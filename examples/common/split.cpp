@@ -8,9 +8,12 @@ namespace tapegrad::text {
 
 std::string_view split_name(Split split) {
   switch (split) {
-    case Split::Train: return "train";
-    case Split::Dev: return "dev";
-    case Split::Test: return "test";
+    case Split::Train:
+      return "train";
+    case Split::Dev:
+      return "dev";
+    case Split::Test:
+      return "test";
   }
   return "?";
 }
@@ -27,11 +30,14 @@ std::vector<Split> assign_splits(const std::vector<LabeledId>& rows) {
   std::vector<Split> splits(rows.size(), Split::Train);
   for (auto& [label, members] : by_label) {
     std::sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
-      return std::tuple(fnv1a32(rows[a].id), rows[a].id) < std::tuple(fnv1a32(rows[b].id), rows[b].id);
+      return std::tuple(fnv1a32(rows[a].id), rows[a].id) <
+             std::tuple(fnv1a32(rows[b].id), rows[b].id);
     });
     const std::size_t n = members.size(), k = n / 10;
     for (std::size_t rank = 0; rank < n; ++rank)
-      splits[members[rank]] = rank < n - 2 * k ? Split::Train : rank < n - k ? Split::Dev : Split::Test;
+      splits[members[rank]] = rank < n - 2 * k ? Split::Train
+                              : rank < n - k   ? Split::Dev
+                                               : Split::Test;
   }
   return splits;
 }
