@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
     }
     NoGradGuard no_grad;
     fmt::print("{:>5} | {:>10.4f} | {:>9.3f} | {:>8.3f}\n", epoch, epoch_loss,
-               accuracy(forward(train.points), train.labels), accuracy(forward(test.points), test.labels));
+               accuracy(forward(train.points), train.labels),
+               accuracy(forward(test.points), test.labels));
   }
   return 0;
 }

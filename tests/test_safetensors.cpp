@@ -67,35 +67,6 @@ void check_same(const Tensor& actual, const Tensor& expected) {
   CHECK(bytes_of(actual) == bytes_of(expected.contiguous()));
 }
 
-// A fresh directory under the system's temporary directory, removed with its content at the end.
-class ScratchDirectory {
- public:
-  ScratchDirectory()
-      : path_(std::filesystem::temp_directory_path() /
-              fmt::format("tapegrad_test_safetensors_{}_{}", ::getpid(), next_id_++)) {
-    std::filesystem::create_directories(path_);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
-  // The names in the directory, sorted: temporary files show up here.
-  std::vector<std::string> names() const {
-    std::vector<std::string> names;
-    for (const auto& item : std::filesystem::directory_iterator(path_))
-      names.push_back(item.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  static inline int next_id_ = 0;
-  std::filesystem::path path_;
-};
-
 // Limits the size of files this process writes, so that write() fails part way (EFBIG), as it
 // would on a full disk. Restores the limit on destruction.
 class FileSizeLimit {
@@ -143,7 +114,7 @@ std::map<std::string, Tensor> every_kind_of_tensor() {
 TEST_CASE("safetensors round trip of every dtype, 0-dim, empty and non-contiguous tensors") {
   const std::map<std::string, Tensor> tensors = every_kind_of_tensor();
   const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"step", "120"}};
-  ScratchDirectory directory;
+  testing::ScratchDirectory directory;
   save_safetensors(directory / "model.safetensors", tensors, metadata);
   const TensorFile file = load_safetensors(directory / "model.safetensors");
   CHECK(file.metadata == metadata);
@@ -228,7 +199,7 @@ TEST_CASE("safetensors rejects truncated files and bad header sizes") {
       doctest::Contains("bad.safetensors: tensor \"x\": data_offsets [0, 8] go "
                         "past the end of the data buffer (7 bytes)"),
       Error);
-  ScratchDirectory directory;
+  testing::ScratchDirectory directory;
   write_file_atomically(directory / "short.safetensors", "abc");
   const std::string path = (directory / "short.safetensors").string();
   CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains(path.c_str()), Error);
@@ -305,14 +276,14 @@ TEST_CASE("safetensors refuses to write what it cannot represent") {
                        doctest::Contains("\"__metadata__\" names the metadata"), Error);
   CHECK_THROWS_WITH_AS(encode_safetensors({{"\xFF", tensor({1})}}),
                        doctest::Contains("not valid UTF-8"), Error);
-  ScratchDirectory directory;
+  testing::ScratchDirectory directory;
   CHECK_THROWS_WITH_AS(save_safetensors(directory / "x.safetensors", {{"x", Tensor()}}),
                        doctest::Contains("x.safetensors: tensor \"x\" is undefined"), Error);
   CHECK(directory.names().empty());
 }
 
 TEST_CASE("safetensors saves replace the file and leave no temporary files") {
-  ScratchDirectory directory;
+  testing::ScratchDirectory directory;
   const std::filesystem::path path = directory / "model.safetensors";
   save_safetensors(path, {{"x", tensor({1, 2})}});
   save_safetensors(path, {{"y", tensor({3, 4, 5})}});
@@ -326,7 +297,7 @@ TEST_CASE("safetensors saves replace the file and leave no temporary files") {
 }
 
 TEST_CASE("safetensors failed saves leave the old file intact and no temporary files") {
-  ScratchDirectory directory;
+  testing::ScratchDirectory directory;
   const std::filesystem::path path = directory / "model.safetensors";
   save_safetensors(path, {{"x", tensor({1, 2})}});
   const std::string old_content = read_file(path);

@@ -4,7 +4,14 @@
 
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "autograd/autograd.hpp"
@@ -52,5 +59,42 @@ inline void check_values(const Tensor& actual, const std::vector<double>& expect
     CHECK(std::abs(values[i] - expected[i]) <= atol + rtol * std::abs(expected[i]));
   }
 }
+
+// A fresh directory under the system's temporary directory, removed with everything in it.
+class ScratchDirectory {
+ public:
+  ScratchDirectory()
+      : path_(std::filesystem::temp_directory_path() /
+              fmt::format("tapegrad_test_{}_{}", ::getpid(), next_id_++)) {
+    std::filesystem::create_directories(path_);
+  }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+  // Writes `bytes` to the file `name` (folders created) and returns its path.
+  std::filesystem::path write(const std::string& name, const std::string& bytes) const {
+    const std::filesystem::path file = path_ / name;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary) << bytes;
+    return file;
+  }
+  // The names in the directory, sorted: temporary files show up here.
+  std::vector<std::string> names() const {
+    std::vector<std::string> names;
+    for (const auto& item : std::filesystem::directory_iterator(path_))
+      names.push_back(item.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+ private:
+  static inline int next_id_ = 0;
+  std::filesystem::path path_;
+};
 
 }  // namespace tapegrad::testing

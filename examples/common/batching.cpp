@@ -1,0 +1,86 @@
+#include "examples/common/batching.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "autograd/error.hpp"
+#include "autograd/factories.hpp"
+#include "autograd/generator.hpp"
+#include "examples/common/vocabulary.hpp"
+
+namespace tapegrad::text {
+
+Batch make_batch(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int>& labels,
+                 std::span<const int64_t> indices) {
+  if (indices.empty()) fail("make_batch: no indices");
+  if (labels.size() != sequences.size())
+    fail("make_batch: {} sequences but {} labels", sequences.size(), labels.size());
+  std::size_t length = 1;
+  for (const int64_t index : indices) {
+    if (index < 0 || index >= static_cast<int64_t>(sequences.size()))
+      fail("make_batch: index {} is not in [0, {})", index, sequences.size());
+    length = std::max(length, sequences[static_cast<std::size_t>(index)].size());
+  }
+  const auto rows = static_cast<int64_t>(indices.size());
+  const auto columns = static_cast<int64_t>(length);
+  Batch batch{Tensor::empty({rows, columns}, kInt64), Tensor::empty({rows, columns}, kBool),
+              Tensor::empty({rows}, kInt64)};
+  int64_t* ids = batch.ids.data<int64_t>();
+  bool* mask = batch.mask.data<bool>();
+  for (std::size_t row = 0; row < indices.size(); ++row) {
+    const auto example = static_cast<std::size_t>(indices[row]);
+    const std::vector<int64_t>& sequence = sequences[example];
+    int64_t* row_ids = ids + row * length;
+    bool* row_mask = mask + row * length;
+    std::fill(row_ids, row_ids + length, Vocabulary::kPad);
+    std::fill(row_mask, row_mask + length, false);
+    std::copy(sequence.begin(), sequence.end(), row_ids);
+    std::fill(row_mask, row_mask + sequence.size(), true);
+    if (sequence.empty()) {
+      row_ids[0] = Vocabulary::kUnk;
+      row_mask[0] = true;
+    }
+    batch.labels.data<int64_t>()[row] = labels[example];
+  }
+  return batch;
+}
+
+BatchOrder::BatchOrder(int64_t dataset_size, int64_t batch_size, uint64_t seed)
+    : dataset_size_(dataset_size), batch_size_(batch_size), seed_(seed) {
+  if (dataset_size < 1) fail("BatchOrder: dataset_size must be >= 1, got {}", dataset_size);
+  if (batch_size < 1) fail("BatchOrder: batch_size must be >= 1, got {}", batch_size);
+  order_ = permutation(0);
+}
+
+std::vector<int64_t> BatchOrder::permutation(int64_t epoch) const {
+  // One stream per (seed, epoch): the golden-ratio step keeps nearby seeds' streams apart.
+  Generator generator(seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch + 1)));
+  std::vector<int64_t> order(static_cast<std::size_t>(dataset_size_));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  // Fisher-Yates; each draw is uniform on [0, i] by rejecting the top partial range of 2^64.
+  for (uint64_t i = order.size() - 1; i > 0; --i) {
+    const uint64_t range = i + 1, limit = UINT64_MAX - UINT64_MAX % range;
+    uint64_t draw = generator.next_u64();
+    while (draw >= limit) draw = generator.next_u64();
+    std::swap(order[i], order[draw % range]);
+  }
+  return order;
+}
+
+std::vector<int64_t> BatchOrder::next() {
+  if (position_.step == steps_per_epoch()) seek({position_.epoch + 1, 0});
+  const int64_t begin = position_.step * batch_size_;
+  const int64_t end = std::min(begin + batch_size_, dataset_size_);
+  ++position_.step;
+  return {order_.begin() + begin, order_.begin() + end};
+}
+
+void BatchOrder::seek(BatchPosition position) {
+  if (position.epoch < 0 || position.step < 0 || position.step > steps_per_epoch())
+    fail("BatchOrder::seek: position (epoch {}, step {}) is not in epochs >= 0, steps [0, {}]",
+         position.epoch, position.step, steps_per_epoch());
+  if (position.epoch != position_.epoch) order_ = permutation(position.epoch);
+  position_ = position;
+}
+
+}  // namespace tapegrad::text

@@ -1,0 +1,61 @@
+// The spam classifier of the main example: token embeddings plus sinusoidal positions, a
+// Transformer encoder, mean pooling over the real tokens, and a Linear head with two classes
+// (0 = ham, 1 = spam). The training script and the predict tool share it, with its config
+// (stored as config.json beside the weights).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string_view>
+#include <vector>
+
+#include "examples/common/vocabulary.hpp"
+#include "nn/nn.hpp"
+
+namespace tapegrad::text {
+
+struct SpamModelConfig {
+  int64_t vocab_size = 0;
+  int64_t d_model = 64;
+  int64_t heads = 4;
+  int64_t layers = 1;
+  int64_t ffn = 128;
+  int64_t max_len = 128;     // tokens per message: the subject, then the first body words
+  int64_t body_words = 120;  // body words read before truncating to max_len
+  double dropout = 0.1;
+};
+
+nlohmann::json to_json(const SpamModelConfig& config);
+// An Error naming `source` for missing keys, wrong types or values out of range.
+SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::string_view source);
+
+class SpamClassifier : public nn::Module {
+ public:
+  explicit SpamClassifier(const SpamModelConfig& config);
+
+  // ids int64 [B, T], mask bool [B, T] (true = real token) -> logits [B, 2]
+  Tensor forward(const Tensor& ids, const Tensor& mask);
+  // The first layer's attention weights per head, [B, heads, T, T], for pictures.
+  Tensor first_layer_attention(const Tensor& ids, const Tensor& mask);
+
+  SpamModelConfig config;
+  nn::Embedding tok;
+  nn::SinusoidalPositionalEncoding pos;
+  nn::TransformerEncoder encoder;
+  nn::Linear head;
+};
+
+// The model's input for one message: the ids of its first max_len tokens.
+std::vector<int64_t> encode_message(const Vocabulary& vocabulary, const SpamModelConfig& config,
+                                    std::string_view subject, std::string_view body);
+
+// A trained run directory: config.json, vocabulary.json and model.safetensors.
+struct TrainedSpamModel {
+  SpamModelConfig config;
+  Vocabulary vocabulary;
+  std::unique_ptr<SpamClassifier> model;
+};
+TrainedSpamModel load_trained_spam_model(const std::filesystem::path& run_dir);
+
+}  // namespace tapegrad::text
