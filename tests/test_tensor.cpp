@@ -121,3 +121,17 @@ TEST_CASE("empty tensors are contiguous") {
   CHECK(zeros({2, 0}).is_contiguous());
   CHECK(zeros({0, 3}).transpose(0, 1).is_contiguous());
 }
+
+TEST_CASE("allclose and equal compare like torch.allclose and torch.equal") {
+  const Tensor a = tensor({1.0, 2.0, 3.0});
+  CHECK(allclose(a, a + 1e-6));
+  CHECK_FALSE(allclose(a, a + 1e-3));
+  CHECK(allclose(a, a + 1e-3, /*rtol=*/1e-3, /*atol=*/1e-3));
+  CHECK_FALSE(allclose(a, tensor({1.0, 2.0})));
+  const Tensor with_nan = tensor({1.0, std::nan("")});
+  CHECK_FALSE(allclose(with_nan, with_nan));
+  CHECK(allclose(with_nan, with_nan, 1e-5, 1e-8, /*equal_nan=*/true));
+  CHECK(equal(a, a.clone()));
+  CHECK_FALSE(equal(a, a + 1e-6));
+  CHECK(equal(a.reshape({3, 1}).transpose(0, 1), tensor({{1.0, 2.0, 3.0}})));
+}

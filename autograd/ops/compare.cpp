@@ -1,5 +1,7 @@
 #include "autograd/ops/compare.hpp"
 
+#include <cmath>
+
 #include <functional>
 #include <type_traits>
 
@@ -95,6 +97,23 @@ Tensor logical_or(const Tensor& a, const Tensor& b) {
 Tensor logical_not(const Tensor& x) {
   check_bool("logical_not", x);
   return scalar_predicate(x, 0.0, std::equal_to<>{});
+}
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
+  if (a.shape() != b.shape()) return false;
+  const std::vector<double> x = a.to_vector(), y = b.to_vector();
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) || std::isnan(y[i])) {
+      if (!(equal_nan && std::isnan(x[i]) && std::isnan(y[i]))) return false;
+    } else if (!(x[i] == y[i] || std::abs(x[i] - y[i]) <= atol + rtol * std::abs(y[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to_vector() == b.to_vector();
 }
 
 }  // namespace tapegrad
