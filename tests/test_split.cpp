@@ -1,5 +1,6 @@
-// The loader's split of the SpamAssassin corpus matches ../shared/data/spamassassin-splits.tsv row
-// for row (the table fixes the split for every result in this project).
+// The loader's split of the SpamAssassin corpus matches tests/data/spamassassin-splits.tsv row for
+// row: that table (a verbatim copy of the project's shared/data one) fixes the split for every
+// result in this project.
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
