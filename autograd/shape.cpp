@@ -7,11 +7,14 @@
 namespace tapegrad {
 
 int64_t numel(const Shape& shape, std::string_view op) {
-  int64_t count = 1;
+  // The product of the sizes with 0 counted as 1 is where contiguous strides reach: it must fit
+  // too, even when a 0 leaves the tensor empty ([0, 2^32, 2^32]). The count never exceeds it.
+  int64_t count = 1, extent = 1;
   for (int64_t size : shape) {
     if (size < 0) fail("{}: negative size in shape {}", op, shape);
-    if (__builtin_mul_overflow(count, size, &count))
+    if (__builtin_mul_overflow(extent, std::max<int64_t>(size, 1), &extent))
       fail("{}: shape {} has more elements than fit in int64", op, shape);
+    count *= size;
   }
   return count;
 }

@@ -12,7 +12,8 @@ namespace tapegrad {
 
 using Shape = std::vector<int64_t>;
 
-// Product of the sizes; an error naming `op` if it overflows int64 or a size is negative.
+// Product of the sizes; an error naming `op` if a size is negative or the product, with sizes of 0
+// counted as 1 (as contiguous strides count them), overflows int64.
 int64_t numel(const Shape& shape, std::string_view op = "shape");
 
 // Row-major strides, in elements: the last dim has stride 1.

@@ -58,6 +58,12 @@ class BackwardScope {
   bool previous_;
 };
 
+bool has_nan(const Tensor& t) {
+  if (!is_floating(t.dtype())) return false;
+  const std::vector<double> values = t.to_vector();
+  return std::any_of(values.begin(), values.end(), [](double v) { return std::isnan(v); });
+}
+
 bool all_finite(const Tensor& t) {
   if (!is_floating(t.dtype())) return true;
   const std::vector<double> values = t.to_vector();
@@ -92,10 +98,11 @@ void check_gradients(const Node& node, const Grads& grads) {
       fail("backward of '{}' returned a gradient of shape {} for input {} of shape {}", node.op,
            grads[i].shape(), i, node.input_shapes[i]);
     if (anomaly_mode && !all_finite(grads[i]))
-      fail("anomaly: backward of '{}' (tape entry #{}, recorded at {}:{}) produced NaN or Inf in "
-           "the gradient of input {} of shape {}",
-           node.op, node.sequence, node.recorded_at.file_name(), node.recorded_at.line(), i,
-           grads[i].shape());
+      fail(
+          "anomaly: backward of '{}' (tape entry #{}, recorded at {}:{}) produced NaN or Inf in "
+          "the gradient of input {} of shape {}",
+          node.op, node.sequence, node.recorded_at.file_name(), node.recorded_at.line(), i,
+          grads[i].shape());
   }
 }
 
@@ -117,20 +124,20 @@ std::size_t tape_size() {
 namespace detail {
 
 bool should_record(std::span<const Tensor> inputs) {
-  return grad_mode && std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) {
-           return t.defined() && t.requires_grad();
-         });
+  return grad_mode && std::any_of(inputs.begin(), inputs.end(),
+                                  [](const Tensor& t) { return t.defined() && t.requires_grad(); });
 }
 
-void check_finite_output(std::string_view op, const Tensor& output, std::span<const Tensor> inputs) {
-  if (!running_backward && !all_finite(output))
-    fail("anomaly: '{}' produced NaN or Inf in its output of shape {} (input shapes {}), as tape "
-         "entry #{}",
-         op, output.shape(), shapes_of(inputs), tape().next_sequence);
+void check_output(std::string_view op, const Tensor& output, std::span<const Tensor> inputs) {
+  if (!running_backward && has_nan(output))
+    fail(
+        "anomaly: '{}' produced NaN in its output of shape {} (input shapes {}), as tape "
+        "entry #{}",
+        op, output.shape(), shapes_of(inputs), tape().next_sequence);
 }
 
 Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> inputs,
-                   BackwardFn backward, std::source_location where) {
+                   BackwardFn backward, SourceLocation where) {
   auto node = std::make_shared<Node>();
   node->op = op;
   node->input_shapes = shapes_of(inputs);
@@ -141,8 +148,10 @@ Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> i
   for (const Tensor& input : inputs) {
     Edge edge;
     if (input.defined() && input.requires_grad()) {
-      if (input.is_leaf()) edge.leaf = input.impl_ptr();
-      else edge.node = input.grad_fn();
+      if (input.is_leaf())
+        edge.leaf = input.impl_ptr();
+      else
+        edge.node = input.grad_fn();
     }
     node->edges.push_back(std::move(edge));
   }
@@ -156,15 +165,17 @@ Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> i
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   if (!requires_grad())
-    fail("backward: the tensor of shape {} does not require grad (no input of the ops that made it "
-         "required grad, or it was computed under NoGradGuard)",
-         shape());
+    fail(
+        "backward: the tensor of shape {} does not require grad (no input of the ops that made it "
+        "required grad, or it was computed under NoGradGuard)",
+        shape());
   Tensor seed = gradient;
   if (!seed.defined()) {
     if (numel() != 1)
-      fail("backward: a gradient can be implied only for a one-element output, but the output has "
-           "shape {}; pass backward(gradient) with a gradient of that shape",
-           shape());
+      fail(
+          "backward: a gradient can be implied only for a one-element output, but the output has "
+          "shape {}; pass backward(gradient) with a gradient of that shape",
+          shape());
     seed = Tensor::empty(shape(), dtype());
     dispatch_floating(dtype(), "backward", [&]<class T>() { *seed.data<T>() = T(1); });
   } else if (seed.shape() != shape() || seed.dtype() != dtype()) {
@@ -192,9 +203,10 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
       std::shared_ptr<Node> node = entries[i].node.lock();
       if (!node || !node->grad.defined()) continue;
       if (!node->backward)
-        fail("backward: '{}' (tape entry #{}) was already freed by an earlier backward(); to call "
-             "backward twice through the same graph, pass retain_graph=true to the first call",
-             node->op, node->sequence);
+        fail(
+            "backward: '{}' (tape entry #{}) was already freed by an earlier backward(); to call "
+            "backward twice through the same graph, pass retain_graph=true to the first call",
+            node->op, node->sequence);
       Tensor grad_output = std::move(node->grad);
       node->grad = Tensor();
       const Grads grads = node->backward(grad_output);

@@ -15,12 +15,12 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
-#include <source_location>
 #include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "autograd/source_location.hpp"
 #include "autograd/tensor.hpp"
 
 namespace tapegrad {
@@ -38,13 +38,13 @@ struct Edge {
 };
 
 struct Node {
-  std::string_view op;  // a string literal: the op's name
+  std::string_view op;    // a string literal: the op's name
   uint64_t sequence = 0;  // the node's position on the tape
   std::vector<Edge> edges;
   std::vector<Shape> input_shapes;
   Shape output_shape;
   DType output_dtype = kFloat32;
-  std::source_location recorded_at;
+  SourceLocation recorded_at;
   BackwardFn backward;  // reset by backward() unless retain_graph: the saved tensors go with it
   Tensor grad;          // the output's gradient, while backward() is accumulating it
 };
@@ -63,8 +63,9 @@ class NoGradGuard {
   bool previous_;
 };
 
-// Anomaly mode: while an AnomalyGuard lives, every op checks its output, and every backward its
-// gradients, for NaN and Inf and throws an Error naming the op, its shapes and its tape entry.
+// Anomaly mode: while an AnomalyGuard lives, every op checks its output for NaN, and every backward
+// its gradients for NaN and Inf, and throws an Error naming the op, its shapes and its tape entry.
+// (An Inf in a forward output is legitimate: attention masks fill scores with -inf.)
 bool anomaly_enabled();
 class AnomalyGuard {
  public:
@@ -79,9 +80,9 @@ class AnomalyGuard {
 
 namespace detail {
 bool should_record(std::span<const Tensor> inputs);
-void check_finite_output(std::string_view op, const Tensor& output, std::span<const Tensor> inputs);
+void check_output(std::string_view op, const Tensor& output, std::span<const Tensor> inputs);
 Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> inputs,
-                   BackwardFn backward, std::source_location where);
+                   BackwardFn backward, SourceLocation where);
 }  // namespace detail
 
 // Puts `op` on the tape if grad mode is on and an input requires a gradient, and returns `output`
@@ -89,15 +90,15 @@ Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> i
 // of that input's shape; it runs under NoGradGuard.
 template <class Backward>
 Tensor record(std::string_view op, Tensor output, std::span<const Tensor> inputs,
-              Backward&& backward, std::source_location where = std::source_location::current()) {
-  if (anomaly_enabled()) detail::check_finite_output(op, output, inputs);
+              Backward&& backward, SourceLocation where = SourceLocation::current()) {
+  if (anomaly_enabled()) detail::check_output(op, output, inputs);
   if (!detail::should_record(inputs)) return output;
-  return detail::record_node(op, std::move(output), inputs, BackwardFn(std::forward<Backward>(backward)),
-                             where);
+  return detail::record_node(op, std::move(output), inputs,
+                             BackwardFn(std::forward<Backward>(backward)), where);
 }
 template <class Backward>
 Tensor record(std::string_view op, Tensor output, std::initializer_list<Tensor> inputs,
-              Backward&& backward, std::source_location where = std::source_location::current()) {
+              Backward&& backward, SourceLocation where = SourceLocation::current()) {
   return record(op, std::move(output), std::span<const Tensor>(inputs.begin(), inputs.size()),
                 std::forward<Backward>(backward), where);
 }

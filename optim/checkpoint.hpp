@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "autograd/tensor.hpp"
 #include "optim/optimizer.hpp"
@@ -32,7 +33,10 @@ struct TrainingState {
 };
 
 void save_checkpoint(const std::filesystem::path& path, const TrainingState& state);
-// An Error naming the file when it is unreadable, not a checkpoint, or damaged.
+// The state in a checkpoint file's bytes; an Error naming `source` when they are not a
+// checkpoint, or a damaged one.
+TrainingState decode_checkpoint(std::string_view bytes, std::string_view source);
+// decode_checkpoint of the file's bytes; an Error naming the file when it is unreadable too.
 TrainingState load_checkpoint(const std::filesystem::path& path);
 
 }  // namespace tapegrad::optim

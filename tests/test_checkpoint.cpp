@@ -93,3 +93,18 @@ TEST_CASE("checkpoint: a file that is not a checkpoint is a clear error") {
                        Error);
   std::filesystem::remove(path);
 }
+
+TEST_CASE("checkpoint: a header nested too deep is a clear error, not a stack overflow") {
+  // Found probing tests/fuzz/fuzz_checkpoint's target with inputs past its 4 KB: copying the
+  // parsed header recursed once per level, and 200,000 levels overflowed the stack.
+  const auto file_with_optimizer = [](int depth) {
+    const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+    return encode_safetensors(
+        {{"model.w", ones({2})}},
+        {{"tapegrad.checkpoint", fmt::format(R"({{"optimizer": {}, "rng": ""}})", nested)}});
+  };
+  CHECK(optim::decode_checkpoint(file_with_optimizer(32), "shallow").optimizer.scalars.is_array());
+  CHECK_THROWS_WITH_AS(optim::decode_checkpoint(file_with_optimizer(200'000), "deep"),
+                       doctest::Contains("deep: the 'tapegrad.checkpoint' metadata nests JSON"),
+                       Error);
+}

@@ -92,7 +92,8 @@ TEST_CASE("Module to converts parameters and buffers and keeps requires_grad") {
   const std::vector<double> weight = model.head.weight.to_vector();
   model.to(kFloat64);
   for (const auto& [name, p] : model.named_parameters()) {
-    INFO(name);
+    const std::string& info_name = name;  // clang 14 cannot capture a structured binding
+    INFO(info_name);
     CHECK(p.dtype() == kFloat64);
     CHECK(p.requires_grad());
     CHECK(p.is_leaf());
@@ -109,7 +110,8 @@ TEST_CASE("Module summary lists each parameter and the total") {
   Model model;
   const std::string summary = model.summary();
   for (const auto& [name, p] : model.named_parameters()) {
-    INFO(name);
+    const std::string& info_name = name;  // clang 14 cannot capture a structured binding
+    INFO(info_name);
     CHECK(summary.find(name + " ") != std::string::npos);
   }
   CHECK(summary.find("[10, 4]") != std::string::npos);
@@ -124,7 +126,8 @@ TEST_CASE("Module load_state_dict copies values into the existing tensors") {
   target.load_state_dict(source.state_dict());
   CHECK(target.head.weight.impl() == head_weight.impl());
   for (const auto& [name, value] : source.state_dict()) {
-    INFO(name);
+    const std::string& info_name = name;  // clang 14 cannot capture a structured binding
+    INFO(info_name);
     testing::check_values(target.state_dict().at(name), value.to_vector(), 0);
   }
   source.eval();  // no dropout, so the outputs can match

@@ -28,6 +28,8 @@ TEST_CASE("bad shapes and values in factories are errors") {
   CHECK_THROWS_WITH_AS(zeros({-1, 2}), doctest::Contains("negative size"), Error);
   CHECK_THROWS_WITH_AS(zeros({int64_t{1} << 40, int64_t{1} << 40}),
                        doctest::Contains("more elements than fit"), Error);
+  CHECK_THROWS_WITH_AS(zeros({0, int64_t{1} << 40, int64_t{1} << 40}),  // strides would overflow
+                       doctest::Contains("more elements than fit"), Error);
   CHECK_THROWS_WITH_AS(arange(0, 1, 0), doctest::Contains("arange"), Error);
   CHECK_THROWS_WITH_AS(ones({2}).item(), doctest::Contains("not one element"), Error);
   CHECK_THROWS_WITH_AS(ones({2}).at({2}), doctest::Contains("out of range"), Error);

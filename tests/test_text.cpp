@@ -16,6 +16,7 @@
 #include "autograd/error.hpp"
 #include "examples/common/batching.hpp"
 #include "examples/common/spam_corpus.hpp"
+#include "examples/common/spam_model.hpp"
 #include "examples/common/tokenizer.hpp"
 #include "examples/common/vocabulary.hpp"
 #include "tests/testing.hpp"
@@ -208,6 +209,29 @@ TEST_CASE("text: vocabulary load names the file and the fault of each bad file")
              "max_size must be >= 2");
   check_load(R"({"tokens": ["<pad>", "<unk>", "a"], "min_count": 1, "max_size": 2})",
              "3 tokens, more than max_size 2");
+}
+
+// The model's config.json.
+
+TEST_CASE("text: spam model config integers must be JSON integers in int64's range") {
+  // Found by tests/fuzz/fuzz_model_config: 6418446744073709551615 was converted to int64 from a
+  // double, undefined behaviour; 2.5 heads were silently truncated to 2.
+  const auto config_with = [](const char* key, const nlohmann::json& value) {
+    nlohmann::json json = to_json(SpamModelConfig{.vocab_size = 100});
+    json[key] = value;
+    return json;
+  };
+  CHECK(spam_model_config_from_json(to_json(SpamModelConfig{.vocab_size = 100}), "ok").vocab_size ==
+        100);
+  for (const nlohmann::json& value :
+       {nlohmann::json::parse("6418446744073709551615"), nlohmann::json(2.5),
+        nlohmann::json(9223372036854775808ull), nlohmann::json(-1e300), nlohmann::json("4")})
+    check_error([&] { spam_model_config_from_json(config_with("d_model", value), "config.json"); },
+                {"config.json", "'d_model' is missing or not an integer"});
+  check_error([&] { spam_model_config_from_json(config_with("dropout", "0.1"), "config.json"); },
+              {"'dropout' is missing or not a number"});
+  check_error([&] { spam_model_config_from_json(nlohmann::json::array(), "config.json"); },
+              {"not a JSON object"});
 }
 
 // Batching.

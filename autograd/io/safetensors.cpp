@@ -235,6 +235,11 @@ TensorEntry parse_entry(const std::string& name, const Json& value, uint64_t dat
     if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(size), &bytes))
       fail("safetensors: {}: tensor \"{}\": shape {} of {} has more bytes than fit in 64 bits",
            source, name, entry.shape, dtype_code(entry.dtype));
+  int64_t extent = 1;  // where contiguous strides reach (sizes of 0 count as 1): must fit too
+  for (int64_t size : entry.shape)
+    if (__builtin_mul_overflow(extent, std::max<int64_t>(size, 1), &extent))
+      fail("safetensors: {}: tensor \"{}\": shape {} has more elements than fit in int64", source,
+           name, entry.shape);
   if (bytes != entry.end - entry.begin)
     fail(
         "safetensors: {}: tensor \"{}\": shape {} of {} takes {} bytes, but data_offsets [{}, {}] "

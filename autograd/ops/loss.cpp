@@ -84,6 +84,11 @@ void check_cross_entropy(const Tensor& logits, const Tensor& target,
   if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
     fail("cross_entropy: label_smoothing {} is outside [0, 1] (logits shape {})",
          options.label_smoothing, logits.shape());
+  if (options.reduction == Reduction::Mean && target.numel() == 0)
+    fail(
+        "cross_entropy: the mean over an empty batch (logits shape {}) is undefined; take "
+        "Reduction::Sum or skip the batch",
+        logits.shape());
 }
 
 void check_targets(const Tensor& target, int64_t classes, int64_t ignore_index,

@@ -3,7 +3,8 @@
 //     per target: (1-ε)·w[y]·(-log p[y]) + (ε/C)·Σ_c w[c]·(-log p[c]), p = softmax(logits),
 //     ε = label_smoothing, w the class weights (all 1 when undefined); 0 for ignore_index.
 //     Mean divides the sum by Σ w[y] over the targets that are not ignored (NaN when every
-//     target is ignored, as PyTorch; the gradient is then zero).
+//     target is ignored, as PyTorch; the gradient is then zero). Mean over an empty batch (no
+//     targets at all) is an Error rather than PyTorch's NaN: it is always a bug upstream.
 //   binary_cross_entropy_with_logits(x, t): max(x,0) - x·t + log(1+exp(-|x|)), and with
 //     pos_weight p: (1-t)·x + (1+(p-1)·t)·(log(1+exp(-|x|)) + max(-x,0)).
 //   mse_loss(a, b): (a - b)², a and b broadcast.

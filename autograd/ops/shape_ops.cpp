@@ -125,6 +125,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     out_shape[i] = to;
     if (i >= lead && from == to) strides[i] = x.strides()[i - lead];
   }
+  numel(out_shape, "expand");  // a view too must count its elements in int64
   Tensor out = x.alias(out_shape, strides, x.storage_offset());
   // d/dx expand(x) = g summed over the expanded dims
   return record("expand", out, {x}, [input_shape = x.shape()](const Tensor& g) -> Grads {

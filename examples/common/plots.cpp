@@ -72,7 +72,9 @@ std::string ascii_curve(const std::vector<double>& values, int width, int height
     fail("ascii_curve: width {} and height {} must be 2 or more", width, height);
   check_finite(values, "ascii_curve", title);
   if (values.empty()) return fmt::format("{} (no points)\n", title);
-  const auto [low, high] = std::minmax_element(values.begin(), values.end());
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  const auto low_high = std::minmax_element(values.begin(), values.end());
+  const auto low = low_high.first, high = low_high.second;
   const auto row_of = [&](double value) {
     if (*high == *low) return height / 2;
     return static_cast<int>(std::lround((*high - value) / (*high - *low) * (height - 1)));

@@ -1,5 +1,7 @@
 #include "examples/common/spam_model.hpp"
 
+#include <limits>
+
 #include "autograd/io/atomic_file.hpp"
 #include "examples/common/tokenizer.hpp"
 
@@ -16,6 +18,25 @@ nn::TransformerEncoderLayerOptions layer_options(const SpamModelConfig& config) 
 
 }  // namespace
 
+void check_spam_model_config(const SpamModelConfig& config, std::string_view source) {
+  const auto at_least = [&](std::string_view field, int64_t value, int64_t least) {
+    if (value < least)
+      fail("spam model config {}: {} must be >= {}, got {}", source, field, least, value);
+  };
+  at_least("vocab_size", config.vocab_size, 2);
+  at_least("d_model", config.d_model, 1);
+  at_least("heads", config.heads, 1);
+  at_least("layers", config.layers, 1);
+  at_least("ffn", config.ffn, 1);
+  at_least("max_len", config.max_len, 1);
+  at_least("body_words", config.body_words, 0);
+  if (config.d_model % config.heads != 0)
+    fail("spam model config {}: heads {} does not divide d_model {}", source, config.heads,
+         config.d_model);
+  if (!(config.dropout >= 0 && config.dropout < 1))
+    fail("spam model config {}: dropout must be in [0, 1), got {}", source, config.dropout);
+}
+
 nlohmann::json to_json(const SpamModelConfig& config) {
   return {
       {"vocab_size", config.vocab_size}, {"d_model", config.d_model}, {"heads", config.heads},
@@ -24,24 +45,30 @@ nlohmann::json to_json(const SpamModelConfig& config) {
 }
 
 SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::string_view source) {
+  if (!json.is_object()) fail("spam model config {}: not a JSON object", source);
   SpamModelConfig config;
-  const auto read = [&](const char* key, auto& value) {
-    if (!json.is_object() || !json.contains(key) || !json[key].is_number())
-      fail("spam model config {}: '{}' is missing or not a number", source, key);
-    value = json[key].get<std::remove_reference_t<decltype(value)>>();
+  // An integer key must hold a JSON integer that fits in int64: converting a float would truncate
+  // it, or be undefined behaviour out of int64's range.
+  const auto read_integer = [&](const char* key, int64_t& value) {
+    const auto found = json.find(key);
+    if (found == json.end() || !found->is_number_integer() ||
+        (found->is_number_unsigned() &&
+         found->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())))
+      fail("spam model config {}: '{}' is missing or not an integer in int64's range", source, key);
+    value = found->get<int64_t>();
   };
-  read("vocab_size", config.vocab_size);
-  read("d_model", config.d_model);
-  read("heads", config.heads);
-  read("layers", config.layers);
-  read("ffn", config.ffn);
-  read("max_len", config.max_len);
-  read("body_words", config.body_words);
-  read("dropout", config.dropout);
-  if (config.vocab_size < 2 || config.d_model < 1 || config.heads < 1 || config.layers < 1 ||
-      config.ffn < 1 || config.max_len < 1 || config.body_words < 0 ||
-      !(config.dropout >= 0 && config.dropout < 1))
-    fail("spam model config {}: a value is out of range: {}", source, json.dump());
+  read_integer("vocab_size", config.vocab_size);
+  read_integer("d_model", config.d_model);
+  read_integer("heads", config.heads);
+  read_integer("layers", config.layers);
+  read_integer("ffn", config.ffn);
+  read_integer("max_len", config.max_len);
+  read_integer("body_words", config.body_words);
+  const auto dropout = json.find("dropout");
+  if (dropout == json.end() || !dropout->is_number())
+    fail("spam model config {}: 'dropout' is missing or not a number", source);
+  config.dropout = dropout->get<double>();
+  check_spam_model_config(config, source);
   return config;
 }
 

@@ -27,6 +27,10 @@ struct SpamModelConfig {
 };
 
 nlohmann::json to_json(const SpamModelConfig& config);
+// An Error naming `source` and the field for a value out of range: vocab_size < 2 (<pad>, <unk>),
+// a width, head count, layer count or length < 1, heads not dividing d_model, body_words < 0,
+// dropout outside [0, 1).
+void check_spam_model_config(const SpamModelConfig& config, std::string_view source);
 // An Error naming `source` for missing keys, wrong types or values out of range.
 SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::string_view source);
 

@@ -57,11 +57,11 @@ Vocabulary Vocabulary::build(const std::vector<std::vector<std::string>>& docume
   return Vocabulary(std::move(tokens), options);
 }
 
-Vocabulary Vocabulary::load(const std::filesystem::path& path) {
-  const std::string where = fmt::format("Vocabulary::load: {}", path.string());
+Vocabulary Vocabulary::decode(std::string_view json_text, std::string_view source) {
+  const std::string where = fmt::format("Vocabulary::load: {}", source);
   nlohmann::json document;
   try {
-    document = nlohmann::json::parse(read_file(path));
+    document = nlohmann::json::parse(json_text);
   } catch (const nlohmann::json::exception& error) {
     fail("{}: not valid JSON ({})", where, error.what());
   }
@@ -100,6 +100,10 @@ Vocabulary Vocabulary::load(const std::filesystem::path& path) {
   if (options.max_size && static_cast<int64_t>(tokens.size()) > *options.max_size)
     fail("{}: {} tokens, more than max_size {}", where, tokens.size(), *options.max_size);
   return Vocabulary(std::move(tokens), options);
+}
+
+Vocabulary Vocabulary::load(const std::filesystem::path& path) {
+  return decode(read_file(path), path.string());
 }
 
 void Vocabulary::save(const std::filesystem::path& path) const {

@@ -29,8 +29,11 @@ class Vocabulary {
   // Counts every token of every document; "<pad>" and "<unk>" in the documents are not counted.
   static Vocabulary build(const std::vector<std::vector<std::string>>& documents,
                           VocabularyOptions options = {});
-  // Reads what save() wrote. An Error naming the file for anything else: bad JSON, missing keys,
-  // wrong types, duplicate or empty tokens, <pad> and <unk> not at 0 and 1, more than max_size.
+  // Reads the JSON text save() writes. An Error naming `source` for anything else: bad JSON,
+  // missing keys, wrong types, duplicate or empty tokens, <pad> and <unk> not at 0 and 1, more than
+  // max_size.
+  static Vocabulary decode(std::string_view json_text, std::string_view source);
+  // decode of the file's text; an Error naming the file when it is unreadable too.
   static Vocabulary load(const std::filesystem::path& path);
   void save(const std::filesystem::path& path) const;
 
