@@ -121,7 +121,7 @@ TEST_CASE("edges: spam model settings out of range are an Error naming the field
   check_rejected(config, "dropout must be in [0, 1), got 1");
 }
 
-TEST_CASE("edges: training progress round-trips through JSON; a missing key is an Error") {
+TEST_CASE("edges: training progress round-trips through JSON, and a missing key is an Error") {
   text::TrainingProgress progress{
       .step = 7,
       .position = {1, 3},

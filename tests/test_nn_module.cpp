@@ -185,7 +185,7 @@ TEST_CASE("Module registration errors") {
                        doctest::Contains("module name 'w' is already registered"), Error);
 }
 
-TEST_CASE("Module save and load a safetensors file; a bad file is a clear error") {
+TEST_CASE("Module save and load a safetensors file, and a bad file is a clear error") {
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / "tapegrad_module_io";
   std::filesystem::create_directories(dir);
   const std::filesystem::path path = dir / "linear.safetensors";

@@ -389,7 +389,7 @@ TEST_CASE("gradcheck embedding") {
                   {testing::transposed_input({5, 3})}));
 }
 
-TEST_CASE("embedding picks rows; repeated indices accumulate their gradients") {
+TEST_CASE("embedding picks rows and repeated indices accumulate their gradients") {
   const Tensor weight =
       tensor({{1, 2}, {3, 4}, {5, 6}, {7, 8}}, {.dtype = kFloat64, .requires_grad = true});
   const Tensor y = embedding(weight, ids({0, 2, 0, 0}, {2, 2}));

@@ -223,7 +223,7 @@ TEST_CASE("optim: parameter groups have their own lr and weight decay") {
   }
 }
 
-TEST_CASE("optim: step skips parameters without a gradient; zero_grad clears them") {
+TEST_CASE("optim: step skips parameters without a gradient and zero_grad clears them") {
   const Tensor a = tensor({1.0}, {.requires_grad = true});
   const Tensor b = tensor({1.0}, {.requires_grad = true});
   optim::Adam adam({a, b}, {.lr = 0.1});

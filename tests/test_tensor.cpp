@@ -40,7 +40,7 @@ TEST_CASE("storage is 64-byte aligned") {
     CHECK(reinterpret_cast<std::uintptr_t>(zeros({n}).data<float>()) % 64 == 0);
 }
 
-TEST_CASE("views share storage; contiguous and clone copy") {
+TEST_CASE("views share storage, contiguous and clone copy") {
   const Tensor x = arange(6).reshape({2, 3});
   const Tensor t = x.transpose(0, 1);
   CHECK(t.storage() == x.storage());
