@@ -94,7 +94,9 @@ std::string ascii_curve(const std::vector<double>& values, int width, int height
   std::string out =
       fmt::format("{} ({} points, last {:.4g})\n", title, values.size(), values.back());
   for (int row = 0; row < height; ++row) {
-    const std::string_view label = row == 0 ? high_label : row == height - 1 ? low_label : "";
+    const std::string_view label = row == 0            ? std::string_view(high_label)
+                                   : row == height - 1 ? std::string_view(low_label)
+                                                       : std::string_view();
     out += fmt::format("{:>{}} |{}\n", label, label_width, rows[row]);
   }
   out += fmt::format("{:{}} +{:-<{}}\n", "", label_width, "", width);
