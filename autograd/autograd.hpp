@@ -19,6 +19,7 @@
 #include "autograd/ops/join.hpp"
 #include "autograd/ops/layer_norm.hpp"
 #include "autograd/ops/loss.hpp"
+#include "autograd/ops/linear.hpp"
 #include "autograd/ops/matmul.hpp"
 #include "autograd/ops/reduce.hpp"
 #include "autograd/ops/select.hpp"

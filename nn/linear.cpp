@@ -3,9 +3,7 @@
 #include <cmath>
 
 #include "autograd/factories.hpp"
-#include "autograd/ops/elementwise.hpp"
-#include "autograd/ops/matmul.hpp"
-#include "autograd/ops/shape_ops.hpp"
+#include "autograd/ops/linear.hpp"
 
 namespace tapegrad::nn {
 
@@ -25,8 +23,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, LinearOptions options)
 Tensor Linear::forward(const Tensor& x) {
   if (x.dim() == 0 || x.size(-1) != weight.size(1))
     fail("nn.Linear: input of shape {} does not end in in_features {}", x.shape(), weight.size(1));
-  const Tensor y = matmul(x, transpose(weight, 0, 1));
-  return bias.defined() ? y + bias : y;
+  return linear(x, weight, bias);
 }
 
 }  // namespace tapegrad::nn

@@ -7,7 +7,7 @@
 #include "autograd/ops/copy.hpp"
 #include "autograd/ops/elementwise.hpp"
 #include "autograd/ops/indexing.hpp"
-#include "autograd/ops/matmul.hpp"
+#include "autograd/ops/linear.hpp"
 #include "autograd/ops/reduce.hpp"
 #include "autograd/ops/shape_ops.hpp"
 
@@ -28,12 +28,6 @@ int64_t checked_head_dim(int64_t embed_dim, int64_t num_heads) {
 Tensor xavier_uniform(int64_t fan_out, int64_t fan_in) {
   const double bound = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
   return uniform({fan_out, fan_in}, -bound, bound);
-}
-
-// x Wᵀ + b over the last dim; b may be undefined.
-Tensor project(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  const Tensor y = matmul(x, transpose(weight, 0, 1));
-  return bias.defined() ? y + bias : y;
 }
 
 // [B, T, H * D] -> [B, H, T, D]
@@ -139,7 +133,7 @@ AttentionOutput MultiHeadAttention::forward(
   Tensor q, k, v;
   const bool self_attention = query.impl() == key.impl() && key.impl() == value.impl() && packed();
   if (self_attention) {
-    const std::vector<Tensor> qkv = split(project(query, in_proj_weight, in_proj_bias), E, -1);
+    const std::vector<Tensor> qkv = split(linear(query, in_proj_weight, in_proj_bias), E, -1);
     q = qkv[0], k = qkv[1], v = qkv[2];  // [B, T, 3E] -> 3 x [B, T, E]
   } else {
     const auto weight = [&](int64_t i, const Tensor& separate) {
@@ -148,9 +142,9 @@ AttentionOutput MultiHeadAttention::forward(
     const auto bias = [&](int64_t i) {
       return in_proj_bias.defined() ? narrow(in_proj_bias, 0, i * E, E) : Tensor();
     };
-    q = project(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, E]
-    k = project(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, E]
-    v = project(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, E]
+    q = linear(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, E]
+    k = linear(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, E]
+    v = linear(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, E]
   }
 
   // Every head at once: [B, H, T, D].

@@ -13,8 +13,10 @@ using Inputs = const std::vector<Tensor>&;
 template <class Op>
 void check_binary(Op op) {
   const auto fn = [op](Inputs in) { return op(in[0], in[1]); };
-  CHECK(gradcheck(fn, {testing::input_in({2, 3}, 0.5, 2, 1), testing::input_in({2, 3}, 0.5, 2, 2)}));
-  CHECK(gradcheck(fn, {testing::input_in({2, 1, 3}, 0.5, 2, 3), testing::input_in({4, 1}, 0.5, 2, 4)}));
+  CHECK(
+      gradcheck(fn, {testing::input_in({2, 3}, 0.5, 2, 1), testing::input_in({2, 3}, 0.5, 2, 2)}));
+  CHECK(gradcheck(fn,
+                  {testing::input_in({2, 1, 3}, 0.5, 2, 3), testing::input_in({4, 1}, 0.5, 2, 4)}));
   CHECK(gradcheck(fn, {testing::input_in({3}, 0.5, 2, 5), testing::input_in({2, 3}, 0.5, 2, 6)}));
   CHECK(gradcheck(fn, {testing::input_in({}, 0.5, 2, 7), testing::input_in({2, 2}, 0.5, 2, 8)}));
   CHECK(gradcheck(fn, {testing::transposed_input({3, 4}, 9), testing::strided_input({3, 4}, 10)}));
@@ -22,10 +24,18 @@ void check_binary(Op op) {
 
 }  // namespace
 
-TEST_CASE("gradcheck add") { check_binary([](const Tensor& a, const Tensor& b) { return a + b; }); }
-TEST_CASE("gradcheck sub") { check_binary([](const Tensor& a, const Tensor& b) { return a - b; }); }
-TEST_CASE("gradcheck mul") { check_binary([](const Tensor& a, const Tensor& b) { return a * b; }); }
-TEST_CASE("gradcheck div") { check_binary([](const Tensor& a, const Tensor& b) { return a / (b * b + 0.5); }); }
+TEST_CASE("gradcheck add") {
+  check_binary([](const Tensor& a, const Tensor& b) { return a + b; });
+}
+TEST_CASE("gradcheck sub") {
+  check_binary([](const Tensor& a, const Tensor& b) { return a - b; });
+}
+TEST_CASE("gradcheck mul") {
+  check_binary([](const Tensor& a, const Tensor& b) { return a * b; });
+}
+TEST_CASE("gradcheck div") {
+  check_binary([](const Tensor& a, const Tensor& b) { return a / (b * b + 0.5); });
+}
 
 TEST_CASE("gradcheck neg") {
   CHECK(gradcheck([](Inputs in) { return -in[0]; }, {testing::transposed_input({2, 3})}));
@@ -40,11 +50,13 @@ TEST_CASE("gradcheck mul_scalar") {
 }
 
 TEST_CASE("gradcheck clone") {
-  CHECK(gradcheck([](Inputs in) { return in[0].clone() * in[0]; }, {testing::transposed_input({2, 3})}));
+  CHECK(gradcheck([](Inputs in) { return in[0].clone() * in[0]; },
+                  {testing::transposed_input({2, 3})}));
 }
 
 TEST_CASE("gradcheck contiguous") {
-  CHECK(gradcheck([](Inputs in) { return in[0].transpose(0, 1).contiguous(); }, {testing::input({2, 3})}));
+  CHECK(gradcheck([](Inputs in) { return in[0].transpose(0, 1).contiguous(); },
+                  {testing::input({2, 3})}));
 }
 
 TEST_CASE("gradcheck to") {
@@ -76,7 +88,8 @@ TEST_CASE("elementwise errors name the op and the shapes") {
 TEST_CASE("gradcheck matmul") {
   const auto fn = [](Inputs in) { return matmul(in[0], in[1]); };
   CHECK(gradcheck(fn, {testing::input({3, 4}, 1), testing::input({4, 2}, 2)}));
-  CHECK(gradcheck(fn, {testing::transposed_input({3, 4}, 3), testing::transposed_input({4, 5}, 4)}));
+  CHECK(
+      gradcheck(fn, {testing::transposed_input({3, 4}, 3), testing::transposed_input({4, 5}, 4)}));
   CHECK(gradcheck(fn, {testing::input({2, 3, 4}, 5), testing::input({4, 2}, 6)}));
   CHECK(gradcheck(fn, {testing::input({2, 1, 3, 4}, 7), testing::input({3, 4, 2}, 8)}));
   CHECK(gradcheck(fn, {testing::input({4}, 9), testing::input({4, 3}, 10)}));
@@ -100,11 +113,50 @@ TEST_CASE("matmul values and shapes") {
         doctest::Approx(matmul(q.contiguous(), k.transpose(-1, -2).contiguous()).at({1, 2, 3, 4})));
 }
 
+TEST_CASE("gradcheck linear") {
+  const auto with_bias = [](Inputs in) { return linear(in[0], in[1], in[2]); };
+  const auto without_bias = [](Inputs in) { return linear(in[0], in[1]); };
+  CHECK(gradcheck(with_bias,
+                  {testing::input({3, 4}, 1), testing::input({2, 4}, 2), testing::input({2}, 3)}));
+  CHECK(gradcheck(with_bias, {testing::input({2, 3, 4}, 4), testing::input({5, 4}, 5),
+                              testing::input({5}, 6)}));
+  CHECK(gradcheck(with_bias,
+                  {testing::input({4}, 7), testing::input({3, 4}, 8), testing::input({3}, 9)}));
+  CHECK(gradcheck(without_bias,
+                  {testing::transposed_input({3, 4}, 10), testing::transposed_input({2, 4}, 11)}));
+  CHECK(gradcheck(with_bias, {testing::strided_input({3, 4}, 12),
+                              testing::strided_input({2, 4}, 13), testing::input({2}, 14)}));
+}
+
+TEST_CASE("linear values: x Wᵀ + b, the same as matmul and add") {
+  const Tensor x = tensor({{1, 2, 3}, {4, 5, 6}});
+  const Tensor w = tensor({{1, 0, -1}, {2, 1, 0}});
+  testing::check_values(linear(x, w, tensor({10, 20})), {8, 24, 8, 33});
+  testing::check_values(linear(x, w), {-2, 4, -2, 13});
+  const Tensor x3 = randn({2, 5, 7}), w3 = randn({3, 7}), b3 = randn({3});
+  CHECK(allclose(linear(x3, w3, b3), matmul(x3, w3.transpose(0, 1)) + b3, 1e-5, 1e-6));
+  CHECK(linear(ones({0, 3}), w).shape() == Shape{0, 2});
+}
+
+TEST_CASE("linear errors name the shapes") {
+  CHECK_THROWS_WITH_AS(
+      linear(ones({2, 3}), ones({4, 5})),
+      doctest::Contains("linear: input of shape [2, 3] does not end in in_features 5"), Error);
+  CHECK_THROWS_WITH_AS(linear(ones({2, 3}), ones({4, 3}), ones({3})),
+                       doctest::Contains("linear: bias of shape [3] does not match out_features 4"),
+                       Error);
+  CHECK_THROWS_WITH_AS(linear(ones({2, 3}), ones({3})), doctest::Contains("linear: weight must be"),
+                       Error);
+  CHECK_THROWS_WITH_AS(linear(ones({2, 3}), ones({4, 3}, {.dtype = kFloat64})),
+                       doctest::Contains("one floating dtype, got float32, float64"), Error);
+}
+
 TEST_CASE("matmul errors name the shapes") {
   CHECK_THROWS_WITH_AS(matmul(ones({2, 3}), ones({4, 5})),
                        doctest::Contains("matmul: shapes [2, 3] and [4, 5] do not match (3 != 4)"),
                        Error);
   CHECK_THROWS_WITH_AS(matmul(ones({2, 2, 3}), ones({3, 3, 1})),
                        doctest::Contains("cannot be broadcast"), Error);
-  CHECK_THROWS_WITH_AS(matmul(scalar_tensor(1), ones({2})), doctest::Contains("at least 1 dim"), Error);
+  CHECK_THROWS_WITH_AS(matmul(scalar_tensor(1), ones({2})), doctest::Contains("at least 1 dim"),
+                       Error);
 }
