@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/map.hpp"
 #include "autograd/ops/elementwise.hpp"
 
 namespace tapegrad {
@@ -76,16 +78,35 @@ std::vector<Shape> shapes_of(std::span<const Tensor> inputs) {
   return shapes;
 }
 
+// True when nothing but this handle sees t's values (no other handle, view or saved tensor), so
+// backward may keep t as a gradient, or add into it in place.
+bool owned_outright(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous();
+}
+
+// pending + grad, into pending's memory when it is owned outright.
+Tensor accumulated(Tensor pending, const Tensor& grad) {
+  if (!owned_outright(pending) || !grad.is_contiguous() || pending.dtype() != grad.dtype())
+    return add(pending, grad);
+  dispatch_floating(pending.dtype(), "backward", [&]<class T>() {
+    kernels::binary(pending.data<T>(), 1, grad.data<T>(), 1, pending.data<T>(), pending.numel(),
+                    kernels::Add{});
+  });
+  return pending;
+}
+
 // Adds `grad` into the gradient slot of `edge`: the producing node's pending gradient, or the
 // leaf's grad(), which always gets a contiguous tensor of its own.
 void accumulate(const Edge& edge, const Tensor& grad) {
   if (edge.node) {
     Tensor& pending = edge.node->grad;
-    pending = pending.defined() ? add(pending, grad) : grad;
+    pending = pending.defined() ? accumulated(std::move(pending), grad) : grad;
     return;
   }
-  Tensor leaf(edge.leaf);
-  leaf.set_grad(leaf.grad().defined() ? add(leaf.grad(), grad) : grad.clone());
+  Tensor leaf(edge.leaf), current(std::move(edge.leaf->grad));
+  leaf.set_grad(current.defined()      ? accumulated(std::move(current), grad)
+                : owned_outright(grad) ? grad
+                                       : grad.clone());
 }
 
 void check_gradients(const Node& node, const Grads& grads) {

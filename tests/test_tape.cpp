@@ -16,6 +16,22 @@ TEST_CASE("backward accumulates into leaves across calls, as in PyTorch") {
   CHECK_FALSE(x.grad().defined());
 }
 
+TEST_CASE("backward adds in place only into gradients that no one else holds") {
+  const Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor seed = tensor({1.0, 1.0});
+  x.backward(seed);  // a leaf as the root: its gradient is a copy of the seed, not the seed
+  const Tensor first = x.grad();
+  (x * x).sum().backward();
+  testing::check_values(seed, {1, 1});
+  testing::check_values(first, {1, 1});  // held by the caller: the sum went into a new tensor
+  testing::check_values(x.grad(), {3, 5});
+  const Tensor y = x * 1.0;
+  const Tensor upstream = tensor({10.0, 20.0});
+  (y + y).backward(upstream);  // both paths get `upstream` itself; neither may write into it
+  testing::check_values(upstream, {10, 20});
+  testing::check_values(x.grad(), {23, 45});
+}
+
 TEST_CASE("a second backward through a freed graph is an error that names retain_graph") {
   const Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
   const Tensor loss = (x * x).sum();

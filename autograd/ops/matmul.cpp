@@ -55,9 +55,11 @@ MatrixOperand as_operand(Tensor x, const Shape& batch) {
     const std::optional<int64_t> batch_stride = flat_batch_stride(batch, strides);
     if (batch_stride) {
       if (strides[cols_dim] == 1 || cols == 1)
-        return {x, Transpose::No, std::max(cols, rows == 1 ? cols : strides[rows_dim]), *batch_stride};
+        return {x, Transpose::No, std::max(cols, rows == 1 ? cols : strides[rows_dim]),
+                *batch_stride};
       if (strides[rows_dim] == 1 || rows == 1)
-        return {x, Transpose::Yes, std::max(rows, cols == 1 ? rows : strides[cols_dim]), *batch_stride};
+        return {x, Transpose::Yes, std::max(rows, cols == 1 ? rows : strides[cols_dim]),
+                *batch_stride};
     }
     // Neither layout fits: copy, first as is, then broadcast to the full batch.
     x = attempt == 0 ? contiguous(x) : contiguous(expand(x, [&] {
@@ -105,6 +107,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
     fail("matmul: dtypes differ ({} and {}) for shapes {} and {}", a.dtype(), b.dtype(), a.shape(),
          b.shape());
+  if (a.dim() > 2 && b.dim() == 2 && a.size(-1) == b.size(0) && a.numel() > 0) {
+    // [..., M, K] @ [K, N] is one [(... M), K] @ [K, N] product: one GEMM, and one for b's gradient
+    Shape out_shape = a.shape();
+    out_shape.back() = b.size(1);
+    return reshape(matmul(reshape(a, {a.numel() / a.size(-1), a.size(-1)}), b), out_shape);
+  }
   const Tensor a2 = a.dim() == 1 ? insert_unit_dim(a.detach(), 0) : a.detach();
   const Tensor b2 = b.dim() == 1 ? insert_unit_dim(b.detach(), 1) : b.detach();
   const int64_t K = a2.shape()[a2.dim() - 1];
@@ -117,15 +125,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (b.dim() > 1) out_shape.push_back(product.shape()[product.dim() - 1]);
   const Tensor out = product.alias(out_shape, contiguous_strides(out_shape), 0);
   // d/da (a @ b) = g @ bᵀ, d/db (a @ b) = aᵀ @ g, each summed over broadcast batch dims
-  return record("matmul", out, {a, b},
-                [a_shape = a.shape(), b_shape = b.shape(), a2, b2,
-                 product_shape = product.shape()](const Tensor& g) -> Grads {
-                  const Tensor g2 = reshape(g, product_shape);
-                  const Tensor ga = matmul(g2, transpose(b2, -1, -2));
-                  const Tensor gb = matmul(transpose(a2, -1, -2), g2);
-                  return {reshape(sum_to(ga, a2.shape()), a_shape),
-                          reshape(sum_to(gb, b2.shape()), b_shape)};
-                });
+  return record(
+      "matmul", out, {a, b},
+      [a_shape = a.shape(), b_shape = b.shape(), a2, b2,
+       product_shape = product.shape()](const Tensor& g) -> Grads {
+        const Tensor g2 = reshape(g, product_shape);
+        const Tensor ga = matmul(g2, transpose(b2, -1, -2));
+        const Tensor gb = matmul(transpose(a2, -1, -2), g2);
+        return {reshape(sum_to(ga, a2.shape()), a_shape), reshape(sum_to(gb, b2.shape()), b_shape)};
+      });
 }
 
 }  // namespace tapegrad
