@@ -30,6 +30,10 @@ constexpr int64_t kLanes = kWidth<Batch<T>>;
 template <class T>
 constexpr T kInfinity = std::numeric_limits<T>::infinity();
 
+// Scratch whose rows, whole SIMD vectors long, start on cache lines: no load or store splits.
+template <class T>
+using Buffer = std::vector<T, xsimd::aligned_allocator<T, 64>>;
+
 // ---- dropout: a counter-based hash of (seed, b, h, i, j) ----
 
 uint64_t splitmix64(uint64_t x) {
@@ -66,47 +70,53 @@ using HashWord = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
 template <class H>
 alignas(64) constexpr H kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
-// What one query row needs to decide its keys' fate.
-struct DropoutRow {
-  uint32_t low = 0, high = 0;
-  uint32_t threshold = 0;  // keep a weight iff its 24-bit hash >= threshold = ceil(p * 2^24)
+// Weight (b, h, i, j) is kept iff the top 24 bits of mix32(j ^ key(b, h, i)) reach the threshold,
+// where the row keys are 32 bits of splitmix64(splitmix64(seed) + row number). mix32 being a
+// bijection, the weights of a row never share a hash, and rows have independent keys.
+struct Dropout {
+  uint64_t seed_hash = 0;
+  uint32_t threshold = 0;  // ceil(p * 2^24): 2^24 + 1, never reached, when p == 1
   double keep_scale = 1;   // 1 / (1 - p), 0 when p == 1
 };
 
-DropoutRow dropout_row(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i) {
-  const uint64_t row = static_cast<uint64_t>((b * problem.heads + h) * problem.queries + i);
-  const uint64_t z = splitmix64(splitmix64(problem.dropout_seed) + row);
+Dropout dropout_of(const AttentionProblem& problem) {
   const double p = problem.dropout;
-  return {static_cast<uint32_t>(z), static_cast<uint32_t>(z >> 32),
+  return {splitmix64(problem.dropout_seed),
           static_cast<uint32_t>(std::min(std::ceil(p * 16777216.0), 16777217.0)),
           p >= 1 ? 0.0 : 1.0 / (1.0 - p)};
 }
 
-// The dropout factors of keys j, j + 1, ... (one lane V of them) in a row.
+uint32_t dropout_key(const Dropout& dropout, const AttentionProblem& problem, int64_t b, int64_t h,
+                     int64_t i) {
+  const uint64_t row = static_cast<uint64_t>((b * problem.heads + h) * problem.queries + i);
+  return static_cast<uint32_t>(splitmix64(dropout.seed_hash + row) >> 32);
+}
+
+// The dropout factors of keys j, j + 1, ... (one lane V of them) in the row with this key.
 template <class V>
-V dropout_factor_lane(const DropoutRow& row, int64_t j) {
+V dropout_factor_lane(const Dropout& dropout, uint32_t key, int64_t j) {
   using T = Element<V>;
   using H = HashWord<T>;
-  const T keep = T(row.keep_scale);
+  const T keep = T(dropout.keep_scale);
   if constexpr (kWidth<V> == 1) {
-    const H x = mix32(wrap32(H(mix32(H(static_cast<uint32_t>(j) ^ row.low))) + H(row.high)));
-    return T(static_cast<double>(x >> 8)) >= T(row.threshold) ? keep : T(0);
+    const H x = mix32(H(static_cast<uint32_t>(j) ^ key));
+    return T(static_cast<double>(x >> 8)) >= T(dropout.threshold) ? keep : T(0);
   } else {
     using U = xsimd::batch<H, Arch>;
     using Signed = xsimd::batch<std::make_signed_t<H>, Arch>;
     static_assert(kWidth<U> == kWidth<V>);
-    const U key = (U(H(static_cast<uint32_t>(j))) + U::load_aligned(kIota<H>)) ^ U(H(row.low));
-    const U x = mix32(wrap32(mix32(key) + U(H(row.high))));
+    const U x = mix32((U(H(static_cast<uint32_t>(j))) + U::load_aligned(kIota<H>)) ^ U(H(key)));
     const V hash24 = xsimd::batch_cast<T>(xsimd::bitwise_cast<Signed>(x >> 8));
-    return xsimd::select(hash24 >= V(T(row.threshold)), V(keep), V(T(0)));
+    return xsimd::select(hash24 >= V(T(dropout.threshold)), V(keep), V(T(0)));
   }
 }
 
-// row[c] *= the dropout factor of key first + c, for c in [0, n).
+// to[c] = from[c] · the dropout factor of key first + c, for c in [0, n), in the row with this key.
 template <class T>
-void apply_dropout(const DropoutRow& dropout, int64_t first, int64_t n, T* row) {
+void apply_dropout(const Dropout& dropout, uint32_t key, int64_t first, int64_t n, const T* from,
+                   T* to) {
   for_each_lane<T>(n, [&]<class V>(Lane<V>, int64_t c) {
-    store_lane(row + c, load_lane<V>(row + c) * dropout_factor_lane<V>(dropout, first + c));
+    store_lane(to + c, load_lane<V>(from + c) * dropout_factor_lane<V>(dropout, key, first + c));
   });
 }
 
@@ -190,57 +200,123 @@ bool worth_threads(const AttentionProblem& p) {
 
 // ---- forward ----
 
-// One thread's tiles: q [query_tile, d] (scaled), kᵀ [d, key_tile], v [key_tile, padded_dv],
-// scores [query_tile, key_tile], the output accumulator [query_tile, padded_dv], and the running
-// row max and sum.
+// One thread's buffers: a whole head's kᵀ [d, padded keys] and v [keys, padded_dv], packed once
+// for all its query tiles; a tile's q [query_tile, d] (scaled), scores [query_tile, key_tile],
+// output accumulator [query_tile, padded_dv], and per row its running max and sum, and the
+// current tile's new max, shift, rescale factor and sum.
 template <class T>
 struct ForwardTiles {
-  explicit ForwardTiles(const Sizes& z)
-      : q(z.query_tile * z.d),
-        kt(z.d * z.key_tile),
-        v(z.key_tile * z.padded_dv),
+  ForwardTiles(const Sizes& z, int64_t keys)
+      : kt_stride(round_up(keys, kLanes<T>)),
+        kt(z.d * kt_stride),
+        v(keys * z.padded_dv),
+        q(z.query_tile * z.d),
         s(z.query_tile * z.key_tile),
         o(z.query_tile * z.padded_dv),
         max(z.query_tile),
-        sum(z.query_tile) {}
-  std::vector<T> q, kt, v, s, o, max, sum;
+        sum(z.query_tile),
+        new_max(z.query_tile),
+        shift(z.query_tile),
+        rescale(z.query_tile),
+        tile_sum(z.query_tile),
+        dropout_keys(z.query_tile) {}
+  int64_t kt_stride;
+  Buffer<T> kt, v, q, s, o, max, sum, new_max, shift, rescale, tile_sum;
+  std::vector<uint32_t> dropout_keys;
 };
 
 // The largest lane of v.
 template <class T>
 T lane_max(const Batch<T>& v) {
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_same_v<T, float>) {
+    return _mm512_reduce_max_ps(v);
+  } else {
+    return _mm512_reduce_max_pd(v);
+  }
+#else
   alignas(64) T lanes[kLanes<T>];
   v.store_aligned(lanes);
   return *std::max_element(lanes, lanes + kLanes<T>);
+#endif
 }
 
-// The online softmax of one score row s[0, padded_keys) against the row's running max and sum:
-// s becomes exp(s - new max), and the factor by which earlier sums and outputs shrink is returned.
-template <class T>
-T online_softmax_row(T* s, int64_t padded_keys, T& max, T& sum) {
-  using V = Batch<T>;
-  V tile_max(-kInfinity<T>);
-  for (int64_t c = 0; c < padded_keys; c += kLanes<T>)
-    tile_max = xsimd::max(tile_max, V::load_unaligned(s + c));
-  const T new_max = std::max(max, lane_max(tile_max));
-  const T shift = new_max == -kInfinity<T> ? T(0) : new_max;  // a fully masked row so far: 0s
-  V total(T(0));
-  for (int64_t c = 0; c < padded_keys; c += kLanes<T>) {
-    const V e = xsimd::exp(V::load_unaligned(s + c) - V(shift));
-    e.store_unaligned(s + c);
-    total += e;
+// e^x for the weights' exponents x <= 0 (scores minus their row max or log-sum-exp); -inf gives
+// 0 and NaN stays NaN. In float with AVX-512: 2^(x log2 e) = 2^n · 2^f with n = round(x log2 e),
+// f in [-1/2, 1/2], 2^f by its Taylor polynomial of degree 6 (relative error < 1.2e-7, about a
+// float ulp) and 2^n by scalef, which flushes what underflows to 0: half the instructions of
+// xsimd::exp, which every other case uses.
+template <class V>
+V weight_exp(const V& x) {
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_same_v<V, Batch<float>>) {
+    constexpr float ln2 = 0.693147180559945f;
+    const __m512 t = _mm512_max_ps(_mm512_set1_ps(-160.0f), x * V(1.44269504088896f));
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const V f = V(t) - V(n);
+    V p(ln2 * ln2 * ln2 * ln2 * ln2 * ln2 / 720);
+    p = xsimd::fma(p, f, V(ln2 * ln2 * ln2 * ln2 * ln2 / 120));
+    p = xsimd::fma(p, f, V(ln2 * ln2 * ln2 * ln2 / 24));
+    p = xsimd::fma(p, f, V(ln2 * ln2 * ln2 / 6));
+    p = xsimd::fma(p, f, V(ln2 * ln2 / 2));
+    p = xsimd::fma(p, f, V(ln2));
+    p = xsimd::fma(p, f, V(1.0f));
+    return _mm512_scalef_ps(p, n);
   }
-  const T rescale = std::exp(max - shift);  // 0 when max was -inf
-  sum = sum * rescale + xsimd::hadd(total);
-  max = new_max;
-  return rescale;
+#endif
+  return xsimd::exp(x);
 }
 
-// out and lse of the queries [first_query, first_query + query_tile) of head (b, h).
+// The online softmax of a tile's score rows [0, rows) (padded_keys wide): each row's new running
+// max m' = max(m, max s); its scores become exp(s - m'), and its running sum and output row are
+// rescaled by exp(m - m') before this tile's weights join them. A row with no key allowed so far
+// (m' = -inf) subtracts 0 instead, which keeps its weights 0. Each pass runs over independent
+// rows, so that no row waits for the previous one's reductions.
+template <class T>
+void online_softmax(int64_t rows, int64_t padded_keys, int64_t padded_dv, ForwardTiles<T>& tile) {
+  using V = Batch<T>;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* s = tile.s.data() + r * padded_keys;
+    V tile_max(-kInfinity<T>);
+    for (int64_t c = 0; c < padded_keys; c += kLanes<T>)
+      tile_max = xsimd::max(tile_max, V::load_unaligned(s + c));
+    tile.new_max[r] = std::max(tile.max[r], lane_max(tile_max));
+  }
+  for_each_lane<T>(rows, [&]<class L>(Lane<L>, int64_t r) {
+    const L new_max = load_lane<L>(tile.new_max.data() + r);
+    const L shift = select(new_max == negative_infinity<L>(), L(T(0)), new_max);
+    store_lane(tile.shift.data() + r, shift);
+    store_lane(tile.rescale.data() + r, xsimd::exp(load_lane<L>(tile.max.data() + r) - shift));
+  });
+  for (int64_t r = 0; r < rows; ++r) {
+    T* s = tile.s.data() + r * padded_keys;
+    const V shift(tile.shift[r]);
+    V total(T(0));
+    for (int64_t c = 0; c < padded_keys; c += kLanes<T>) {
+      const V e = weight_exp(V::load_unaligned(s + c) - shift);
+      e.store_unaligned(s + c);
+      total += e;
+    }
+    tile.tile_sum[r] = xsimd::hadd(total);
+  }
+  for_each_lane<T>(rows, [&]<class L>(Lane<L>, int64_t r) {
+    const L sum = load_lane<L>(tile.sum.data() + r) * load_lane<L>(tile.rescale.data() + r);
+    store_lane(tile.sum.data() + r, sum + load_lane<L>(tile.tile_sum.data() + r));
+    store_lane(tile.max.data() + r, load_lane<L>(tile.new_max.data() + r));
+  });
+  for (int64_t r = 0; r < rows; ++r) {
+    T* o = tile.o.data() + r * padded_dv;
+    const V rescale(tile.rescale[r]);
+    for (int64_t x = 0; x < padded_dv; x += kLanes<T>)
+      (V::load_unaligned(o + x) * rescale).store_unaligned(o + x);
+  }
+}
+
+// out and lse of the queries [first_query, first_query + query_tile) of head (b, h), from its
+// packed keys and values.
 template <class T>
 void forward_query_tile(const AttentionProblem& problem, const Sizes& z,
-                        const HeadsView<const T>& q, const HeadsView<const T>& k,
-                        const HeadsView<const T>& v, const HeadsView<T>& out, T* lse, int64_t b,
+                        const HeadsView<const T>& q, const HeadsView<T>& out, T* lse, int64_t b,
                         int64_t h, int64_t first_query, ForwardTiles<T>& tile) {
   const int64_t rows = std::min(z.query_tile, problem.queries - first_query);
   const int64_t padded_rows = round_up(rows, kTileRows);
@@ -251,6 +327,9 @@ void forward_query_tile(const AttentionProblem& problem, const Sizes& z,
   std::fill(tile.o.begin(), tile.o.begin() + padded_rows * z.padded_dv, T(0));
   std::fill(tile.max.begin(), tile.max.end(), -kInfinity<T>);
   std::fill(tile.sum.begin(), tile.sum.end(), T(0));
+  const Dropout dropout = dropout_of(problem);
+  for (int64_t r = 0; r < rows && problem.dropout > 0; ++r)
+    tile.dropout_keys[r] = dropout_key(dropout, problem, b, h, first_query + r);
 
   // Causal: keys after the tile's last query are masked for every row.
   const int64_t key_end =
@@ -258,31 +337,21 @@ void forward_query_tile(const AttentionProblem& problem, const Sizes& z,
   for (int64_t first_key = 0; first_key < key_end; first_key += z.key_tile) {
     const int64_t keys = std::min(z.key_tile, key_end - first_key);
     const int64_t padded_keys = round_up(keys, kLanes<T>);
-    pack_transposed(k, b, h, first_key, keys, z.d, tile.kt.data(), padded_keys);
-    for (int64_t c = 0; c < keys; ++c)
-      pack_row(v.row(b, h, first_key + c), v.column_stride, z.dv, T(1),
-               tile.v.data() + c * z.padded_dv);
-
-    // S = (scale q) kᵀ   [rows, keys]
+    // S = (scale q) kᵀ   [rows, keys]; columns past `keys` are masked below
     tile_product<TileUpdate::Overwrite>(padded_rows, padded_keys, z.d, {tile.q.data(), z.d, 1},
-                                        tile.kt.data(), padded_keys, tile.s.data(), padded_keys);
+                                        tile.kt.data() + first_key, tile.kt_stride, tile.s.data(),
+                                        padded_keys);
     mask_tile(problem, b, h, first_query, rows, first_key, keys, padded_keys, tile.s.data(),
               padded_keys);
-    for (int64_t r = 0; r < rows; ++r) {
-      T* s = tile.s.data() + r * padded_keys;
-      const T rescale = online_softmax_row(s, padded_keys, tile.max[r], tile.sum[r]);
-      if (rescale != T(1)) {
-        T* o = tile.o.data() + r * z.padded_dv;
-        for (int64_t x = 0; x < z.padded_dv; x += kLanes<T>)
-          (Batch<T>::load_unaligned(o + x) * rescale).store_unaligned(o + x);
-      }
-      if (problem.dropout > 0)
-        apply_dropout(dropout_row(problem, b, h, first_query + r), first_key, keys, s);
+    online_softmax(rows, padded_keys, z.padded_dv, tile);
+    for (int64_t r = 0; r < rows && problem.dropout > 0; ++r) {
+      T* weights = tile.s.data() + r * padded_keys;
+      apply_dropout(dropout, tile.dropout_keys[r], first_key, keys, weights, weights);
     }
     // O = O · rescale + P v   [rows, dv]; padding rows keep their scores 0 · k = 0 as weights
-    tile_product<TileUpdate::Accumulate>(padded_rows, z.padded_dv, keys,
-                                         {tile.s.data(), padded_keys, 1}, tile.v.data(),
-                                         z.padded_dv, tile.o.data(), z.padded_dv);
+    tile_product<TileUpdate::Accumulate>(
+        padded_rows, z.padded_dv, keys, {tile.s.data(), padded_keys, 1},
+        tile.v.data() + first_key * z.padded_dv, z.padded_dv, tile.o.data(), z.padded_dv);
   }
 
   for (int64_t r = 0; r < rows; ++r) {
@@ -294,6 +363,20 @@ void forward_query_tile(const AttentionProblem& problem, const Sizes& z,
     lse[(b * problem.heads + h) * problem.queries + first_query + r] =
         sum > 0 ? tile.max[r] + std::log(sum) : -kInfinity<T>;
   }
+}
+
+// out and lse of the query tiles [first_tile, end_tile) of head (b, h).
+template <class T>
+void forward_query_tiles(const AttentionProblem& problem, const Sizes& z,
+                         const HeadsView<const T>& q, const HeadsView<const T>& k,
+                         const HeadsView<const T>& v, const HeadsView<T>& out, T* lse, int64_t b,
+                         int64_t h, int64_t first_tile, int64_t end_tile, ForwardTiles<T>& tile) {
+  if (first_tile >= end_tile) return;
+  pack_transposed(k, b, h, 0, problem.keys, z.d, tile.kt.data(), tile.kt_stride);
+  for (int64_t j = 0; j < problem.keys; ++j)
+    pack_row(v.row(b, h, j), v.column_stride, z.dv, T(1), tile.v.data() + j * z.padded_dv);
+  for (int64_t t = first_tile; t < end_tile; ++t)
+    forward_query_tile(problem, z, q, out, lse, b, h, t * z.query_tile, tile);
 }
 
 // ---- backward ----
@@ -319,9 +402,11 @@ struct BackwardTiles {
         dv(z.key_tile * z.padded_dv),
         p(z.query_tile * z.key_tile),
         dropped(z.query_tile * z.key_tile),
-        ds(z.query_tile * z.key_tile) {}
+        ds(z.query_tile * z.key_tile),
+        dropout_keys(queries) {}
   int64_t padded_queries;
-  std::vector<T> q, dout, dq, shift, delta, k, kt, vt, dk, dv, p, dropped, ds;
+  Buffer<T> q, dout, dq, shift, delta, k, kt, vt, dk, dv, p, dropped, ds;
+  std::vector<uint32_t> dropout_keys;
 };
 
 // dV and dK of the keys [first_key, first_key + keys) from every query tile that sees them, and
@@ -352,12 +437,13 @@ void backward_key_tile(const AttentionProblem& problem, const Sizes& z, int64_t 
       T* p = t.p.data() + r * padded_keys;
       const Batch<T> shift(t.shift[first_query + r]);
       for (int64_t c = 0; c < padded_keys; c += kLanes<T>)
-        xsimd::exp(Batch<T>::load_unaligned(p + c) - shift).store_unaligned(p + c);
-      if (dropout) {
-        std::copy_n(p, padded_keys, dropped + r * padded_keys);
-        if (r < rows)
-          apply_dropout(dropout_row(problem, b, h, first_query + r), first_key, keys,
-                        dropped + r * padded_keys);
+        weight_exp(Batch<T>::load_unaligned(p + c) - shift).store_unaligned(p + c);
+      if (dropout && r < rows) {
+        apply_dropout(dropout_of(problem), t.dropout_keys[first_query + r], first_key, keys, p,
+                      dropped + r * padded_keys);
+        std::fill(dropped + r * padded_keys + keys, dropped + (r + 1) * padded_keys, T(0));
+      } else if (dropout) {
+        std::fill_n(dropped + r * padded_keys, padded_keys, T(0));
       }
     }
     // dV += P̃ᵀ dO, P̃ the weights after dropout   [keys, dv]
@@ -409,6 +495,7 @@ void backward_head(const AttentionProblem& problem, const Sizes& z, const HeadsV
     t.delta[i] = delta;
     const T row_lse = lse[(b * problem.heads + h) * problem.queries + i];
     t.shift[i] = row_lse == -kInfinity<T> ? kInfinity<T> : row_lse;
+    if (problem.dropout > 0) t.dropout_keys[i] = dropout_key(dropout_of(problem), problem, b, h, i);
   }
   std::fill(t.dq.begin(), t.dq.end(), T(0));
 
@@ -444,7 +531,8 @@ bool attention_allowed(const AttentionProblem& problem, int64_t b, int64_t h, in
 double attention_dropout_factor(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i,
                                 int64_t j) {
   if (problem.dropout <= 0) return 1.0;
-  return dropout_factor_lane<double>(dropout_row(problem, b, h, i), j);
+  const Dropout dropout = dropout_of(problem);
+  return dropout_factor_lane<double>(dropout, dropout_key(dropout, problem, b, h, i), j);
 }
 
 template <class T>
@@ -452,16 +540,23 @@ void flash_attention_forward(const AttentionProblem& problem, const HeadsView<co
                              const HeadsView<const T>& k, const HeadsView<const T>& v,
                              const HeadsView<T>& out, T* lse) {
   const Sizes z = sizes_of<T>(problem);
+  // Tasks: heads, cut into chunks of query tiles when there are too few heads to keep every
+  // thread busy (each chunk packs its head's keys and values again).
+  const bool threaded = worth_threads(problem);
+  const int64_t heads = problem.batch * problem.heads;
   const int64_t query_tiles = ceil_div(problem.queries, z.query_tile);
-  const int64_t tasks = problem.batch * problem.heads * query_tiles;
-#pragma omp parallel if (worth_threads(problem))
+  const int64_t chunks = std::clamp<int64_t>(
+      ceil_div(4 * (threaded ? omp_get_max_threads() : 1), std::max<int64_t>(heads, 1)), 1,
+      std::max<int64_t>(query_tiles, 1));
+  const int64_t chunk_tiles = ceil_div(query_tiles, chunks);
+#pragma omp parallel if (threaded)
   {
-    ForwardTiles<T> tile(z);
+    ForwardTiles<T> tile(z, problem.keys);
 #pragma omp for schedule(dynamic)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t head = task / query_tiles;
-      forward_query_tile(problem, z, q, k, v, out, lse, head / problem.heads, head % problem.heads,
-                         task % query_tiles * z.query_tile, tile);
+    for (int64_t task = 0; task < heads * chunks; ++task) {
+      const int64_t head = task / chunks, first_tile = task % chunks * chunk_tiles;
+      forward_query_tiles(problem, z, q, k, v, out, lse, head / problem.heads, head % problem.heads,
+                          first_tile, std::min(query_tiles, first_tile + chunk_tiles), tile);
     }
   }
 }
