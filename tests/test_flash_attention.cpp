@@ -91,6 +91,7 @@ constexpr Case kCases[] = {
     {1, 1, 33, 70, 17, 8, 16, 32, false, false, 0.5, true},
     {1, 1, 20, 31, 15, 16, 16, 16, true, false, 1.0},
     {2, 2, 64, 64, 32, 32, 64, 64, false, false, 0.0, true},
+    {1, 1, 17, 1023, 16, 1, 16, 64, true, false, 0.1},
 };
 
 // A [B, H, T, n] operand of random values in its own buffer, one element past the start.
