@@ -2,7 +2,7 @@
 # The attention grid of issue 6: MultiHeadAttention d 256, 8 heads, batch 8, T = 128 .. 2048,
 # forward and forward + backward, plain and fused paths, 1 and 2 threads; one process per case
 # (peak RSS is per process). Writes one JSON line per case to $1 (default attention.jsonl) and
-# prints a table.
+# prints a table (cpu: CPU ms per step summed over threads, what counts on a busy machine).
 #
 #   cmake --build build/rel --target bench_attention && bash bench/bench_attention.sh out.jsonl
 set -euo pipefail
@@ -27,9 +27,10 @@ key = lambda r: (r["case"], r["seq_len"], r["threads"])
 by = {}
 for r in rows: by.setdefault(key(r), {})[r["path"]] = r
 print(f"{'case':<14}{'T':>6}{'thr':>4}{'plain ms':>11}{'fused ms':>10}{'speedup':>9}"
-      f"{'plain +MB':>11}{'fused +MB':>11}")
+      f"{'plain cpu':>11}{'fused cpu':>11}{'plain +MB':>11}{'fused +MB':>11}")
 for (case, seq, threads), paths in by.items():
   p, f = paths["plain"], paths["fused"]
   print(f"{case:<14}{seq:>6}{threads:>4}{p['ms']:>11.1f}{f['ms']:>10.1f}{p['ms'] / f['ms']:>9.2f}"
+        f"{p['cpu_ms']:>11.1f}{f['cpu_ms']:>11.1f}"
         f"{p['peak_growth_mb']:>11.0f}{f['peak_growth_mb']:>11.0f}")
 EOF
