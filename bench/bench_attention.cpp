@@ -4,11 +4,12 @@
 //
 //   bench_attention --path fused --seq 2048 --threads 2 --backward 1 --steps 5
 //
-// d_model 256, 8 heads, batch 8 (issue 6), float32, self-attention, no mask, dropout 0, train
-// mode. The plain path is MultiHeadAttention with need_weights (matmul, softmax, matmul over
-// [B, H, T, T], weights per head so nothing is averaged); the fused path is the same module without
-// need_weights. With --backward 1 a step is forward, sum, backward, with the input requiring a
-// gradient as inside a model. Prints one JSON line.
+// d_model 256, 8 heads, batch 8 (issue 6; --d_model, --heads, --batch change them), float32,
+// self-attention, no mask, dropout 0, train mode. The plain path is MultiHeadAttention with
+// need_weights (matmul, softmax, matmul over [B, H, T, T], weights per head so nothing is
+// averaged); the fused path is the same module without need_weights. With --backward 1 a step is
+// forward, sum, backward, with the input requiring a gradient as inside a model. Prints one JSON
+// line.
 #include <fmt/format.h>
 #include <omp.h>
 #include <sys/resource.h>
@@ -56,6 +57,10 @@ Flags parse(int argc, char** argv) {
       flags.steps = std::atoi(value);
     else if (name == "--batch")
       flags.batch = std::atoll(value);
+    else if (name == "--d_model")
+      flags.d_model = std::atoll(value);
+    else if (name == "--heads")
+      flags.heads = std::atoll(value);
     else
       fail("bench_attention: unknown flag {}", name);
   }
@@ -122,9 +127,10 @@ int main(int argc, char** argv) {
   std::sort(cpu.begin(), cpu.end());
   fmt::print(
       "{{\"case\": \"mha {}\", \"path\": \"{}\", \"threads\": {}, \"seq_len\": {}, \"batch\": {}, "
+      "\"d_model\": {}, \"heads\": {}, "
       "\"ms\": {:.2f}, \"min_ms\": {:.2f}, \"cpu_ms\": {:.2f}, \"steps\": {}, "
       "\"rss_before_mb\": {:.0f}, \"peak_growth_mb\": {:.0f}}}\n",
       flags.backward ? "fwd+bwd" : "fwd", flags.path, flags.threads, flags.seq, flags.batch,
-      ms[ms.size() / 2], ms.front(), cpu[cpu.size() / 2], flags.steps, rss_before,
-      peak_rss_mb() - rss_before);
+      flags.d_model, flags.heads, ms[ms.size() / 2], ms.front(), cpu[cpu.size() / 2], flags.steps,
+      rss_before, peak_rss_mb() - rss_before);
 }
