@@ -202,8 +202,9 @@ bool worth_threads(const AttentionProblem& p) {
 
 // One thread's buffers: a whole head's kᵀ [d, padded keys] and v [keys, padded_dv], packed once
 // for all its query tiles; a tile's q [query_tile, d] (scaled), scores [query_tile, key_tile],
-// output accumulator [query_tile, padded_dv], and per row its running max and sum, and the
-// current tile's new max, shift, rescale factor and sum.
+// output accumulator [query_tile, padded_dv], and per row its running max, its running sum
+// (one SIMD vector of partial sums, added up once at the end), and the current tile's new max,
+// shift and rescale factor.
 template <class T>
 struct ForwardTiles {
   ForwardTiles(const Sizes& z, int64_t keys)
@@ -214,14 +215,13 @@ struct ForwardTiles {
         s(z.query_tile * z.key_tile),
         o(z.query_tile * z.padded_dv),
         max(z.query_tile),
-        sum(z.query_tile),
+        sum(z.query_tile * kLanes<T>),
         new_max(z.query_tile),
         shift(z.query_tile),
         rescale(z.query_tile),
-        tile_sum(z.query_tile),
         dropout_keys(z.query_tile) {}
   int64_t kt_stride;
-  Buffer<T> kt, v, q, s, o, max, sum, new_max, shift, rescale, tile_sum;
+  Buffer<T> kt, v, q, s, o, max, sum, new_max, shift, rescale;
   std::vector<uint32_t> dropout_keys;
 };
 
@@ -288,25 +288,19 @@ void online_softmax(int64_t rows, int64_t padded_keys, int64_t padded_dv, Forwar
     store_lane(tile.shift.data() + r, shift);
     store_lane(tile.rescale.data() + r, xsimd::exp(load_lane<L>(tile.max.data() + r) - shift));
   });
+  std::copy_n(tile.new_max.begin(), rows, tile.max.begin());
   for (int64_t r = 0; r < rows; ++r) {
     T* s = tile.s.data() + r * padded_keys;
-    const V shift(tile.shift[r]);
-    V total(T(0));
+    const V shift(tile.shift[r]), rescale(tile.rescale[r]);
+    T* sum = tile.sum.data() + r * kLanes<T>;
+    V total = V::load_aligned(sum) * rescale;
     for (int64_t c = 0; c < padded_keys; c += kLanes<T>) {
       const V e = weight_exp(V::load_unaligned(s + c) - shift);
       e.store_unaligned(s + c);
       total += e;
     }
-    tile.tile_sum[r] = xsimd::hadd(total);
-  }
-  for_each_lane<T>(rows, [&]<class L>(Lane<L>, int64_t r) {
-    const L sum = load_lane<L>(tile.sum.data() + r) * load_lane<L>(tile.rescale.data() + r);
-    store_lane(tile.sum.data() + r, sum + load_lane<L>(tile.tile_sum.data() + r));
-    store_lane(tile.max.data() + r, load_lane<L>(tile.new_max.data() + r));
-  });
-  for (int64_t r = 0; r < rows; ++r) {
+    total.store_aligned(sum);
     T* o = tile.o.data() + r * padded_dv;
-    const V rescale(tile.rescale[r]);
     for (int64_t x = 0; x < padded_dv; x += kLanes<T>)
       (V::load_unaligned(o + x) * rescale).store_unaligned(o + x);
   }
@@ -355,7 +349,7 @@ void forward_query_tile(const AttentionProblem& problem, const Sizes& z,
   }
 
   for (int64_t r = 0; r < rows; ++r) {
-    const T sum = tile.sum[r];
+    const T sum = xsimd::hadd(Batch<T>::load_aligned(tile.sum.data() + r * kLanes<T>));
     const T inverse = sum > 0 ? T(1) / sum : T(0);
     T* dst = out.row(b, h, first_query + r);
     const T* o = tile.o.data() + r * z.padded_dv;
