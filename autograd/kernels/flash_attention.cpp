@@ -410,6 +410,7 @@ void backward_key_tile(const AttentionProblem& problem, const Sizes& z, int64_t 
                        int64_t first_key, int64_t keys, BackwardTiles<T>& t) {
   const int64_t padded_keys = round_up(keys, kLanes<T>);
   const bool dropout = problem.dropout > 0;
+  const Dropout factors = dropout_of(problem);
   T* dropped = dropout ? t.dropped.data() : t.p.data();
   std::fill(t.dk.begin(), t.dk.begin() + padded_keys * z.padded_d, T(0));
   std::fill(t.dv.begin(), t.dv.begin() + padded_keys * z.padded_dv, T(0));
@@ -433,7 +434,7 @@ void backward_key_tile(const AttentionProblem& problem, const Sizes& z, int64_t 
       for (int64_t c = 0; c < padded_keys; c += kLanes<T>)
         weight_exp(Batch<T>::load_unaligned(p + c) - shift).store_unaligned(p + c);
       if (dropout && r < rows) {
-        apply_dropout(dropout_of(problem), t.dropout_keys[first_query + r], first_key, keys, p,
+        apply_dropout(factors, t.dropout_keys[first_query + r], first_key, keys, p,
                       dropped + r * padded_keys);
         std::fill(dropped + r * padded_keys + keys, dropped + (r + 1) * padded_keys, T(0));
       } else if (dropout) {
@@ -479,6 +480,7 @@ void backward_head(const AttentionProblem& problem, const Sizes& z, const HeadsV
                    const HeadsView<T>& dq, const HeadsView<T>& dk, const HeadsView<T>& dv,
                    int64_t b, int64_t h, BackwardTiles<T>& t) {
   const T scale = T(problem.scale);
+  const Dropout dropout = dropout_of(problem);
   for (int64_t i = 0; i < problem.queries; ++i) {
     pack_row(q.row(b, h, i), q.column_stride, z.d, scale, t.q.data() + i * z.padded_d);
     T* dout = t.dout.data() + i * z.padded_dv;
@@ -489,7 +491,7 @@ void backward_head(const AttentionProblem& problem, const Sizes& z, const HeadsV
     t.delta[i] = delta;
     const T row_lse = lse[(b * problem.heads + h) * problem.queries + i];
     t.shift[i] = row_lse == -kInfinity<T> ? kInfinity<T> : row_lse;
-    if (problem.dropout > 0) t.dropout_keys[i] = dropout_key(dropout_of(problem), problem, b, h, i);
+    if (problem.dropout > 0) t.dropout_keys[i] = dropout_key(dropout, problem, b, h, i);
   }
   std::fill(t.dq.begin(), t.dq.end(), T(0));
 
@@ -516,11 +518,6 @@ void backward_head(const AttentionProblem& problem, const Sizes& z, const HeadsV
 }
 
 }  // namespace
-
-bool attention_allowed(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i,
-                       int64_t j) {
-  return allowed(problem, b, h, i, j);
-}
 
 double attention_dropout_factor(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i,
                                 int64_t j) {

@@ -42,18 +42,15 @@ struct HeadsView {
 
 struct AttentionProblem {
   int64_t batch = 1, heads = 1, queries = 0, keys = 0, head_dim = 0, value_dim = 0;
-  double scale = 1.0;                               // of the scores q·k
-  HeadsView<const bool> mask{nullptr, 0, 0, 0, 0};  // [B, H, Tq, Tk], true = may attend; data
-                                                    // null: every key
+  double scale = 1.0;  // of the scores q·k
+  // [B, H, Tq, Tk], true = may attend; with data null, every key may be attended
+  HeadsView<const bool> mask{nullptr, 0, 0, 0, 0};
   bool causal = false;   // also mask keys after the query (key j > query i)
   double dropout = 0.0;  // probability of dropping a weight, in [0, 1]
   uint64_t dropout_seed = 0;
   int64_t query_tile = 64;  // queries per tile, a positive multiple of 16
   int64_t key_tile = 64;    // keys per tile, a positive multiple of 16
 };
-
-// Whether query i may attend to key j (mask and causality).
-bool attention_allowed(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i, int64_t j);
 
 // The factor weight (b, h, i, j) is multiplied by: 1 / (1 - p) if dropout keeps it, else 0.
 double attention_dropout_factor(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i,
