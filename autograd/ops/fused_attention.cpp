@@ -98,8 +98,8 @@ Tensor attend(std::string_view op, std::span<const Tensor> inputs, const Tensor&
     kernels::flash_attention_forward<T>(problem, heads_view<const T>(q), heads_view<const T>(k),
                                         heads_view<const T>(v), heads_view<T>(out), lse.data<T>());
   });
-  // d/dv = P̃ᵀ g,  d/dq = dS k · scale,  d/dk = dSᵀ q · scale,  dS = P ∘ (g vᵀ ∘ dropout - rowsum(g
-  // ∘ out))
+  // d/dv = P̃ᵀ g,  d/dq = dS k · scale,  d/dk = dSᵀ q · scale,
+  // with dS = P ∘ (g vᵀ ∘ dropout - rowsum(g ∘ out)), P recomputed from the saved lse
   return record(op, out, inputs,
                 [op, problem, q = q.detach(), k = k.detach(), v = v.detach(), out = out.detach(),
                  lse, mask = options.mask, make_gradients](const Tensor& g) -> Grads {
