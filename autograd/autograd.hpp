@@ -15,6 +15,7 @@
 #include "autograd/ops/dropout.hpp"
 #include "autograd/ops/elementwise.hpp"
 #include "autograd/ops/embedding.hpp"
+#include "autograd/ops/fused_attention.hpp"
 #include "autograd/ops/indexing.hpp"
 #include "autograd/ops/join.hpp"
 #include "autograd/ops/layer_norm.hpp"

@@ -6,6 +6,7 @@
 #include "autograd/ops/compare.hpp"
 #include "autograd/ops/dropout.hpp"
 #include "autograd/ops/elementwise.hpp"
+#include "autograd/ops/fused_attention.hpp"
 #include "autograd/ops/matmul.hpp"
 #include "autograd/ops/select.hpp"
 #include "autograd/ops/shape_ops.hpp"
@@ -46,17 +47,70 @@ void check_mask(const Tensor& mask, const Shape& scores_shape) {
         kOp, mask.shape(), scores_shape);
 }
 
+// x broadcast to [..., rows, cols] with leading dims `lead`, as the [B, H, rows, cols] that
+// fused_attention takes: a view for up to two leading dims ([] -> [1, 1], [X] -> [X, 1], [A, C]
+// as they are), a copy for more (all but the last folded into B).
+Tensor as_heads(const Tensor& x, const Shape& lead, int64_t rows, int64_t cols) {
+  Shape full = lead;
+  full.push_back(rows);
+  full.push_back(cols);
+  const Tensor expanded = x.shape() == full ? x : expand(x, full);
+  switch (lead.size()) {
+    case 0:
+      return expanded.unsqueeze(0).unsqueeze(0);
+    case 1:
+      return expanded.unsqueeze(1);
+    case 2:
+      return expanded;
+    default:
+      return reshape(expanded, {numel(lead) / lead.back(), lead.back(), rows, cols});
+  }
+}
+
+// The fused path: the same result as the plain one, without the [..., Tq, Tk] weights.
+Tensor fused_scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const Shape& scores_shape,
+                                          const ScaledDotProductAttentionOptions& options) {
+  const Shape lead = broadcast_shapes(Shape(scores_shape.begin(), scores_shape.end() - 2),
+                                      Shape(v.shape().begin(), v.shape().end() - 2), kOp);
+  const int64_t Tq = q.size(-2), Tk = k.size(-2), d = q.size(-1), dv = v.size(-1);
+  FusedAttentionOptions fused = fused_attention_options(options);
+  if (fused.mask.defined()) fused.mask = as_heads(fused.mask, lead, Tq, Tk);
+  const Tensor out = fused_attention(as_heads(q, lead, Tq, d), as_heads(k, lead, Tk, d),
+                                     as_heads(v, lead, Tk, dv), fused);  // [B, H, Tq, dv]
+  if (lead.size() == 2) return out;
+  Shape shape = lead;
+  shape.push_back(Tq);
+  shape.push_back(dv);
+  return reshape(out, shape);  // a view for fewer leading dims
+}
+
 }  // namespace
+
+FusedAttentionOptions fused_attention_options(const ScaledDotProductAttentionOptions& options) {
+  const double p = options.training ? options.dropout_p : 0.0;
+  return {.mask = options.mask,
+          .is_causal = options.is_causal,
+          .scale = options.scale,
+          .dropout_p = p,
+          .dropout_seed = p > 0 ? default_generator().next_u64() : 0};
+}
 
 AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const ScaledDotProductAttentionOptions& options) {
   check_inputs(q, k, v);
   const int64_t Tq = q.size(-2), Tk = k.size(-2);
-  const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  Shape scores_shape = broadcast_shapes(Shape(q.shape().begin(), q.shape().end() - 2),
+                                        Shape(k.shape().begin(), k.shape().end() - 2), kOp);
+  scores_shape.push_back(Tq);
+  scores_shape.push_back(Tk);
+  if (options.mask.defined()) check_mask(options.mask, scores_shape);
+  if (!options.need_weights)
+    return {fused_scaled_dot_product_attention(q, k, v, scores_shape, options), Tensor()};
 
+  const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
   Tensor scores = matmul(q, transpose(k, -2, -1)) * scale;  // [..., Tq, Tk]
   Tensor allowed = options.mask;
-  if (allowed.defined()) check_mask(allowed, scores.shape());
   if (options.is_causal) {
     const Tensor causal = causal_mask(Tq, Tk);  // [Tq, Tk]
     allowed = allowed.defined() ? allowed && causal : causal;
@@ -67,8 +121,7 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
   // A row of -inf (no key allowed) gives zero weights: see softmax.hpp.
   Tensor weights = softmax(scores, -1);  // [..., Tq, Tk]
   weights = dropout(weights, options.dropout_p, options.training);
-  const Tensor output = matmul(weights, v);  // [..., Tq, dv]
-  return {output, options.need_weights ? weights : Tensor()};
+  return {matmul(weights, v), weights};  // [..., Tq, dv], [..., Tq, Tk]
 }
 
 ScaledDotProductAttention::ScaledDotProductAttention(double dropout_) : dropout(dropout_) {

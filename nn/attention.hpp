@@ -7,10 +7,17 @@
 // Masks are bool, true = may attend (see nn/mask.hpp for the shapes each entry
 // point takes). A query with no key it may attend to gets a zero output row and
 // zero gradients, never NaN.
+//
+// Two paths give the same values. Without need_weights, the fused one
+// (autograd/ops/fused_attention.hpp) never forms the [..., Tq, Tk] weights and
+// draws its dropout from a hash seeded by one draw of the default generator;
+// with need_weights, the plain one: matmul, masked_fill, softmax, dropout,
+// matmul.
 #pragma once
 
 #include <optional>
 
+#include "autograd/ops/fused_attention.hpp"
 #include "nn/module.hpp"
 
 namespace tapegrad::nn {
@@ -32,6 +39,10 @@ struct AttentionOutput {
 // q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]; leading dims broadcast.
 AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const ScaledDotProductAttentionOptions& options = {});
+
+// The fused path's options for these: dropout only while training, seeded by one
+// draw of the default generator.
+FusedAttentionOptions fused_attention_options(const ScaledDotProductAttentionOptions& options);
 
 // What a call of the module decides; dropout is the module's own, applied in
 // training mode only.

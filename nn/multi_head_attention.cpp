@@ -129,35 +129,43 @@ AttentionOutput MultiHeadAttention::forward(
         "or Tk",
         query.shape(), key.shape(), value.shape());
 
-  // Projections: [B, T, E] each.
-  Tensor q, k, v;
+  const ScaledDotProductAttentionOptions attention_options{
+      .mask = combined_mask(forward_options, B, Tq, Tk),
+      .is_causal = forward_options.is_causal,
+      .dropout_p = options.dropout,
+      .need_weights = forward_options.need_weights,
+      .training = is_training()};
   const bool self_attention = query.impl() == key.impl() && key.impl() == value.impl() && packed();
-  if (self_attention) {
-    const std::vector<Tensor> qkv = split(linear(query, in_proj_weight, in_proj_bias), E, -1);
-    q = qkv[0], k = qkv[1], v = qkv[2];  // [B, T, 3E] -> 3 x [B, T, E]
+  AttentionOutput attention;  // output [B, H, Tq, D], weights [B, H, Tq, Tk]
+  if (self_attention && !forward_options.need_weights) {
+    // The fused kernel reads Q, K and V of every head in place: [B, T, 3E] = [B, T, 3, H, D].
+    const Tensor qkv = linear(query, in_proj_weight, in_proj_bias);
+    attention.output = fused_attention_packed(view(qkv, {B, Tq, 3, num_heads, head_dim}),
+                                              fused_attention_options(attention_options));
   } else {
-    const auto weight = [&](int64_t i, const Tensor& separate) {
-      return packed() ? narrow(in_proj_weight, 0, i * E, E) : separate;
-    };
-    const auto bias = [&](int64_t i) {
-      return in_proj_bias.defined() ? narrow(in_proj_bias, 0, i * E, E) : Tensor();
-    };
-    q = linear(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, E]
-    k = linear(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, E]
-    v = linear(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, E]
+    // Projections: [B, T, E] each.
+    Tensor q, k, v;
+    if (self_attention) {
+      const std::vector<Tensor> qkv = split(linear(query, in_proj_weight, in_proj_bias), E, -1);
+      q = qkv[0], k = qkv[1], v = qkv[2];  // [B, T, 3E] -> 3 x [B, T, E]
+    } else {
+      const auto weight = [&](int64_t i, const Tensor& separate) {
+        return packed() ? narrow(in_proj_weight, 0, i * E, E) : separate;
+      };
+      const auto bias = [&](int64_t i) {
+        return in_proj_bias.defined() ? narrow(in_proj_bias, 0, i * E, E) : Tensor();
+      };
+      q = linear(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, E]
+      k = linear(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, E]
+      v = linear(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, E]
+    }
+    // Every head at once: [B, H, T, D].
+    attention = scaled_dot_product_attention(split_heads(q, num_heads), split_heads(k, num_heads),
+                                             split_heads(v, num_heads), attention_options);
   }
 
-  // Every head at once: [B, H, T, D].
-  const AttentionOutput attention = scaled_dot_product_attention(
-      split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads),
-      {.mask = combined_mask(forward_options, B, Tq, Tk),
-       .is_causal = forward_options.is_causal,
-       .dropout_p = options.dropout,
-       .need_weights = forward_options.need_weights,
-       .training = is_training()});  // output [B, H, Tq, D], weights [B, H, Tq, Tk]
-
-  // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq,
-  // E]
+  // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, E]; a view when
+  // the fused path laid the heads out as [B, Tq, H, D].
   const Tensor heads = reshape(attention.output.transpose(1, 2), {B, Tq, E});
   const Tensor output = out_proj(heads);  // [B, Tq, E]
   if (!forward_options.need_weights) return {output, Tensor()};

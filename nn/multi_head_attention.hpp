@@ -3,7 +3,9 @@
 //   Concat(head_i) W^O
 // The H heads of size D = embed_dim / H are one projection of width embed_dim,
 // split into [B, T, H, D] and viewed as [B, H, T, D] so that attention runs on
-// every head at once.
+// every head at once. Without need_weights, self-attention hands the packed
+// projection [B, T, 3, H, D] to the fused kernel, which reads the heads in
+// place and writes [B, T, H, D]: neither the split nor the merge copies.
 //
 // Parameters carry PyTorch's names so that weights move between the two: when
 // kdim == vdim == embed_dim, one packed in_proj_weight [3E, E] (self-attention

@@ -26,9 +26,10 @@ std::vector<Tensor> with_parameters(const Module& module, std::vector<Tensor> in
   return inputs;
 }
 
-// The output and the weights, flattened into one vector, so one gradcheck
-// covers both.
+// The output and the weights (if any were asked for), flattened into one
+// vector, so one gradcheck covers both.
 Tensor output_and_weights(const AttentionOutput& attention) {
+  if (!attention.weights.defined()) return attention.output;
   return cat({reshape(attention.output, {-1}), reshape(attention.weights, {-1})});
 }
 
@@ -137,6 +138,29 @@ TEST_CASE("gradcheck scaled_dot_product_attention") {
         },
         {q, k, v}));
   }
+  SUBCASE("mask, causal, a fully masked row, fused") {
+    const Tensor row_blind = bools({1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1}, {3, 4});
+    CHECK(gradcheck(
+        [&](Inputs in) {
+          return scaled_dot_product_attention(in[0], in[1], in[2],
+                                              {.mask = row_blind, .is_causal = true})
+              .output;
+        },
+        {q, k, v}));
+  }
+  SUBCASE("broadcast leading dims, fused") {
+    const Tensor q_heads = testing::input({2, 2, 3, 4}, 5), k_shared = testing::input({4, 4}, 6);
+    const Tensor v_3d = testing::input({2, 1, 4, 3}, 7);
+    CHECK(gradcheck(
+        [&](Inputs in) { return scaled_dot_product_attention(in[0], in[1], in[2]).output; },
+        {q_heads, k_shared, v_3d}));
+    const Tensor q_5d = testing::input({2, 1, 2, 3, 4}, 8);  // more than two leading dims
+    CHECK(gradcheck(
+        [&](Inputs in) {
+          return scaled_dot_product_attention(in[0], in[1], in[2], {.mask = mask}).output;
+        },
+        {q_5d, k, v}));
+  }
   SUBCASE("causal, with a per-batch mask and a scale") {
     const Tensor per_batch = bools({1, 1, 1, 1, 0, 1, 1, 1}, {2, 1, 4});
     CHECK(gradcheck(
@@ -243,25 +267,37 @@ TEST_CASE("nn.ScaledDotProductAttention: dropout follows the training flag") {
 TEST_CASE("gradcheck nn.MultiHeadAttention") {
   const Tensor x = testing::input({2, 3, 4}, 1);
   const Tensor lengths_3_2 = padding_mask({3, 2}, 3);
+  // Each case twice: with the weights (the plain path) and without (the fused kernel).
+  const bool both_paths[] = {true, false};
 
   SUBCASE("self-attention, packed QKV, key padding, averaged weights") {
     MultiHeadAttention mha(4, 2);
     mha.to(kFloat64);
-    CHECK(gradcheck(
-        [&](Inputs in) {
-          return output_and_weights(mha(in[0], in[0], in[0], {.key_padding_mask = lengths_3_2}));
-        },
-        with_parameters(mha, {x})));
+    for (const bool need_weights : both_paths) {
+      CAPTURE(need_weights);
+      CHECK(gradcheck(
+          [&](Inputs in) {
+            return output_and_weights(
+                mha(in[0], in[0], in[0],
+                    {.key_padding_mask = lengths_3_2, .need_weights = need_weights}));
+          },
+          with_parameters(mha, {x})));
+    }
   }
   SUBCASE("causal attn_mask, per-head weights, no bias") {
     MultiHeadAttention mha(4, 2, {.bias = false});
     mha.to(kFloat64);
-    CHECK(gradcheck(
-        [&](Inputs in) {
-          return output_and_weights(mha(
-              in[0], in[0], in[0], {.attn_mask = causal_mask(3), .average_attn_weights = false}));
-        },
-        with_parameters(mha, {x})));
+    for (const bool need_weights : both_paths) {
+      CAPTURE(need_weights);
+      CHECK(gradcheck(
+          [&](Inputs in) {
+            return output_and_weights(mha(in[0], in[0], in[0],
+                                          {.attn_mask = causal_mask(3),
+                                           .need_weights = need_weights,
+                                           .average_attn_weights = false}));
+          },
+          with_parameters(mha, {x})));
+    }
   }
   SUBCASE("cross-attention with packed weights and a [B * H, Tq, Tk] mask") {
     MultiHeadAttention mha(4, 2);
@@ -270,29 +306,86 @@ TEST_CASE("gradcheck nn.MultiHeadAttention") {
     const Tensor mask = bools({1,      0, 1, 1, 0, 1, /**/ 1, 1, 0, 1, 1, 1, /**/ 1, 0, 1, 0, 1, 0,
                                /**/ 0, 1, 1, 1, 0, 1},
                               {4, 3, 2});
-    CHECK(gradcheck([&](Inputs in) { return mha(in[0], in[1], in[1], {.attn_mask = mask}).output; },
-                    with_parameters(mha, {x, memory})));
+    for (const bool need_weights : both_paths) {
+      CAPTURE(need_weights);
+      CHECK(gradcheck(
+          [&](Inputs in) {
+            return mha(in[0], in[1], in[1], {.attn_mask = mask, .need_weights = need_weights})
+                .output;
+          },
+          with_parameters(mha, {x, memory})));
+    }
   }
   SUBCASE("kdim != vdim: separate projections") {
     MultiHeadAttention mha(4, 2, {.kdim = 3, .vdim = 5});
     mha.to(kFloat64);
     const Tensor key = testing::input({2, 2, 3}, 2), value = testing::input({2, 2, 5}, 3);
-    CHECK(gradcheck(
-        [&](Inputs in) {
-          return output_and_weights(mha(in[0], in[1], in[2], {.is_causal = true}));
-        },
-        with_parameters(mha, {x, key, value})));
+    for (const bool need_weights : both_paths) {
+      CAPTURE(need_weights);
+      CHECK(gradcheck(
+          [&](Inputs in) {
+            return output_and_weights(
+                mha(in[0], in[1], in[2], {.is_causal = true, .need_weights = need_weights}));
+          },
+          with_parameters(mha, {x, key, value})));
+    }
   }
   SUBCASE("a fully masked example") {
     MultiHeadAttention mha(4, 2);
     mha.to(kFloat64);
     const Tensor none_real = padding_mask({3, 0}, 3);
-    CHECK(gradcheck(
-        [&](Inputs in) {
-          return output_and_weights(mha(in[0], in[0], in[0], {.key_padding_mask = none_real}));
-        },
-        with_parameters(mha, {x})));
+    for (const bool need_weights : both_paths) {
+      CAPTURE(need_weights);
+      CHECK(gradcheck(
+          [&](Inputs in) {
+            return output_and_weights(
+                mha(in[0], in[0], in[0],
+                    {.key_padding_mask = none_real, .need_weights = need_weights}));
+          },
+          with_parameters(mha, {x})));
+    }
   }
+}
+
+TEST_CASE("nn.MultiHeadAttention: the fused path gives the plain path's output") {
+  manual_seed(3);
+  const Tensor x = randn({2, 70, 32}), memory = randn({2, 50, 32});
+  const Tensor lengths = padding_mask({70, 41}, 70);
+  MultiHeadAttention mha(32, 4);
+  for (const bool training : {true, false}) {  // dropout 0: training changes nothing
+    CAPTURE(training);
+    mha.train(training);
+    const auto gap = [&](const Tensor& query, const Tensor& key,
+                         MultiHeadAttentionForwardOptions options) {
+      const Tensor plain = mha(query, key, key, options).output;
+      options.need_weights = false;
+      return max(abs(mha(query, key, key, options).output - plain)).item();
+    };
+    CHECK(gap(x, x, {}) < 1e-5);
+    CHECK(gap(x, x, {.key_padding_mask = lengths, .is_causal = true}) < 1e-5);
+    CHECK(gap(x, x, {.attn_mask = causal_mask(70)}) < 1e-5);
+    CHECK(gap(x, memory, {.key_padding_mask = padding_mask({50, 7}, 50)}) < 1e-5);
+  }
+}
+
+TEST_CASE("nn.MultiHeadAttention: fused dropout, one draw of the default generator per call") {
+  MultiHeadAttention mha(8, 2, {.dropout = 0.3});
+  const Tensor x = randn({2, 5, 8});
+  const auto run = [&](uint64_t seed) {
+    manual_seed(seed);
+    return mha(x, x, x, {.need_weights = false}).output.to_vector();
+  };
+  CHECK(run(5) == run(5));
+  CHECK(run(5) != run(6));
+  manual_seed(5);
+  mha(x, x, x, {.need_weights = false});
+  const uint64_t after_call = default_generator().next_u64();
+  manual_seed(5);
+  default_generator().next_u64();  // the call's one draw
+  CHECK(after_call == default_generator().next_u64());
+  mha.eval();
+  CHECK(run(5) != std::vector<double>(80, 0.0));
+  CHECK(run(5) == run(6));
 }
 
 TEST_CASE("nn.MultiHeadAttention: the seed trace, 6 token ids to [1, 6, 64]") {

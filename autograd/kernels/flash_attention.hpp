@@ -1,0 +1,86 @@
+// Fused, memory-efficient attention in the style of FlashAttention-2 (Dao 2023), for
+// q [B, H, Tq, d], k [B, H, Tk, d], v [B, H, Tk, dv] read through any strides:
+//   out = softmax(scale · q kᵀ, masked) v      (with dropout on the weights, if asked)
+// without ever holding the [Tq, Tk] scores of more than one tile.
+//
+// Forward: for each (batch, head) and tile of queries, loop over tiles of keys with an online
+// softmax: a running row max m, a running sum l of exp(s - m) and an accumulator of the output,
+// rescaled by exp(m_old - m_new) whenever the max grows. It saves the row log-sum-exp
+// lse = m + log l, which is all the backward needs to recompute the weights.
+// Backward: for each (batch, head), tile of keys, tile of queries, recompute P = exp(S - lse):
+//   dV += Pᵀ dO,  dP = dO Vᵀ,  dS = P ∘ (dP - D) with D = rowsum(dO ∘ O),
+//   dQ += dS K · scale,  dK += dSᵀ Q · scale.
+//
+// A query that may attend to no key gets a zero output, lse = -inf and zero gradients, never NaN.
+// Threads (OpenMP) split the forward over batch × heads × query tiles and the backward over
+// batch × heads; each task's results come from one thread in a fixed order, so they do not depend
+// on the thread count. The tile products are tile_product's register-blocked FMA loops.
+//
+// Dropout on the weights draws no random numbers: whether weight (b, h, i, j) is kept is a hash
+// of (seed, b, h, i, j) (attention_dropout_keep), which the backward evaluates again. The weights
+// that are kept are scaled by 1 / (1 - p); the softmax's normaliser is that of the weights before
+// dropout, as in PyTorch.
+#pragma once
+
+#include <cstdint>
+
+namespace tapegrad::kernels {
+
+// Element [b, h, t, x] of a [B, H, T, n] operand is data[b * batch_stride + h * head_stride +
+// t * row_stride + x * column_stride]. A stride of 0 broadcasts.
+template <class T>
+struct HeadsView {
+  T* data;
+  int64_t batch_stride;
+  int64_t head_stride;
+  int64_t row_stride;
+  int64_t column_stride;
+  T* row(int64_t b, int64_t h, int64_t t) const {
+    return data + b * batch_stride + h * head_stride + t * row_stride;
+  }
+};
+
+struct AttentionProblem {
+  int64_t batch = 1, heads = 1, queries = 0, keys = 0, head_dim = 0, value_dim = 0;
+  double scale = 1.0;  // of the scores q·k
+  // [B, H, Tq, Tk], true = may attend; with data null, every key may be attended
+  HeadsView<const bool> mask{nullptr, 0, 0, 0, 0};
+  bool causal = false;   // also mask keys after the query (key j > query i)
+  double dropout = 0.0;  // probability of dropping a weight, in [0, 1]
+  uint64_t dropout_seed = 0;
+  int64_t query_tile = 64;  // queries per tile, a positive multiple of 16
+  int64_t key_tile = 64;    // keys per tile, a positive multiple of 16
+};
+
+// The factor weight (b, h, i, j) is multiplied by: 1 / (1 - p) if dropout keeps it, else 0.
+double attention_dropout_factor(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i,
+                                int64_t j);
+
+// out [B, H, Tq, dv]; lse [B, H, Tq] contiguous.
+template <class T>
+void flash_attention_forward(const AttentionProblem& problem, const HeadsView<const T>& q,
+                             const HeadsView<const T>& k, const HeadsView<const T>& v,
+                             const HeadsView<T>& out, T* lse);
+
+// From the forward's q, k, v, out, lse and the output's gradient grad_out, writes dq, dk, dv
+// (every element; they must not overlap each other or the inputs).
+template <class T>
+void flash_attention_backward(const AttentionProblem& problem, const HeadsView<const T>& q,
+                              const HeadsView<const T>& k, const HeadsView<const T>& v,
+                              const HeadsView<const T>& out, const T* lse,
+                              const HeadsView<const T>& grad_out, const HeadsView<T>& dq,
+                              const HeadsView<T>& dk, const HeadsView<T>& dv);
+
+// The plain computation the tests compare against: every [Tq, Tk] score of a head at once,
+// softmax, dropout, product; and its backward through the full weights (tiles are ignored).
+template <class T>
+void attention_forward_reference(const AttentionProblem& problem, const HeadsView<const T>& q,
+                                 const HeadsView<const T>& k, const HeadsView<const T>& v,
+                                 const HeadsView<T>& out, T* lse);
+template <class T>
+void attention_backward_reference(const AttentionProblem& problem, const HeadsView<const T>& q,
+                                  const HeadsView<const T>& k, const HeadsView<const T>& v,
+                                  const HeadsView<const T>& grad_out, const HeadsView<T>& dq,
+                                  const HeadsView<T>& dk, const HeadsView<T>& dv);
+
+}  // namespace tapegrad::kernels
