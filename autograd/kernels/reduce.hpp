@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/parallel.hpp"
 
 namespace tapegrad::kernels {
 
@@ -109,18 +110,31 @@ struct Strided {
 };
 
 // Calls f(line, offset, reduced_offset) for every line along the middle axis of [outer, n, inner]:
-// offset is the line's first element, reduced_offset its place in the [outer, inner] result.
+// offset is the line's first element, reduced_offset its place in the [outer, inner] result. Lines
+// are independent and shared among threads (a line is never split), so results do not depend on
+// the thread count; f must only write its own line's outputs.
 template <class T, class F>
 void for_each_line(int64_t outer, int64_t n, int64_t inner, const F& f) {
-  for (int64_t o = 0; o < outer; ++o) {
-    if (inner == 1) {
-      f(Contiguous<T>{n}, o * n, o);
-    } else {
-      for_each_lane<T>(inner, [&]<class V>(Lane<V>, int64_t j) {
-        f(Strided<V>{n, inner}, o * n * inner + j, o * inner + j);
-      });
-    }
+  if (inner == 1) {
+    parallel_for(outer, n, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) f(Contiguous<T>{n}, o * n, o);
+    });
+    return;
   }
+  // Per outer index: the batches of kWidth neighbouring columns, then the columns of the tail.
+  constexpr int64_t width = kWidth<Batch<T>>;
+  const int64_t batches = inner / width, columns = batches + inner % width;
+  parallel_for(outer * columns, n * width, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t o = item / columns, c = item % columns;
+      if (c < batches) {
+        f(Strided<Batch<T>>{n, inner}, o * n * inner + c * width, o * inner + c * width);
+      } else {
+        const int64_t j = batches * width + (c - batches);
+        f(Strided<T>{n, inner}, o * n * inner + j, o * inner + j);
+      }
+    }
+  });
 }
 
 // Σ_i x[i]
