@@ -13,6 +13,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "autograd/kernels/functors.hpp"
 #include "autograd/kernels/parallel.hpp"
@@ -165,9 +166,82 @@ T dot_reference(const T* a, const T* b, int64_t n) {
   return total;
 }
 
+namespace detail {
+
+// The ranges that tree_reduce over [begin, end) folds with its four accumulators, in order.
+inline void tree_leaves(int64_t begin, int64_t end, std::vector<int64_t>& starts) {
+  if (end - begin > kPairwiseBlock) {
+    const int64_t middle = begin + (end - begin) / 2;
+    tree_leaves(begin, middle, starts);
+    tree_leaves(middle, end, starts);
+    return;
+  }
+  starts.push_back(begin);
+}
+
+// row[j] += other[j] for j < n.
+template <class T>
+void add_row(T* row, const T* other, int64_t n) {
+  for_each_lane<T>(n, [&]<class V>(Lane<V>, int64_t j) {
+    store_lane(row + j, load_lane<V>(row + j) + load_lane<V>(other + j));
+  });
+}
+
+// Folds the leaves' rows of [begin, end) as tree_reduce does, into the first one; returns it.
+template <class T>
+T* combine_leaves(int64_t begin, int64_t end, int64_t n, T*& next_leaf) {
+  if (end - begin > kPairwiseBlock) {
+    const int64_t middle = begin + (end - begin) / 2;
+    T* left = combine_leaves(begin, middle, n, next_leaf);
+    add_row(left, combine_leaves(middle, end, n, next_leaf), n);
+    return left;
+  }
+  T* leaf = next_leaf;
+  next_leaf += n;
+  return leaf;
+}
+
+// out[o, :] = Σ_k x[o, k, :] for inner > 1, walking the rows in memory order: each leaf of the
+// summation tree folds its rows into four accumulator rows, leaves are shared among threads, then
+// combined pairwise. Every column gets exactly the additions of tree_reduce down that column.
+template <class T>
+void column_sums(const T* x, int64_t outer, int64_t n, int64_t inner, T* out) {
+  std::vector<int64_t> starts;
+  tree_leaves(0, n, starts);
+  const int64_t leaves = static_cast<int64_t>(starts.size());
+  starts.push_back(n);
+  std::vector<T> partial(static_cast<std::size_t>(outer * leaves * inner));
+  parallel_for(outer * leaves, (n / leaves + 1) * inner, [&](int64_t first, int64_t last) {
+    std::vector<T> accumulators(static_cast<std::size_t>(4 * inner));
+    T* const acc[4] = {accumulators.data(), accumulators.data() + inner,
+                       accumulators.data() + 2 * inner, accumulators.data() + 3 * inner};
+    for (int64_t item = first; item < last; ++item) {
+      const int64_t o = item / leaves, leaf = item % leaves;
+      const T* rows = x + o * n * inner;
+      std::fill(accumulators.begin(), accumulators.end(), T(0));
+      int64_t k = starts[leaf];
+      for (; k + 4 <= starts[leaf + 1]; k += 4) {
+        for (int64_t a = 0; a < 4; ++a) add_row(acc[a], rows + (k + a) * inner, inner);
+      }
+      for (; k < starts[leaf + 1]; ++k) add_row(acc[0], rows + k * inner, inner);
+      add_row(acc[0], acc[1], inner);
+      add_row(acc[2], acc[3], inner);
+      add_row(acc[0], acc[2], inner);
+      std::copy_n(acc[0], inner, partial.data() + item * inner);
+    }
+  });
+  for (int64_t o = 0; o < outer; ++o) {
+    T* next_leaf = partial.data() + o * leaves * inner;
+    std::copy_n(combine_leaves(int64_t{0}, n, inner, next_leaf), inner, out + o * inner);
+  }
+}
+
+}  // namespace detail
+
 // out[o, j] = Σ_k x[o, k, j]
 template <class T>
 void sum(const T* x, int64_t outer, int64_t n, int64_t inner, T* out) {
+  if (inner > 1 && n > 0) return detail::column_sums(x, outer, n, inner, out);
   for_each_line<T>(outer, n, inner, [&](const auto& line, int64_t offset, int64_t reduced) {
     store_lane(out + reduced, line.reduce(T(0), loader(x + offset), Add{}));
   });
