@@ -58,12 +58,12 @@ std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -2, float 
 }
 
 // [outer, n, inner] shapes with enough work for two threads: rows, and columns (inner > 1) with a
-// tail of single columns.
+// tail of single columns, in several leaves of the summation tree or several chunks of columns.
 struct Lines {
   int64_t outer, n, inner;
   int64_t size() const { return outer * n * inner; }
 };
-constexpr Lines kLines[] = {{300, 517, 1}, {3, 700, 83}, {1, 4099, 64}};
+constexpr Lines kLines[] = {{300, 517, 1}, {3, 700, 83}, {1, 4099, 64}, {2, 40, 3000}};
 
 }  // namespace
 

@@ -201,33 +201,42 @@ T* combine_leaves(int64_t begin, int64_t end, int64_t n, T*& next_leaf) {
   return leaf;
 }
 
+// Columns per item of column_sums: accumulators of four such rows stay in L1.
+inline constexpr int64_t kColumnChunk = 1024;
+
 // out[o, :] = Σ_k x[o, k, :] for inner > 1, walking the rows in memory order: each leaf of the
-// summation tree folds its rows into four accumulator rows, leaves are shared among threads, then
-// combined pairwise. Every column gets exactly the additions of tree_reduce down that column.
+// summation tree folds its rows into four accumulator rows, then the leaves are combined pairwise.
+// Every column gets exactly the additions of tree_reduce down that column. Items (an outer index,
+// a leaf, a chunk of columns) are shared among threads.
 template <class T>
 void column_sums(const T* x, int64_t outer, int64_t n, int64_t inner, T* out) {
   std::vector<int64_t> starts;
   tree_leaves(0, n, starts);
   const int64_t leaves = static_cast<int64_t>(starts.size());
   starts.push_back(n);
+  const int64_t chunks = (inner + kColumnChunk - 1) / kColumnChunk;
   std::vector<T> partial(static_cast<std::size_t>(outer * leaves * inner));
-  parallel_for(outer * leaves, (n / leaves + 1) * inner, [&](int64_t first, int64_t last) {
-    std::vector<T> accumulators(static_cast<std::size_t>(4 * inner));
-    T* const acc[4] = {accumulators.data(), accumulators.data() + inner,
-                       accumulators.data() + 2 * inner, accumulators.data() + 3 * inner};
+  const int64_t work = (n / leaves + 1) * std::min(inner, kColumnChunk);
+  parallel_for(outer * leaves * chunks, work, [&](int64_t first, int64_t last) {
+    const int64_t width = std::min(inner, kColumnChunk);
+    std::vector<T> accumulators(static_cast<std::size_t>(4 * width));
+    T* const acc[4] = {accumulators.data(), accumulators.data() + width,
+                       accumulators.data() + 2 * width, accumulators.data() + 3 * width};
     for (int64_t item = first; item < last; ++item) {
-      const int64_t o = item / leaves, leaf = item % leaves;
-      const T* rows = x + o * n * inner;
+      const int64_t o = item / (leaves * chunks), leaf = item / chunks % leaves;
+      const int64_t column = item % chunks * kColumnChunk;
+      const int64_t columns = std::min(kColumnChunk, inner - column);
+      const T* rows = x + o * n * inner + column;
       std::fill(accumulators.begin(), accumulators.end(), T(0));
       int64_t k = starts[leaf];
       for (; k + 4 <= starts[leaf + 1]; k += 4) {
-        for (int64_t a = 0; a < 4; ++a) add_row(acc[a], rows + (k + a) * inner, inner);
+        for (int64_t a = 0; a < 4; ++a) add_row(acc[a], rows + (k + a) * inner, columns);
       }
-      for (; k < starts[leaf + 1]; ++k) add_row(acc[0], rows + k * inner, inner);
-      add_row(acc[0], acc[1], inner);
-      add_row(acc[2], acc[3], inner);
-      add_row(acc[0], acc[2], inner);
-      std::copy_n(acc[0], inner, partial.data() + item * inner);
+      for (; k < starts[leaf + 1]; ++k) add_row(acc[0], rows + k * inner, columns);
+      add_row(acc[0], acc[1], columns);
+      add_row(acc[2], acc[3], columns);
+      add_row(acc[0], acc[2], columns);
+      std::copy_n(acc[0], columns, partial.data() + (o * leaves + leaf) * inner + column);
     }
   });
   for (int64_t o = 0; o < outer; ++o) {
