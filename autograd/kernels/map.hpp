@@ -64,16 +64,25 @@ void with_operand(const T* p, int64_t step, const F& f) {
 }  // namespace detail
 
 // out[i] = op(a[i·a_step], b[i·b_step]) for i < n, each step 0 (broadcast one value) or 1
-// (contiguous); out may be a or b when that operand's step is 1.
+// (contiguous), on the calling thread: for callers that share rows among threads themselves.
 template <class T, class Op>
-void binary(const T* a, int64_t a_step, const T* b, int64_t b_step, T* out, int64_t n, Op op) {
+void binary_row(const T* a, int64_t a_step, const T* b, int64_t b_step, T* out, int64_t n, Op op) {
   if (n == 0) return;
   detail::with_operand(a, a_step, [&](const auto& a_at) {
     detail::with_operand(b, b_step, [&](const auto& b_at) {
-      parallel_for_each_lane<T>(n, [&]<class V>(Lane<V> lane, int64_t i) {
+      for_each_lane<T>(n, [&]<class V>(Lane<V> lane, int64_t i) {
         store_lane(out + i, op(a_at(lane, i), b_at(lane, i)));
       });
     });
+  });
+}
+
+// binary_row over pieces shared among threads; out may be a or b when that operand's step is 1.
+template <class T, class Op>
+void binary(const T* a, int64_t a_step, const T* b, int64_t b_step, T* out, int64_t n, Op op) {
+  parallel_chunks(n, kPiece<T>, [&](int64_t begin, int64_t end) {
+    binary_row(a + begin * a_step, a_step, b + begin * b_step, b_step, out + begin, end - begin,
+               op);
   });
 }
 

@@ -32,7 +32,9 @@ template <class F>
 void parallel_for(int64_t items, int64_t work_per_item, const F& f) {
   if (items <= 0) return;
   const int threads =
-      static_cast<int>(std::min<int64_t>(items, threads_for_work(items * work_per_item)));
+      items == 1
+          ? 1
+          : static_cast<int>(std::min<int64_t>(items, threads_for_work(items * work_per_item)));
   if (threads <= 1) {
     f(int64_t{0}, items);
     return;

@@ -68,7 +68,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, EmbeddingOptions o
                     for (int64_t k = 0; k < count; ++k) {
                       if (id[k] == padding_idx) continue;
                       T* row = rows + id[k] * dim;
-                      kernels::binary(row, 1, from + k * dim, 1, row, dim, kernels::Add{});
+                      kernels::binary_row(row, 1, from + k * dim, 1, row, dim, kernels::Add{});
                     }
                   });
                   return {grad};

@@ -38,8 +38,8 @@ Tensor add_at_positions(std::string_view op, const Tensor& g, const Shape& shape
     for (int64_t o = 0; o < to.outer; ++o)
       for (int64_t k = 0; k < entries; ++k) {
         T* row = out + (o * to.n + position(k)) * to.inner;
-        kernels::binary(row, 1, from + (o * entries + k) * to.inner, 1, row, to.inner,
-                        kernels::Add{});
+        kernels::binary_row(row, 1, from + (o * entries + k) * to.inner, 1, row, to.inner,
+                            kernels::Add{});
       }
   });
   return grad;
