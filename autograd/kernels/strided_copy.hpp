@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include "autograd/kernels/parallel.hpp"
@@ -53,32 +52,30 @@ inline int64_t offset_of(int64_t index, const std::vector<int64_t>& sizes,
   return offset;
 }
 
-// Walks the dims `dims` like an odometer from combination `index`, keeping the source offset.
+// Walks the first `dims` dims of a layout like an odometer, from combination `index`, keeping the
+// source offset.
 class Odometer {
  public:
-  Odometer(const CoalescedLayout& layout, std::vector<std::size_t> dims, int64_t index)
-      : layout_(layout), dims_(std::move(dims)), index_(dims_.size(), 0) {
-    for (std::size_t k = dims_.size(); k-- > 0;) {
-      const int64_t size = layout_.sizes[dims_[k]];
-      index_[k] = index % size;
-      offset_ += index_[k] * layout_.strides[dims_[k]];
-      index /= size;
+  Odometer(const CoalescedLayout& layout, std::size_t dims, int64_t index)
+      : layout_(layout), index_(dims, 0) {
+    for (std::size_t d = dims; d-- > 0;) {
+      index_[d] = index % layout_.sizes[d];
+      offset_ += index_[d] * layout_.strides[d];
+      index /= layout_.sizes[d];
     }
   }
   int64_t offset() const { return offset_; }
   void next() {
-    for (std::size_t k = dims_.size(); k-- > 0;) {
-      const std::size_t d = dims_[k];
+    for (std::size_t d = index_.size(); d-- > 0;) {
       offset_ += layout_.strides[d];
-      if (++index_[k] < layout_.sizes[d]) return;
+      if (++index_[d] < layout_.sizes[d]) return;
       offset_ -= layout_.strides[d] * layout_.sizes[d];
-      index_[k] = 0;
+      index_[d] = 0;
     }
   }
 
  private:
   const CoalescedLayout& layout_;
-  std::vector<std::size_t> dims_;
   std::vector<int64_t> index_;
   int64_t offset_ = 0;
 };
@@ -91,12 +88,10 @@ template <class Src, class Dst>
 void copy_rows(const Src* src, const CoalescedLayout& layout, Dst* dst) {
   const std::size_t inner_dim = layout.sizes.size() - 1;
   const int64_t n = layout.sizes[inner_dim], stride = layout.strides[inner_dim];
-  std::vector<std::size_t> outer_dims(inner_dim);
-  for (std::size_t d = 0; d < inner_dim; ++d) outer_dims[d] = d;
   int64_t rows = 1;
   for (std::size_t d = 0; d < inner_dim; ++d) rows *= layout.sizes[d];
   parallel_for(rows, n, [&](int64_t first, int64_t last) {
-    Odometer row(layout, outer_dims, first);
+    Odometer row(layout, inner_dim, first);
     for (int64_t r = first; r < last; ++r, row.next()) {
       const Src* from = src + row.offset();
       Dst* to = dst + r * n;
