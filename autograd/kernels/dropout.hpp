@@ -10,6 +10,7 @@
 // values below 2^32 there), so a kept or dropped lane is chosen by a bitwise select.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
