@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "autograd/kernels/map.hpp"
+
 namespace tapegrad {
 namespace {
 
@@ -27,7 +29,11 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
-  return generate(shape, options, [value](int64_t) { return value; });
+  Tensor out = empty(shape, options);
+  dispatch_all(options.dtype, [&]<class T>() {
+    kernels::fill(out.data<T>(), out.numel(), static_cast<T>(value));
+  });
+  return out;
 }
 Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
 Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
@@ -63,7 +69,8 @@ NestedValues::NestedValues(std::initializer_list<NestedValues> items) {
   shape_ = {static_cast<int64_t>(items.size())};
   for (const NestedValues& item : items) {
     if (item.shape() != items.begin()->shape())
-      fail("tensor: nested lists of different shapes ({} and {})", items.begin()->shape(), item.shape());
+      fail("tensor: nested lists of different shapes ({} and {})", items.begin()->shape(),
+           item.shape());
     values_.insert(values_.end(), item.values().begin(), item.values().end());
   }
   if (items.size() > 0)
@@ -100,8 +107,9 @@ Tensor normal(const Shape& shape, double mean, double std, TensorOptions options
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& generator) {
   if (low >= high) fail("randint: empty range [{}, {})", low, high);
   const uint64_t range = static_cast<uint64_t>(high - low);
-  return generate(shape, {.dtype = kInt64},
-                  [&](int64_t) { return low + static_cast<int64_t>(generator.next_u64() % range); });
+  return generate(shape, {.dtype = kInt64}, [&](int64_t) {
+    return low + static_cast<int64_t>(generator.next_u64() % range);
+  });
 }
 
 }  // namespace tapegrad

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/map.hpp"
 
 namespace tapegrad::optim {
 
@@ -35,13 +36,13 @@ struct AdamStep {
   double bias_correction2_sqrt;  // √(1 - β2^t)
 };
 
-// One pass over n elements reading p, g, m, v (and v̂ with amsgrad) once; max_exp_avg_sq is null
-// without amsgrad.
+// One pass over n elements reading p, g, m, v (and v̂ with amsgrad) once, shared among threads
+// (elementwise: the same result on any thread count); max_exp_avg_sq is null without amsgrad.
 template <class T>
 void adam_update(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, int64_t n,
                  const AdamStep& s) {
   using kernels::load_lane, kernels::store_lane;
-  kernels::for_each_lane<T>(n, [&]<class V>(kernels::Lane<V>, int64_t i) {
+  kernels::parallel_for_each_lane<T>(n, [&]<class V>(kernels::Lane<V>, int64_t i) {
     const V p = load_lane<V>(param + i) * V(T(s.decay_factor));  // p·(1 - lr·wd)
     const V g = load_lane<V>(grad + i) + V(T(s.l2)) * p;         // g + wd·p
     const V m = V(T(s.beta1)) * load_lane<V>(exp_avg + i) + V(T(1 - s.beta1)) * g;   // m

@@ -15,11 +15,13 @@
 #include <span>
 #include <vector>
 
+#include "autograd/kernels/dropout.hpp"
 #include "autograd/kernels/functors.hpp"
 #include "autograd/kernels/layer_norm.hpp"
 #include "autograd/kernels/map.hpp"
 #include "autograd/kernels/reduce.hpp"
 #include "autograd/kernels/softmax.hpp"
+#include "autograd/kernels/strided_copy.hpp"
 
 namespace k = tapegrad::kernels;
 
@@ -129,6 +131,16 @@ T sum_tolerance(std::span<const T> terms) {
   return magnitude * static_cast<T>(terms.size() + 4) * std::numeric_limits<T>::epsilon();
 }
 
+// (rows, n) of the layer norm checks: every size of kSizes but 0 (a row of nothing has no mean)
+// in 3 rows, and 130 rows of 17.
+std::vector<std::pair<int64_t, int64_t>> layer_norm_shapes() {
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  for (const int64_t n : kSizes)
+    if (n > 0) shapes.emplace_back(3, n);
+  shapes.emplace_back(130, 17);
+  return shapes;
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("kernels: unary functors match their scalar path", T, float, double) {
@@ -207,6 +219,21 @@ TEST_CASE_TEMPLATE("kernels: maximum, minimum, relu and clamp propagate NaN", T,
 
 TEST_CASE_TEMPLATE("kernels: sum over [outer, n, inner] matches the reference", T, float, double) {
   for (const Shape& s : kShapes) {
+    CAPTURE(s.outer);
+    CAPTURE(s.n);
+    CAPTURE(s.inner);
+    const Unaligned<T> x = random_values<T>(s.size(), -1, 1);
+    Unaligned<T> simd(s.reduced_size()), reference(s.reduced_size());
+    k::sum(x.data(), s.outer, s.n, s.inner, simd.data());
+    k::sum_reference(x.data(), s.outer, s.n, s.inner, reference.data());
+    check_close(simd, reference, T(0), sum_tolerance(x.view()));
+  }
+}
+
+TEST_CASE_TEMPLATE("kernels: column sums over many rows and wide rows match the reference", T,
+                   float, double) {
+  // Several leaves of the summation tree (n > 256), several chunks of columns (inner > 1024).
+  for (const Shape& s : {Shape{1, 1000, 40}, Shape{2, 600, 17}, Shape{2, 40, 3000}}) {
     CAPTURE(s.outer);
     CAPTURE(s.n);
     CAPTURE(s.inner);
@@ -426,12 +453,12 @@ TEST_CASE("kernels: softmax backward passes agree with finite differences") {
 
 TEST_CASE_TEMPLATE("kernels: layer norm matches the reference, with and without gamma and beta", T,
                    float, double) {
-  for (const int64_t n : kSizes) {
-    if (n == 0) continue;  // a row of nothing has no mean
+  // 130 rows: three blocks of the backward's parameter sums, the last one short.
+  for (const auto& [rows, n] : layer_norm_shapes()) {
     for (const bool affine : {false, true}) {
+      CAPTURE(rows);
       CAPTURE(n);
       CAPTURE(affine);
-      const int64_t rows = 3;
       const Unaligned<T> x = random_values<T>(rows * n, -3, 5, 1);
       const Unaligned<T> g = random_values<T>(rows * n, -1, 1, 2);
       const Unaligned<T> gamma = random_values<T>(n, T(0.5), T(1.5), 3);
@@ -523,4 +550,140 @@ TEST_CASE("kernels: layer norm backward agrees with finite differences") {
     CHECK(dgamma[i] == doctest::Approx(dgamma_numeric).epsilon(1e-6));
     CHECK(dbeta[i] == doctest::Approx(dbeta_numeric).epsilon(1e-6));
   }
+}
+
+// ---- dropout ----
+
+TEST_CASE_TEMPLATE("kernels: dropout matches its reference bit for bit", T, float, double) {
+  for (const int64_t n : {int64_t{0}, int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17},
+                          int64_t{1023}, int64_t{100'003}}) {
+    for (const double p : {0.1, 0.5, 0.9}) {
+      CAPTURE(n);
+      CAPTURE(p);
+      const Unaligned<T> x = random_values<T>(n, -2, 2);
+      const k::DropoutMask mask = k::dropout_mask(0x1234'5678'9abc'def0, p);
+      const T scale = static_cast<T>(1 / (1 - p));
+      Unaligned<T> simd(n), reference(n);
+      k::dropout(x.data(), simd.data(), n, mask, scale);
+      k::dropout_reference(x.data(), reference.data(), n, mask, scale);
+      check_close(simd, reference, T(0), T(0));
+    }
+  }
+}
+
+TEST_CASE("kernels: dropout's float and double masks are the same") {
+  const int64_t n = 1000;
+  const k::DropoutMask mask = k::dropout_mask(99, 0.5);
+  const Unaligned<float> ones_float(n, 1.0f);
+  const Unaligned<double> ones_double(n, 1.0);
+  Unaligned<float> kept_float(n);
+  Unaligned<double> kept_double(n);
+  k::dropout(ones_float.data(), kept_float.data(), n, mask, 1.0f);
+  k::dropout(ones_double.data(), kept_double.data(), n, mask, 1.0);
+  for (int64_t i = 0; i < n; ++i) CHECK(double{kept_float[i]} == kept_double[i]);
+}
+
+TEST_CASE("kernels: dropout keeps 1-p of a million elements, independently of place and seed") {
+  const int64_t n = 1 << 20;
+  const double p = 0.3;
+  const Unaligned<float> ones(n, 1.0f);
+  Unaligned<float> first(n), second(n);
+  k::dropout(ones.data(), first.data(), n, k::dropout_mask(1, p), 1.0f);
+  k::dropout(ones.data(), second.data(), n, k::dropout_mask(2, p), 1.0f);
+  int64_t kept = 0, both_neighbours = 0, both_seeds = 0;
+  std::vector<int64_t> kept_by_lane(16, 0);  // by position within a 16-float batch
+  for (int64_t i = 0; i < n; ++i) {
+    const bool is_kept = first[i] != 0;
+    kept += is_kept;
+    kept_by_lane[i % 16] += is_kept;
+    both_neighbours += i + 1 < n && is_kept && first[i + 1] != 0;
+    both_seeds += is_kept && second[i] != 0;
+  }
+  // Binomial counts: within 5 standard deviations of their means.
+  const auto near = [](int64_t count, int64_t trials, double probability) {
+    const double mean = static_cast<double>(trials) * probability;
+    return std::abs(static_cast<double>(count) - mean) <= 5 * std::sqrt(mean * (1 - probability));
+  };
+  CHECK(near(kept, n, 1 - p));
+  CHECK(near(both_neighbours, n - 1, (1 - p) * (1 - p)));
+  CHECK(near(both_seeds, n, (1 - p) * (1 - p)));
+  for (const int64_t lane_count : kept_by_lane) CHECK(near(lane_count, n / 16, 1 - p));
+}
+
+TEST_CASE("kernels: dropout writes exact zeros where it drops, whatever the input") {
+  const int64_t n = 64;
+  Unaligned<float> x(n, std::numeric_limits<float>::quiet_NaN());
+  for (int64_t i = 0; i < n; i += 2) x[i] = std::numeric_limits<float>::infinity();
+  Unaligned<float> out(n);
+  const k::DropoutMask mask = k::dropout_mask(5, 0.5);
+  k::dropout(x.data(), out.data(), n, mask, 2.0f);
+  Unaligned<float> ones(n, 1.0f), kept(n);
+  k::dropout(ones.data(), kept.data(), n, mask, 1.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    CAPTURE(i);
+    if (kept[i] == 0) {
+      CHECK(out[i] == 0);
+      CHECK_FALSE(std::signbit(out[i]));
+    } else {
+      CHECK(!std::isfinite(out[i]));
+    }
+  }
+}
+
+TEST_CASE("kernels: dropout_mask's threshold is p·2^32, rounded") {
+  CHECK(k::dropout_mask(0, 0.5).threshold == 0x8000'0000u);
+  CHECK(k::dropout_mask(0, 0.25).threshold == 0x4000'0000u);
+  CHECK(k::dropout_mask(0, 1e-12).threshold == 0u);
+  CHECK(k::dropout_mask(0, 1 - 1e-12).threshold == 0xFFFF'FFFFu);
+}
+
+// ---- strided copy ----
+
+namespace {
+
+// A view of `shape` into a buffer of `buffer_size` random values at `offset` with `strides`.
+struct View {
+  std::vector<int64_t> shape, strides;
+  int64_t offset, buffer_size;
+};
+
+const View kViews[] = {
+    {{}, {}, 3, 5},                                  // one element
+    {{4, 0, 3}, {0, 3, 1}, 0, 1},                    // no elements
+    {{37}, {1}, 1, 40},                              // contiguous
+    {{17, 33}, {1, 17}, 0, 17 * 33},                 // transposed
+    {{3, 7, 5, 9}, {315, 9, 63, 1}, 0, 945},         // dims 1 and 2 swapped
+    {{2, 3, 5, 19}, {285, 5, 1, 15}, 0, 570},        // [B, T, H, D] read as [B, H, D, T]
+    {{2, 3, 5, 19}, {285, 5, 1, 15}, 7, 577},        // the same, from an offset
+    {{6, 21}, {50, 2}, 4, 300},                      // every other column of a slice
+    {{4, 37}, {1, 0}, 0, 4},                         // a column expanded
+    {{5, 37}, {0, 1}, 0, 37},                        // a row expanded
+    {{3, 1, 40, 2}, {100, 7, 2, 1}, 0, 300},         // a size-1 dim, inner pairs
+    {{64, 48, 40}, {1920, 1, 48}, 0, 64 * 48 * 40},  // large transposed, shared among threads
+};
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("kernels: strided_copy matches the reference on every layout", T, float,
+                   double) {
+  for (const View& view : kViews) {
+    CAPTURE(view.shape.size());
+    CAPTURE(view.offset);
+    const Unaligned<T> source = random_values<T>(view.buffer_size, -1, 1);
+    int64_t count = 1;
+    for (const int64_t size : view.shape) count *= size;
+    Unaligned<T> copy(count, kNaN<T>), reference(count, kNaN<T>);
+    k::strided_copy(source.data() + view.offset, view.shape, view.strides, copy.data());
+    k::strided_copy_reference(source.data() + view.offset, view.shape, view.strides,
+                              reference.data());
+    check_close(copy, reference, T(0), T(0));
+  }
+}
+
+TEST_CASE("kernels: strided_copy converts types") {
+  const Unaligned<double> source = random_values<double>(17 * 33, -1, 1);
+  Unaligned<float> copy(17 * 33), reference(17 * 33);
+  k::strided_copy(source.data(), {17, 33}, {1, 17}, copy.data());
+  k::strided_copy_reference(source.data(), {17, 33}, {1, 17}, reference.data());
+  check_close(copy, reference, 0.0f, 0.0f);
 }

@@ -13,8 +13,10 @@
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/parallel.hpp"
 
 namespace tapegrad::kernels {
 
@@ -109,18 +111,31 @@ struct Strided {
 };
 
 // Calls f(line, offset, reduced_offset) for every line along the middle axis of [outer, n, inner]:
-// offset is the line's first element, reduced_offset its place in the [outer, inner] result.
+// offset is the line's first element, reduced_offset its place in the [outer, inner] result. Lines
+// are independent and shared among threads (a line is never split), so results do not depend on
+// the thread count; f must only write its own line's outputs.
 template <class T, class F>
 void for_each_line(int64_t outer, int64_t n, int64_t inner, const F& f) {
-  for (int64_t o = 0; o < outer; ++o) {
-    if (inner == 1) {
-      f(Contiguous<T>{n}, o * n, o);
-    } else {
-      for_each_lane<T>(inner, [&]<class V>(Lane<V>, int64_t j) {
-        f(Strided<V>{n, inner}, o * n * inner + j, o * inner + j);
-      });
-    }
+  if (inner == 1) {
+    parallel_for(outer, n, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) f(Contiguous<T>{n}, o * n, o);
+    });
+    return;
   }
+  // Per outer index: the batches of kWidth neighbouring columns, then the columns of the tail.
+  constexpr int64_t width = kWidth<Batch<T>>;
+  const int64_t batches = inner / width, columns = batches + inner % width;
+  parallel_for(outer * columns, n * width, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t o = item / columns, c = item % columns;
+      if (c < batches) {
+        f(Strided<Batch<T>>{n, inner}, o * n * inner + c * width, o * inner + c * width);
+      } else {
+        const int64_t j = batches * width + (c - batches);
+        f(Strided<T>{n, inner}, o * n * inner + j, o * inner + j);
+      }
+    }
+  });
 }
 
 // Σ_i x[i]
@@ -151,9 +166,91 @@ T dot_reference(const T* a, const T* b, int64_t n) {
   return total;
 }
 
+namespace detail {
+
+// The ranges that tree_reduce over [begin, end) folds with its four accumulators, in order.
+inline void tree_leaves(int64_t begin, int64_t end, std::vector<int64_t>& starts) {
+  if (end - begin > kPairwiseBlock) {
+    const int64_t middle = begin + (end - begin) / 2;
+    tree_leaves(begin, middle, starts);
+    tree_leaves(middle, end, starts);
+    return;
+  }
+  starts.push_back(begin);
+}
+
+// row[j] += other[j] for j < n.
+template <class T>
+void add_row(T* row, const T* other, int64_t n) {
+  for_each_lane<T>(n, [&]<class V>(Lane<V>, int64_t j) {
+    store_lane(row + j, load_lane<V>(row + j) + load_lane<V>(other + j));
+  });
+}
+
+// Folds the leaves' rows of [begin, end) as tree_reduce does, into the first one; returns it.
+template <class T>
+T* combine_leaves(int64_t begin, int64_t end, int64_t n, T*& next_leaf) {
+  if (end - begin > kPairwiseBlock) {
+    const int64_t middle = begin + (end - begin) / 2;
+    T* left = combine_leaves(begin, middle, n, next_leaf);
+    add_row(left, combine_leaves(middle, end, n, next_leaf), n);
+    return left;
+  }
+  T* leaf = next_leaf;
+  next_leaf += n;
+  return leaf;
+}
+
+// Columns per item of column_sums: accumulators of four such rows stay in L1.
+inline constexpr int64_t kColumnChunk = 1024;
+
+// out[o, :] = Σ_k x[o, k, :] for inner > 1, walking the rows in memory order: each leaf of the
+// summation tree folds its rows into four accumulator rows, then the leaves are combined pairwise.
+// Every column gets exactly the additions of tree_reduce down that column. Items (an outer index,
+// a leaf, a chunk of columns) are shared among threads.
+template <class T>
+void column_sums(const T* x, int64_t outer, int64_t n, int64_t inner, T* out) {
+  std::vector<int64_t> starts;
+  tree_leaves(0, n, starts);
+  const int64_t leaves = static_cast<int64_t>(starts.size());
+  starts.push_back(n);
+  const int64_t chunks = (inner + kColumnChunk - 1) / kColumnChunk;
+  std::vector<T> partial(static_cast<std::size_t>(outer * leaves * inner));
+  const int64_t work = (n / leaves + 1) * std::min(inner, kColumnChunk);
+  parallel_for(outer * leaves * chunks, work, [&](int64_t first, int64_t last) {
+    const int64_t width = std::min(inner, kColumnChunk);
+    std::vector<T> accumulators(static_cast<std::size_t>(4 * width));
+    T* const acc[4] = {accumulators.data(), accumulators.data() + width,
+                       accumulators.data() + 2 * width, accumulators.data() + 3 * width};
+    for (int64_t item = first; item < last; ++item) {
+      const int64_t o = item / (leaves * chunks), leaf = item / chunks % leaves;
+      const int64_t column = item % chunks * kColumnChunk;
+      const int64_t columns = std::min(kColumnChunk, inner - column);
+      const T* rows = x + o * n * inner + column;
+      std::fill(accumulators.begin(), accumulators.end(), T(0));
+      int64_t k = starts[leaf];
+      for (; k + 4 <= starts[leaf + 1]; k += 4) {
+        for (int64_t a = 0; a < 4; ++a) add_row(acc[a], rows + (k + a) * inner, columns);
+      }
+      for (; k < starts[leaf + 1]; ++k) add_row(acc[0], rows + k * inner, columns);
+      add_row(acc[0], acc[1], columns);
+      add_row(acc[2], acc[3], columns);
+      add_row(acc[0], acc[2], columns);
+      std::copy_n(acc[0], columns, partial.data() + (o * leaves + leaf) * inner + column);
+    }
+  });
+  for (int64_t o = 0; o < outer; ++o) {
+    T* next_leaf = partial.data() + o * leaves * inner;
+    std::copy_n(combine_leaves(int64_t{0}, n, inner, next_leaf), inner, out + o * inner);
+  }
+}
+
+}  // namespace detail
+
 // out[o, j] = Σ_k x[o, k, j]
 template <class T>
 void sum(const T* x, int64_t outer, int64_t n, int64_t inner, T* out) {
+  if (inner > 1 && n > 0) return detail::column_sums(x, outer, n, inner, out);
   for_each_line<T>(outer, n, inner, [&](const auto& line, int64_t offset, int64_t reduced) {
     store_lane(out + reduced, line.reduce(T(0), loader(x + offset), Add{}));
   });

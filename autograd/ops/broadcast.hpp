@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "autograd/kernels/parallel.hpp"
 #include "autograd/shape.hpp"
 
 namespace tapegrad {
@@ -20,7 +21,9 @@ inline Shape broadcast_strides(const Shape& shape, const Shape& out_shape) {
   return out;
 }
 
-// Calls row(a_offset, a_step, b_offset, b_step, out_offset, n) for each row of the output.
+// Calls row(a_offset, a_step, b_offset, b_step, out_offset, n) for each row of the output. Rows
+// are shared among threads when there are many (row must write only its own output row); a single
+// long row is left to the kernel, which shares its elements.
 template <class Row>
 void for_each_broadcast_row(const Shape& out_shape, const Shape& a_shape, const Shape& b_shape,
                             Row&& row) {
@@ -48,22 +51,30 @@ void for_each_broadcast_row(const Shape& out_shape, const Shape& a_shape, const 
   }
   const std::size_t outer_dims = sizes.size() - 1;
   const int64_t n = sizes.back();
-  std::vector<int64_t> index(outer_dims, 0);
-  int64_t a_offset = 0, b_offset = 0, out_offset = 0;
-  while (true) {
-    row(a_offset, a_strides.back(), b_offset, b_strides.back(), out_offset, n);
-    out_offset += n;
-    std::size_t d = outer_dims;
-    while (d-- > 0) {
-      a_offset += a_strides[d];
-      b_offset += b_strides[d];
-      if (++index[d] < sizes[d]) break;
-      a_offset -= a_strides[d] * sizes[d];
-      b_offset -= b_strides[d] * sizes[d];
-      index[d] = 0;
+  int64_t rows = 1;
+  for (std::size_t d = 0; d < outer_dims; ++d) rows *= sizes[d];
+  kernels::parallel_for(rows, n, [&](int64_t first, int64_t last) {
+    // The odometer over the outer dims, started at row `first`.
+    std::vector<int64_t> index(outer_dims, 0);
+    int64_t a_offset = 0, b_offset = 0, rest = first;
+    for (std::size_t d = outer_dims; d-- > 0;) {
+      index[d] = rest % sizes[d];
+      rest /= sizes[d];
+      a_offset += index[d] * a_strides[d];
+      b_offset += index[d] * b_strides[d];
     }
-    if (d == static_cast<std::size_t>(-1)) return;
-  }
+    for (int64_t r = first; r < last; ++r) {
+      row(a_offset, a_strides.back(), b_offset, b_strides.back(), r * n, n);
+      for (std::size_t d = outer_dims; d-- > 0;) {
+        a_offset += a_strides[d];
+        b_offset += b_strides[d];
+        if (++index[d] < sizes[d]) break;
+        a_offset -= a_strides[d] * sizes[d];
+        b_offset -= b_strides[d] * sizes[d];
+        index[d] = 0;
+      }
+    }
+  });
 }
 
 }  // namespace tapegrad

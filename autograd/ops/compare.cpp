@@ -44,7 +44,8 @@ Tensor scalar_predicate(const Tensor& x, double value, Predicate predicate) {
     using Compared = std::conditional_t<std::is_floating_point_v<T>, T, double>;
     const Compared bound = static_cast<Compared>(value);
     const T* px = xc.data<T>();
-    for (int64_t i = 0; i < x.numel(); ++i) po[i] = predicate(static_cast<Compared>(px[i]), bound);
+    const int64_t n = x.numel();
+    for (int64_t i = 0; i < n; ++i) po[i] = predicate(static_cast<Compared>(px[i]), bound);
   });
   return out;
 }

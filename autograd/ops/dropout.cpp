@@ -1,31 +1,44 @@
 #include "autograd/ops/dropout.hpp"
 
-#include "autograd/kernels/functors.hpp"
-#include "autograd/kernels/map.hpp"
+#include "autograd/factories.hpp"
+#include "autograd/kernels/dropout.hpp"
 #include "autograd/ops/copy.hpp"
-#include "autograd/ops/elementwise.hpp"
 #include "autograd/tape.hpp"
 
 namespace tapegrad {
+namespace {
+
+// x·mask/(1-p) under the call's mask, contiguous, off the tape.
+Tensor apply_mask(const Tensor& x, const kernels::DropoutMask& mask, double p) {
+  const Tensor xc = contiguous(x.detach());
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
+    kernels::dropout(xc.data<T>(), out.data<T>(), out.numel(), mask,
+                     static_cast<T>(1.0 / (1.0 - p)));
+  });
+  return out;
+}
+
+}  // namespace
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
   if (!(p >= 0.0 && p <= 1.0))
     fail("dropout: probability p = {} is outside [0, 1] (input shape {})", p, x.shape());
   if (!training || p == 0.0) return x;
-  // scaled_mask = 1/(1-p) where kept (probability 1-p), 0 where dropped (everywhere when p == 1,
-  // as uniform() < 1)
-  const Tensor xc = contiguous(x.detach());
-  Tensor scaled_mask = Tensor::empty(x.shape(), x.dtype());
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
-    T* mask = scaled_mask.data<T>();
-    const T kept = static_cast<T>(1.0 / (1.0 - p));
-    for (int64_t i = 0; i < x.numel(); ++i) mask[i] = generator.uniform() < p ? T(0) : kept;
-    kernels::binary(xc.data<T>(), 1, mask, 1, out.data<T>(), x.numel(), kernels::Mul{});
-  });
-  // d/dx dropout(x) = scaled_mask
-  return record("dropout", out, {x},
-                [scaled_mask](const Tensor& g) -> Grads { return {mul(g, scaled_mask)}; });
+  if (!is_floating(x.dtype()))
+    fail("dropout: expected a float32 or float64 tensor, got {} of shape {}", x.dtype(), x.shape());
+  if (p == 1.0) {
+    // d/dx 0 = 0
+    return record(
+        "dropout", zeros(x.shape(), {.dtype = x.dtype()}), {x},
+        [](const Tensor& g) -> Grads { return {zeros(g.shape(), {.dtype = g.dtype()})}; });
+  }
+  // One draw from the generator seeds the call's mask: a hash of (seed, element index), which
+  // the backward recomputes rather than stores.
+  const kernels::DropoutMask mask = kernels::dropout_mask(generator.next_u64(), p);
+  // d/dx dropout(x) = mask/(1-p): the gradient dropped by the same mask
+  return record("dropout", apply_mask(x, mask, p), {x},
+                [mask, p](const Tensor& g) -> Grads { return {apply_mask(g, mask, p)}; });
 }
 
 }  // namespace tapegrad

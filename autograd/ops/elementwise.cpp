@@ -23,9 +23,16 @@ Tensor broadcast_map(std::string_view name, const Tensor& a, const Tensor& b, Op
     const T* pa = ac.data<T>();
     const T* pb = bc.data<T>();
     T* po = out.data<T>();
+    // A single row (same shapes, a scalar operand) is shared among threads by the kernel, many
+    // rows by for_each_broadcast_row.
+    const int64_t total = out.numel();
     for_each_broadcast_row(out_shape, a.shape(), b.shape(),
                            [&](int64_t ia, int64_t sa, int64_t ib, int64_t sb, int64_t io, int64_t n) {
-                             kernels::binary(pa + ia, sa, pb + ib, sb, po + io, n, op);
+                             if (n == total) {
+                               kernels::binary(pa + ia, sa, pb + ib, sb, po + io, n, op);
+                             } else {
+                               kernels::binary_row(pa + ia, sa, pb + ib, sb, po + io, n, op);
+                             }
                            });
   });
   return out;

@@ -49,8 +49,10 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, EmbeddingOptions o
   Tensor out = Tensor::empty(out_shape, weight.dtype());
   dispatch_all(weight.dtype(), [&]<class T>() {
     const int64_t* id = ids.data<int64_t>();
-    for (int64_t k = 0; k < ids.numel(); ++k)
-      std::copy_n(table.data<T>() + id[k] * dim, dim, out.data<T>() + k * dim);
+    const T* rows = table.data<T>();
+    T* out_rows = out.data<T>();
+    const int64_t count = ids.numel();
+    for (int64_t k = 0; k < count; ++k) std::copy_n(rows + id[k] * dim, dim, out_rows + k * dim);
   });
   // d/dweight[r] = sum of g[k] over the positions k with indices[k] == r (r != padding_idx)
   return record("embedding", out, {weight},
@@ -60,11 +62,13 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, EmbeddingOptions o
                   const int64_t dim = weight_shape[1];
                   dispatch_floating(g.dtype(), "embedding", [&]<class T>() {
                     const int64_t* id = ids.data<int64_t>();
+                    const T* from = gc.data<T>();
                     T* rows = grad.data<T>();
-                    for (int64_t k = 0; k < ids.numel(); ++k) {
+                    const int64_t count = ids.numel();
+                    for (int64_t k = 0; k < count; ++k) {
                       if (id[k] == padding_idx) continue;
                       T* row = rows + id[k] * dim;
-                      kernels::binary(row, 1, gc.data<T>() + k * dim, 1, row, dim, kernels::Add{});
+                      kernels::binary_row(row, 1, from + k * dim, 1, row, dim, kernels::Add{});
                     }
                   });
                   return {grad};

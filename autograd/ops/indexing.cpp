@@ -6,6 +6,7 @@
 #include "autograd/factories.hpp"
 #include "autograd/kernels/functors.hpp"
 #include "autograd/kernels/map.hpp"
+#include "autograd/kernels/parallel.hpp"
 #include "autograd/ops/copy.hpp"
 #include "autograd/tape.hpp"
 
@@ -22,8 +23,8 @@ AroundDim around_dim(const Shape& shape, int64_t dim) {
           std::accumulate(at + 1, shape.end(), int64_t{1}, std::multiplies<>())};
 }
 
-// zeros of `shape` with g's entry k along `dim` added at entry position(k): the gradient of
-// every op here. g has `shape` except along `dim`.
+// zeros of `shape` with g's entry k along `dim` added at entry position(k), repeated positions
+// accumulating: the gradient of index_select. g has `shape` except along `dim`.
 template <class Position>
 Tensor add_at_positions(std::string_view op, const Tensor& g, const Shape& shape, int64_t dim,
                         const Position& position) {
@@ -37,9 +38,40 @@ Tensor add_at_positions(std::string_view op, const Tensor& g, const Shape& shape
     for (int64_t o = 0; o < to.outer; ++o)
       for (int64_t k = 0; k < entries; ++k) {
         T* row = out + (o * to.n + position(k)) * to.inner;
-        kernels::binary(row, 1, from + (o * entries + k) * to.inner, 1, row, to.inner,
-                        kernels::Add{});
+        kernels::binary_row(row, 1, from + (o * entries + k) * to.inner, 1, row, to.inner,
+                            kernels::Add{});
       }
+  });
+  return grad;
+}
+
+// The gradient of the view of entries start + k·step (k < g.shape()[dim]) along `dim` of an
+// input of `shape`: g at those entries, zeros elsewhere, each element written once.
+Tensor place_strided(std::string_view op, const Tensor& g, const Shape& shape, int64_t dim,
+                     int64_t start, int64_t step) {
+  const Tensor grad_output = contiguous(g);
+  Tensor grad = Tensor::empty(shape, g.dtype());
+  const AroundDim to = around_dim(shape, dim);
+  const int64_t entries = g.shape()[dim], slab = to.n * to.inner;
+  dispatch_floating(g.dtype(), op, [&]<class T>() {
+    const T* from = grad_output.data<T>();
+    T* out = grad.data<T>();
+    kernels::parallel_for(to.outer, slab, [&](int64_t first, int64_t last) {
+      for (int64_t o = first; o < last; ++o) {
+        T* to_slab = out + o * slab;
+        const T* from_slab = from + o * entries * to.inner;
+        if (step == 1) {  // zeros, the entries as one block, zeros
+          std::fill_n(to_slab, start * to.inner, T(0));
+          std::copy_n(from_slab, entries * to.inner, to_slab + start * to.inner);
+          std::fill(to_slab + (start + entries) * to.inner, to_slab + slab, T(0));
+        } else {
+          std::fill_n(to_slab, slab, T(0));
+          for (int64_t k = 0; k < entries; ++k)
+            std::copy_n(from_slab + k * to.inner, to.inner,
+                        to_slab + (start + k * step) * to.inner);
+        }
+      }
+    });
   });
   return grad;
 }
@@ -51,12 +83,11 @@ Tensor strided_view(std::string_view op, const Tensor& x, int64_t dim, int64_t s
   shape[dim] = length;
   strides[dim] *= step;
   Tensor out = x.alias(shape, strides, x.storage_offset() + start * x.strides()[dim]);
-  // d/dx x[start::step]: g added at entries start + k·step, 0 elsewhere
-  return record(
-      op, out, {x}, [op, dim, start, step, input_shape = x.shape()](const Tensor& g) -> Grads {
-        return {
-            add_at_positions(op, g, input_shape, dim, [=](int64_t k) { return start + k * step; })};
-      });
+  // d/dx x[start::step]: g at entries start + k·step, 0 elsewhere
+  return record(op, out, {x},
+                [op, dim, start, step, input_shape = x.shape()](const Tensor& g) -> Grads {
+                  return {place_strided(op, g, input_shape, dim, start, step)};
+                });
 }
 
 }  // namespace

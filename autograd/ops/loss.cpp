@@ -209,7 +209,8 @@ void for_each_binary_term(const Tensor& x, const Tensor& t, const Tensor& pos_we
   const T* pt = t.data<T>();
   const T* pp = pos_weight.defined() ? pos_weight.data<T>() : &one;
   const int64_t p_step = pos_weight.defined() ? 1 : 0;
-  for (int64_t i = 0; i < x.numel(); ++i) f(BinaryTerm<T>{px[i], pt[i], pp[i * p_step]}, i);
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) f(BinaryTerm<T>{px[i], pt[i], pp[i * p_step]}, i);
 }
 
 }  // namespace

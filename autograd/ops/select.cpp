@@ -32,7 +32,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     const bool* pm = ms.data<bool>();
     T* po = out.data<T>();
     const T fill = static_cast<T>(value);
-    for (int64_t i = 0; i < out.numel(); ++i) po[i] = pm[i] ? fill : px[i];
+    const int64_t n = out.numel();
+    for (int64_t i = 0; i < n; ++i) po[i] = pm[i] ? fill : px[i];
   });
   // d/dx masked_fill(x, m, v) = 0 where m, else 1
   return record("masked_fill", out, {x},
@@ -56,7 +57,8 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     const T* pa = as.data<T>();
     const T* pb = bs.data<T>();
     T* po = out.data<T>();
-    for (int64_t i = 0; i < out.numel(); ++i) po[i] = pc[i] ? pa[i] : pb[i];
+    const int64_t n = out.numel();
+    for (int64_t i = 0; i < n; ++i) po[i] = pc[i] ? pa[i] : pb[i];
   });
   // d/da where(c, a, b) = c, d/db where(c, a, b) = !c
   return record(
