@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "autograd/kernels/gemm.hpp"
+#include "autograd/kernels/parallel.hpp"
 #include "autograd/ops/copy.hpp"
 #include "autograd/ops/reduce.hpp"
 #include "autograd/tape.hpp"
@@ -48,7 +49,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     T* y = out.data<T>();
     if (bias.defined()) {
       const Tensor b = contiguous(bias.detach());
-      for (int64_t i = 0; i < M; ++i) std::copy_n(b.data<T>(), N, y + i * N);
+      kernels::parallel_for(M, N, [&](int64_t first, int64_t last) {
+        for (int64_t i = first; i < last; ++i) std::copy_n(b.data<T>(), N, y + i * N);
+      });
     }
     kernels::gemm<T>(Transpose::No, Transpose::Yes, M, N, K, T(1), rows.data<T>(), K, w.data<T>(),
                      K, bias.defined() ? T(1) : T(0), y, N);
