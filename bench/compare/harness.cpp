@@ -3,23 +3,38 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <thread>
 
 namespace comparison {
 namespace {
 
-double time_step_ms(Runner& runner, double gap_ms) {
-  if (gap_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(gap_ms));
-  const auto start = std::chrono::steady_clock::now();
-  runner.step();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// How many steps of `step_ms` fit in `share` of the budget, within [low, high].
-int steps_within(const StepPlan& plan, double share, double step_ms, int low, int high) {
-  const double fit = std::floor(share * plan.budget_s * 1e3 / std::max(step_ms, 1e-3));
-  return std::clamp(static_cast<int>(std::min(fit, 1e6)), low, std::max(low, high));
+double timed_step(Runner& runner) {
+  const auto start = Clock::now();
+  runner.step();
+  return ms_since(start);
+}
+
+// Untimed steps until settle_ms have passed, or a sleep if one step takes longer than that.
+void settle(Runner& runner, double step_ms, double settle_ms) {
+  if (step_ms >= settle_ms) {
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(settle_ms));
+    return;
+  }
+  const auto start = Clock::now();
+  while (ms_since(start) < settle_ms) runner.step();
+}
+
+// How many steps of `round_ms` fit in `share` of the budget, within [low, high].
+int fitting(const StepPlan& plan, double share, double round_ms, int low, int high) {
+  const double fit = std::floor(share * plan.budget_s * 1e3 / std::max(round_ms, 1e-3));
+  return std::clamp(static_cast<int>(std::min(fit, 1e6)), std::min(low, high), high);
 }
 
 }  // namespace
@@ -29,6 +44,42 @@ double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+Timing time_in_turn(const std::vector<Contender>& contenders, const StepPlan& plan,
+                    const Turns& turns) {
+  const size_t n = contenders.size();
+  Timing timing;
+  timing.ms.resize(n);
+  // Warm-up, each contender in turn; the fastest warm-up step of each sizes the rest.
+  std::vector<double> step_ms(n);
+  for (size_t i = 0; i < n; ++i) {
+    contenders[i].use_threads();
+    step_ms[i] = timed_step(*contenders[i].runner);
+  }
+  const auto round_ms = [&] { return std::accumulate(step_ms.begin(), step_ms.end(), 0.0); };
+  timing.warmup = fitting(plan, 0.1 * turns.budget_share, round_ms(), 1, turns.warmup);
+  for (size_t i = 0; i < n; ++i) {
+    contenders[i].use_threads();
+    for (int w = 1; w < timing.warmup; ++w)
+      step_ms[i] = std::min(step_ms[i], timed_step(*contenders[i].runner));
+  }
+  timing.steps = fitting(plan, 0.8 * turns.budget_share, round_ms(), turns.min_steps, turns.steps);
+
+  // Blocks of at most block_ms, and at least 4 rounds if there are steps enough.
+  const double slowest_ms = *std::max_element(step_ms.begin(), step_ms.end());
+  const int per_block = std::clamp(static_cast<int>(plan.block_ms / std::max(slowest_ms, 1e-3)), 1,
+                                   std::max(1, (timing.steps + 3) / 4));
+  for (size_t round = 0; static_cast<int>(timing.ms[0].size()) < timing.steps; ++round) {
+    for (size_t j = 0; j < n; ++j) {
+      const size_t i = (round + j) % n;
+      contenders[i].use_threads();
+      settle(*contenders[i].runner, step_ms[i], plan.settle_ms);
+      const int block = std::min(per_block, timing.steps - static_cast<int>(timing.ms[i].size()));
+      for (int k = 0; k < block; ++k) timing.ms[i].push_back(timed_step(*contenders[i].runner));
+    }
+  }
+  return timing;
 }
 
 std::vector<ReferenceThreads> arrangements(const Case& c, int threads) {
@@ -42,66 +93,19 @@ std::vector<ReferenceThreads> arrangements(const Case& c, int threads) {
 std::vector<Arrangement> calibrate(Runner& reference, const Case& c, int threads,
                                    const StepPlan& plan) {
   const std::vector<ReferenceThreads> candidates = arrangements(c, threads);
-  double round_ms = 0;
-  for (const ReferenceThreads& candidate : candidates) {
-    use_reference_threads(candidate);
-    round_ms += time_step_ms(reference, plan.gap_ms);
-  }
-  // A fifth of the budget at most, but one measured round at least.
-  const int rounds = steps_within(plan, 0.2, round_ms, 1, plan.calibration_steps);
-  std::vector<std::vector<double>> samples(candidates.size());
-  for (int round = 0; round < rounds; ++round) {
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      use_reference_threads(candidates[i]);
-      samples[i].push_back(time_step_ms(reference, plan.gap_ms));
-    }
-  }
+  std::vector<Contender> contenders;
+  for (const ReferenceThreads& candidate : candidates)
+    contenders.push_back({&reference, [candidate] { use_reference_threads(candidate); }});
+  const Timing timing = time_in_turn(
+      contenders, plan,
+      {.steps = plan.calibration_steps, .min_steps = 1, .warmup = 1, .budget_share = 0.25});
   std::vector<Arrangement> result;
   for (size_t i = 0; i < candidates.size(); ++i)
-    result.push_back({candidates[i], median(samples[i])});
+    result.push_back({candidates[i], median(timing.ms[i])});
   std::stable_sort(result.begin(), result.end(), [](const Arrangement& a, const Arrangement& b) {
     return a.median_ms < b.median_ms;
   });
   return result;
-}
-
-Timing time_interleaved(Runner& tapegrad, Runner& reference, int threads,
-                        ReferenceThreads reference_threads, const StepPlan& plan) {
-  Timing timing;
-  bool tapegrad_first = true;
-  const auto round = [&] {
-    double tapegrad_ms = 0, reference_ms = 0;
-    const auto step_tapegrad = [&] {
-      use_tapegrad_threads(threads);
-      tapegrad_ms = time_step_ms(tapegrad, plan.gap_ms);
-    };
-    const auto step_reference = [&] {
-      use_reference_threads(reference_threads);
-      reference_ms = time_step_ms(reference, plan.gap_ms);
-    };
-    if (tapegrad_first) {
-      step_tapegrad();
-      step_reference();
-    } else {
-      step_reference();
-      step_tapegrad();
-    }
-    tapegrad_first = !tapegrad_first;
-    return std::pair{tapegrad_ms, reference_ms};
-  };
-
-  // The first warm-up round sizes the rest: warm-up takes a tenth of the budget at most.
-  const auto [first_tapegrad, first_reference] = round();
-  const double round_ms = first_tapegrad + first_reference;
-  timing.warmup = std::min(plan.warmup, steps_within(plan, 0.1, round_ms, 1, plan.warmup));
-  for (int i = 1; i < timing.warmup; ++i) round();
-  const int steps = steps_within(plan, 0.7, round_ms, plan.min_steps, plan.steps);
-  for (int i = 0; i < steps; ++i) {
-    const auto [tapegrad_ms, reference_ms] = round();
-    timing.tapegrad_ms.push_back(tapegrad_ms);
-    timing.reference_ms.push_back(reference_ms);
-  }
-  return timing;
 }
 
 }  // namespace comparison

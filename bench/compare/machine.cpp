@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <ctime>
 #include <fstream>
+#include <vector>
 
 namespace comparison {
 namespace {
@@ -31,6 +34,28 @@ std::string cpu_model() {
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   }
   return "unknown CPU";
+}
+
+std::pair<double, double> load_average() {
+  std::ifstream loadavg("/proc/loadavg");
+  double one = 0, five = 0;
+  loadavg >> one >> five;
+  return {one, five};
+}
+
+double omp_region_us(int threads) {
+  constexpr int kRegions = 41;
+  std::atomic<int> arrived = 0;  // work the compiler cannot drop, so that the region happens
+  std::vector<double> us;
+  for (int i = 0; i < kRegions; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads)
+    arrived.fetch_add(1, std::memory_order_relaxed);
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::nth_element(us.begin(), us.begin() + kRegions / 2, us.end());
+  return us[kRegions / 2];
 }
 
 double measure_core_peak_gflops() {

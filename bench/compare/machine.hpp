@@ -3,10 +3,19 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 namespace comparison {
 
 std::string cpu_model();  // "model name" of /proc/cpuinfo
+// The load average over 1 and 5 minutes (/proc/loadavg): above 0 by more than a little, other
+// jobs share the cores and the figures are noisy.
+std::pair<double, double> load_average();
+
+// The median time of an empty `#pragma omp parallel` region at `threads` threads, in µs: a few µs
+// on quiet cores; when other jobs keep them busy, libgomp's spinning threads wait for a scheduler
+// slice and it takes milliseconds (12 ms seen here), and so does every 2-thread step.
+double omp_region_us(int threads);
 
 // FLOP/s of one core running independent fused multiply-adds on the widest SIMD registers this
 // binary targets (xsimd's default architecture), as GFLOP/s. Timed in thread CPU time, best of

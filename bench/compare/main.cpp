@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -21,6 +23,8 @@ namespace comparison {
 namespace {
 
 constexpr int kPeakSteps = 3;  // steps of a --peak-only child: the optimizer state exists after 1
+// An empty 2-thread OpenMP region slower than this (µs) means other jobs hold the cores.
+constexpr double kQuietRegionUs = 200;
 
 struct Options {
   std::filesystem::path json, load;
@@ -29,6 +33,7 @@ struct Options {
   StepPlan plan;
   bool quick = false, markdown = false, list = false, peak = true, calibrate = true;
   double core_peak_gflops = 0;
+  double wait_quiet_s = 0;
   // The child's side of --peak-only.
   bool peak_only = false;
   std::string side = "tapegrad";
@@ -48,17 +53,11 @@ std::string environment(const char* name) {
   return value != nullptr ? fmt::format("{}={}", name, value) : fmt::format("{} unset", name);
 }
 
-std::string load_average() {
-  std::ifstream loadavg("/proc/loadavg");
-  double one = 0, five = 0;
-  loadavg >> one >> five;
-  return fmt::format("{:.2f} (1 min), {:.2f} (5 min)", one, five);
-}
-
 void print_header(const StepPlan& plan, double core_peak_gflops, bool measured_peak) {
   fmt::print("compare: tapegrad against libtorch and OpenBLAS, stepped in turn in one process\n");
-  fmt::print("CPU: {}, {} online; load average {}\n", cpu_model(),
-             std::thread::hardware_concurrency(), load_average());
+  const auto [one, five] = load_average();
+  fmt::print("CPU: {}, {} online; load average {:.2f} (1 min), {:.2f} (5 min)\n", cpu_model(),
+             std::thread::hardware_concurrency(), one, five);
   fmt::print("OpenBLAS: {} (kernels: {}; {})\n", openblas_config(), openblas_core(),
              environment("OPENBLAS_CORETYPE"));
   if (__builtin_cpu_supports("avx512f") && openblas_core().find("SkylakeX") == std::string::npos &&
@@ -82,6 +81,18 @@ std::string label(ReferenceThreads t) {
   return fmt::format("intra-op {}, openblas {}", t.intra_op, t.blas);
 }
 
+// Waits (up to wait_s) until an empty 2-thread OpenMP region is fast again; its last time in µs.
+double wait_for_quiet(double wait_s) {
+  const auto start = std::chrono::steady_clock::now();
+  double us = omp_region_us(2);
+  while (us > kQuietRegionUs &&
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < wait_s) {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    us = omp_region_us(2);
+  }
+  return us;
+}
+
 Record run_case(const Case& c, int threads, const Options& options,
                 const std::filesystem::path& executable, double core_peak_gflops) {
   Record record;
@@ -92,6 +103,7 @@ Record run_case(const Case& c, int threads, const Options& options,
   record.flops = c.flops();
   if (c.flops()) record.core_peak_gflops = core_peak_gflops;
   ReferenceThreads chosen = arrangements(c, threads).front();
+  const double region_us_before = wait_for_quiet(options.wait_quiet_s);
   {
     const std::unique_ptr<Runner> tapegrad = make_tapegrad_runner(c);
     const std::unique_ptr<Runner> reference = make_reference_runner(c);
@@ -101,13 +113,22 @@ Record run_case(const Case& c, int threads, const Options& options,
       for (const Arrangement& a : tried)
         record.arrangements.emplace_back(label(a.threads), a.median_ms);
     }
-    const Timing timing = time_interleaved(*tapegrad, *reference, threads, chosen, options.plan);
-    record.tapegrad_ms = median(timing.tapegrad_ms);
-    record.reference_ms = median(timing.reference_ms);
-    record.steps = static_cast<int>(timing.tapegrad_ms.size());
+    const Timing timing =
+        time_in_turn({{tapegrad.get(), [threads] { use_tapegrad_threads(threads); }},
+                      {reference.get(), [chosen] { use_reference_threads(chosen); }}},
+                     options.plan,
+                     {.steps = options.plan.steps,
+                      .min_steps = options.plan.min_steps,
+                      .warmup = options.plan.warmup,
+                      .budget_share = 0.75});
+    record.tapegrad_ms = median(timing.ms[0]);
+    record.reference_ms = median(timing.ms[1]);
+    record.steps = timing.steps;
     record.warmup = timing.warmup;
   }
   record.reference = reference_name(c, chosen);
+  record.load_average = load_average().first;
+  record.omp_region_us = std::max(region_us_before, omp_region_us(2));
   if (options.peak) {
     if (const auto peak = measure_peak_in_child(executable, c, Side::Tapegrad, threads, chosen)) {
       record.tapegrad_peak_mb = peak->peak_mb;
@@ -128,12 +149,16 @@ void print_progress(const Record& r) {
   const auto mb = [](const std::optional<double>& x) {
     return x ? fmt::format("{:.0f}", *x) : std::string("—");
   };
+  const double region_us = r.omp_region_us.value_or(0);
   fmt::print(
-      "{:<28} {} thr  tapegrad {:>9.3f} ms  reference {:>9.3f} ms  ×{:<5.2f} peak MB {}/{}"
-      "  [{}+{}] {}{}\n",
+      "{:<26} {} thr  tapegrad {:>9.3f} ms  reference {:>9.3f} ms  ×{:<5.2f} peak MB {}/{}"
+      "  [{}+{}] {}{}{}\n",
       r.id(), r.threads, r.tapegrad_ms, r.reference_ms, r.speedup(), mb(r.tapegrad_peak_mb),
       mb(r.reference_peak_mb), r.warmup, r.steps, r.reference,
-      arrangements.empty() ? "" : "  calibration: " + arrangements);
+      arrangements.empty() ? "" : "  calibration: " + arrangements,
+      region_us > kQuietRegionUs
+          ? fmt::format("  CONTENDED: an empty 2-thread OpenMP region took {:.0f} µs", region_us)
+          : "");
   std::fflush(stdout);
 }
 
@@ -202,7 +227,10 @@ int main(int argc, char** argv) {
                  "Seconds per case and thread count (calibration, warm-up and steps), beyond "
                  "which steps are cut to --min-steps")
       ->check(CLI::PositiveNumber);
-  app.add_option("--gap-ms", options.plan.gap_ms, "Sleep before each timed step");
+  app.add_option("--settle-ms", options.plan.settle_ms,
+                 "Before each block of timed steps, run the side untimed this long (the other "
+                 "side's idle threads spin meanwhile)");
+  app.add_option("--block-ms", options.plan.block_ms, "The longest block of timed steps");
   app.add_option("--calibration-steps", options.plan.calibration_steps,
                  "Steps per reference thread arrangement in the calibration")
       ->check(CLI::PositiveNumber);
@@ -210,6 +238,9 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-peak", options.peak, "Skip the peak-memory child processes");
   app.add_flag("!--no-calibrate", options.calibrate,
                "Run libtorch with both pools at the thread count, untried alternatives");
+  app.add_option("--wait-quiet", options.wait_quiet_s,
+                 "Before each case, wait up to this many seconds for the cores to be quiet (an "
+                 "empty 2-thread OpenMP region under 200 µs)");
   app.add_option("--core-peak-gflops", options.core_peak_gflops,
                  "fp32 peak of one core for the GEMM percentages (default: measured)");
   app.add_flag("--markdown", options.markdown, "Print the tables as markdown");

@@ -173,7 +173,9 @@ nlohmann::json to_json(const Record& r) {
                       {"tapegrad_base_mb", optional_json(r.tapegrad_base_mb)},
                       {"reference_base_mb", optional_json(r.reference_base_mb)},
                       {"steps", r.steps},
-                      {"warmup", r.warmup}};
+                      {"warmup", r.warmup},
+                      {"load_average", optional_json(r.load_average)},
+                      {"omp_region_us", optional_json(r.omp_region_us)}};
   if (!r.arrangements.empty()) {
     nlohmann::json arrangements = nlohmann::json::array();
     for (const auto& [label, ms] : r.arrangements)
@@ -203,6 +205,8 @@ Record record_from_json(const nlohmann::json& json) {
            .reference_base_mb = optional_from<double>(json, "reference_base_mb"),
            .steps = json.value("steps", 0),
            .warmup = json.value("warmup", 0),
+           .load_average = optional_from<double>(json, "load_average"),
+           .omp_region_us = optional_from<double>(json, "omp_region_us"),
            .arrangements = {},
            .flops = optional_from<double>(json, "flops"),
            .core_peak_gflops = optional_from<double>(json, "core_peak_gflops")};
@@ -227,13 +231,14 @@ std::vector<Record> read_json(const std::filesystem::path& path) {
 }
 
 void print_tables(const std::vector<Record>& records, bool markdown) {
+  const auto region = [](const Record& r) { return optional_number(r.omp_region_us); };
   std::vector<Row> models, gemms;
   for (const Record& r : records) {
     if (r.case_name != "gemm") {
       models.push_back({r.case_name, r.config, std::to_string(r.threads), number(r.tapegrad_ms),
                         number(r.reference_ms), number(r.speedup()) + "×",
                         optional_number(r.tapegrad_peak_mb), optional_number(r.reference_peak_mb),
-                        fmt::format("{}+{}", r.warmup, r.steps), r.reference});
+                        fmt::format("{}+{}", r.warmup, r.steps), region(r), r.reference});
       continue;
     }
     const auto percent = [&](double ms) -> std::string {
@@ -244,20 +249,25 @@ void print_tables(const std::vector<Record>& records, bool markdown) {
     gemms.push_back({r.config, std::to_string(r.threads), number(r.tapegrad_ms),
                      rate(r.tapegrad_ms), percent(r.tapegrad_ms), number(r.reference_ms),
                      rate(r.reference_ms), percent(r.reference_ms), number(r.speedup()) + "×",
-                     fmt::format("{}+{}", r.warmup, r.steps)});
+                     fmt::format("{}+{}", r.warmup, r.steps), region(r)});
   }
   print_table("Models and attention (median ms per step; peak MB above the process base)",
               {"case", "config", "thr", "tapegrad ms", "reference ms", "speedup", "tapegrad MB",
-               "reference MB", "warmup+steps", "reference"},
+               "reference MB", "warmup+steps", "omp µs", "reference"},
               models, markdown);
   print_table("GEMM C[M,N] = A[M,K] B[K,N] (M×K×N), against cblas_sgemm",
               {"M×K×N", "thr", "tapegrad ms", "GFLOP/s", "% peak", "OpenBLAS ms", "GFLOP/s",
-               "% peak", "speedup", "warmup+steps"},
+               "% peak", "speedup", "warmup+steps", "omp µs"},
               gemms, markdown);
   std::vector<Row> rows;
   for (const Target& t : targets(records))
     rows.push_back({t.what, t.measured, t.pass ? (*t.pass ? "PASS" : "MISS") : "—"});
   print_table("Targets of issue 6", {"target", "measured", ""}, rows, markdown);
+  fmt::print(
+      "\n\"omp µs\": an empty 2-thread OpenMP region around the case's timing (the slower of "
+      "before "
+      "and after). A few µs: quiet cores. Milliseconds: other jobs held the cores and the 2-thread "
+      "figures of that row mean little.\n");
 }
 
 }  // namespace comparison

@@ -24,6 +24,10 @@ struct Record {
   std::optional<double> tapegrad_peak_mb, reference_peak_mb;  // above the child's base RSS
   std::optional<double> tapegrad_base_mb, reference_base_mb;
   int steps = 0, warmup = 0;
+  std::optional<double> load_average;  // 1 min, after the timing: other jobs on the machine
+  // An empty 2-thread OpenMP region before and after the timing, the slower, in µs: a few µs on
+  // quiet cores, milliseconds when other jobs hold them (then 2-thread figures mean little).
+  std::optional<double> omp_region_us;
   // The reference's thread arrangements tried before the timing: label and median ms.
   std::vector<std::pair<std::string, double>> arrangements;
   // GEMM only: FLOPs per step and the per-core fp32 peak the percentages divide by.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Issue 6's comparison in one command: installs what is missing (libtorch-dev and the rest, via
+# scripts/deps.sh), builds bench/compare in Release (build/compare), and runs every case, passing
+# its arguments on:   bash bench/compare.sh --json compare.json [--cases train --markdown ...]
+# About 15-20 minutes on 2 cores; `--quick` for a smoke run of a minute or two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh libtorch-dev libopenblas-dev
+cmake -S . -B build/compare -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_TESTS=OFF \
+  -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_BENCH=ON >/dev/null
+cmake --build build/compare --target compare -j 2
+compare=build/compare/bench/compare/compare
+if [ ! -x "$compare" ]; then
+  echo "compare.sh: $compare was not built (libtorch, CLI11 or OpenBLAS not found by CMake)" >&2
+  exit 1
+fi
+
+# Debian's OpenBLAS 0.3.21 does not recognise CPUs newer than it and falls back to its SSE3
+# ("Prescott") kernels, several times slower than its AVX-512 ones: name them. libtorch calls the
+# same OpenBLAS (through libblas.so.3), so this serves both references.
+if grep -qw avx512f /proc/cpuinfo && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  export OPENBLAS_CORETYPE=SkylakeX
+  echo "compare.sh: AVX-512 CPU: OPENBLAS_CORETYPE=SkylakeX (OpenBLAS 0.3.21 would pick SSE3 kernels)"
+fi
+echo "compare.sh: load average $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine make the figures noisy)"
+exec "$compare" "$@"
