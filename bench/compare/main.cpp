@@ -32,6 +32,7 @@ struct Options {
   std::vector<int> threads{1, 2};
   StepPlan plan;
   bool quick = false, markdown = false, list = false, peak = true, calibrate = true;
+  bool alone = false;
   double core_peak_gflops = 0;
   double wait_quiet_s = 0;
   // The child's side of --peak-only.
@@ -113,21 +114,30 @@ Record run_case(const Case& c, int threads, const Options& options,
       for (const Arrangement& a : tried)
         record.arrangements.emplace_back(label(a.threads), a.median_ms);
     }
-    const Timing timing =
-        time_in_turn({{tapegrad.get(), [threads] { use_tapegrad_threads(threads); }},
-                      {reference.get(), [chosen] { use_reference_threads(chosen); }}},
-                     options.plan,
-                     {.steps = options.plan.steps,
+    const Contender tapegrad_side{tapegrad.get(), [threads] { use_tapegrad_threads(threads); }};
+    const Contender reference_side{reference.get(), [chosen] { use_reference_threads(chosen); }};
+    const Turns turns{.steps = options.plan.steps,
                       .min_steps = options.plan.min_steps,
                       .warmup = options.plan.warmup,
-                      .budget_share = 0.75});
-    record.tapegrad_ms = median(timing.ms[0]);
-    record.reference_ms = median(timing.ms[1]);
-    record.steps = timing.steps;
-    record.warmup = timing.warmup;
+                      .budget_share = options.alone ? 0.375 : 0.75};
+    if (options.alone) {
+      const Timing alone_tapegrad = time_in_turn({tapegrad_side}, options.plan, turns);
+      const Timing alone_reference = time_in_turn({reference_side}, options.plan, turns);
+      record.tapegrad_ms = median(alone_tapegrad.ms[0]);
+      record.reference_ms = median(alone_reference.ms[0]);
+      record.steps = std::min(alone_tapegrad.steps, alone_reference.steps);
+      record.warmup = std::min(alone_tapegrad.warmup, alone_reference.warmup);
+    } else {
+      const Timing timing = time_in_turn({tapegrad_side, reference_side}, options.plan, turns);
+      record.tapegrad_ms = median(timing.ms[0]);
+      record.reference_ms = median(timing.ms[1]);
+      record.steps = timing.steps;
+      record.warmup = timing.warmup;
+    }
   }
   record.reference = reference_name(c, chosen);
   record.load_average = load_average().first;
+  if (const char* policy = std::getenv("OMP_WAIT_POLICY")) record.omp_wait_policy = policy;
   record.omp_region_us = std::max(region_us_before, omp_region_us(2));
   if (options.peak) {
     if (const auto peak = measure_peak_in_child(executable, c, Side::Tapegrad, threads, chosen)) {
@@ -243,6 +253,9 @@ int main(int argc, char** argv) {
                  "empty 2-thread OpenMP region under 200 µs)");
   app.add_option("--core-peak-gflops", options.core_peak_gflops,
                  "fp32 peak of one core for the GEMM percentages (default: measured)");
+  app.add_flag("--alone", options.alone,
+               "Time each side on its own, one after the other: to check what taking turns "
+               "costs either side");
   app.add_flag("--markdown", options.markdown, "Print the tables as markdown");
   app.add_option("--load", options.load,
                  "Print the tables of a JSON file written before; run nothing")

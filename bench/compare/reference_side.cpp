@@ -204,7 +204,7 @@ std::string reference_name(const Case& c, ReferenceThreads threads) {
     std::istringstream config(openblas_config());
     std::string name, version;
     config >> name >> version;
-    return fmt::format("{} {} cblas_sgemm ({} {})", name, version, threads.blas,
+    return fmt::format("{} {} {} cblas_sgemm ({} {})", name, version, openblas_core(), threads.blas,
                        threads.blas == 1 ? "thread" : "threads");
   }
   return fmt::format("libtorch {}.{} (intra-op {}, openblas {})", TORCH_VERSION_MAJOR,
@@ -217,7 +217,7 @@ std::string openblas_core() { return openblas_get_corename(); }
 std::string libtorch_cpu_capability() {
   std::istringstream config(torch::show_config());
   for (std::string line; std::getline(config, line);) {
-    if (const auto colon = line.find("CPU capability usage:"); colon != std::string::npos)
+    if (line.find("CPU capability usage:") != std::string::npos)
       return line.substr(line.find(':') + 2);
   }
   return "unknown";

@@ -175,7 +175,8 @@ nlohmann::json to_json(const Record& r) {
                       {"steps", r.steps},
                       {"warmup", r.warmup},
                       {"load_average", optional_json(r.load_average)},
-                      {"omp_region_us", optional_json(r.omp_region_us)}};
+                      {"omp_region_us", optional_json(r.omp_region_us)},
+                      {"omp_wait_policy", r.omp_wait_policy}};
   if (!r.arrangements.empty()) {
     nlohmann::json arrangements = nlohmann::json::array();
     for (const auto& [label, ms] : r.arrangements)
@@ -207,6 +208,7 @@ Record record_from_json(const nlohmann::json& json) {
            .warmup = json.value("warmup", 0),
            .load_average = optional_from<double>(json, "load_average"),
            .omp_region_us = optional_from<double>(json, "omp_region_us"),
+           .omp_wait_policy = json.value("omp_wait_policy", ""),
            .arrangements = {},
            .flops = optional_from<double>(json, "flops"),
            .core_peak_gflops = optional_from<double>(json, "core_peak_gflops")};

@@ -28,6 +28,7 @@ struct Record {
   // An empty 2-thread OpenMP region before and after the timing, the slower, in µs: a few µs on
   // quiet cores, milliseconds when other jobs hold them (then 2-thread figures mean little).
   std::optional<double> omp_region_us;
+  std::string omp_wait_policy;  // OMP_WAIT_POLICY (both sides share libgomp), "" if unset
   // The reference's thread arrangements tried before the timing: label and median ms.
   std::vector<std::pair<std::string, double>> arrangements;
   // GEMM only: FLOPs per step and the per-core fp32 peak the percentages divide by.

@@ -22,7 +22,7 @@ struct ReferenceThreads {
 };
 std::unique_ptr<Runner> make_reference_runner(const Case& c);
 void use_reference_threads(ReferenceThreads threads);
-// "libtorch 1.13 (intra-op 2, openblas 1)", "OpenBLAS 0.3.21 (2 threads)"
+// "libtorch 1.13 (intra-op 2, openblas 1)", "OpenBLAS 0.3.21 SkylakeX cblas_sgemm (2 threads)"
 std::string reference_name(const Case& c, ReferenceThreads threads);
 // OpenBLAS's build and the kernels it chose ("... SkylakeX"), libtorch's CPU capability.
 std::string openblas_config();
