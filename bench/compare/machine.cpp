@@ -7,9 +7,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <fstream>
-#include <vector>
 
 namespace comparison {
 namespace {
@@ -43,19 +43,39 @@ std::pair<double, double> load_average() {
   return {one, five};
 }
 
-double omp_region_us(int threads) {
-  constexpr int kRegions = 41;
-  std::atomic<int> arrived = 0;  // work the compiler cannot drop, so that the region happens
-  std::vector<double> us;
-  for (int i = 0; i < kRegions; ++i) {
+namespace {
+
+// A dependent chain of scalar FMAs: ~4 cycles each, no memory traffic.
+float chain(int64_t length) {
+  volatile float seed = 0.5f;
+  float x = seed;
+  for (int64_t i = 0; i < length; ++i) x = std::fma(x, 0.999999f, 1e-6f);
+  return x;
+}
+
+template <class Work>
+double median_ms(Work&& work) {
+  std::array<double, 5> ms{};
+  for (double& m : ms) {
     const auto start = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads)
-    arrived.fetch_add(1, std::memory_order_relaxed);
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                     .count());
+    work();
+    m = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   }
-  std::nth_element(us.begin(), us.begin() + kRegions / 2, us.end());
-  return us[kRegions / 2];
+  std::nth_element(ms.begin(), ms.begin() + 2, ms.end());
+  return ms[2];
+}
+
+}  // namespace
+
+double free_cores(int threads) {
+  constexpr int64_t kLength = 1 << 21;  // ~3 ms
+  std::atomic<float> sink = 0;
+  const double alone_ms = median_ms([&] { sink = sink + chain(kLength); });
+  const double together_ms = median_ms([&] {
+#pragma omp parallel num_threads(threads)
+    sink = sink + chain(kLength);
+  });
+  return std::min<double>(threads, threads * alone_ms / together_ms);
 }
 
 double measure_core_peak_gflops() {

@@ -12,10 +12,10 @@ std::string cpu_model();  // "model name" of /proc/cpuinfo
 // jobs share the cores and the figures are noisy.
 std::pair<double, double> load_average();
 
-// The median time of an empty `#pragma omp parallel` region at `threads` threads, in µs: a few µs
-// on quiet cores; when other jobs keep them busy, libgomp's spinning threads wait for a scheduler
-// slice and it takes milliseconds (12 ms seen here), and so does every 2-thread step.
-double omp_region_us(int threads);
+// How many of `threads` cores this process gets now: the same compute-bound work (a few ms) on one
+// thread and on `threads` threads at once, threads × t1 / t_threads (medians of 5), at most
+// `threads`. 2.0: two idle cores; 1.0: other jobs take the equivalent of one.
+double free_cores(int threads);
 
 // FLOP/s of one core running independent fused multiply-adds on the widest SIMD registers this
 // binary targets (xsimd's default architecture), as GFLOP/s. Timed in thread CPU time, best of

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -23,8 +22,8 @@ namespace comparison {
 namespace {
 
 constexpr int kPeakSteps = 3;  // steps of a --peak-only child: the optimizer state exists after 1
-// An empty 2-thread OpenMP region slower than this (µs) means other jobs hold the cores.
-constexpr double kQuietRegionUs = 200;
+// Fewer free cores than the thread count less this: other jobs hold the cores.
+constexpr double kBusyCores = 0.2;
 
 struct Options {
   std::filesystem::path json, load;
@@ -57,8 +56,8 @@ std::string environment(const char* name) {
 void print_header(const StepPlan& plan, double core_peak_gflops, bool measured_peak) {
   fmt::print("compare: tapegrad against libtorch and OpenBLAS, stepped in turn in one process\n");
   const auto [one, five] = load_average();
-  fmt::print("CPU: {}, {} online; load average {:.2f} (1 min), {:.2f} (5 min)\n", cpu_model(),
-             std::thread::hardware_concurrency(), one, five);
+  fmt::print("CPU: {}, {} online; load average {:.2f} (1 min), {:.2f} (5 min); free cores {:.1f}\n",
+             cpu_model(), std::thread::hardware_concurrency(), one, five, free_cores(2));
   fmt::print("OpenBLAS: {} (kernels: {}; {})\n", openblas_config(), openblas_core(),
              environment("OPENBLAS_CORETYPE"));
   if (__builtin_cpu_supports("avx512f") && openblas_core().find("SkylakeX") == std::string::npos &&
@@ -82,16 +81,16 @@ std::string label(ReferenceThreads t) {
   return fmt::format("intra-op {}, openblas {}", t.intra_op, t.blas);
 }
 
-// Waits (up to wait_s) until an empty 2-thread OpenMP region is fast again; its last time in µs.
-double wait_for_quiet(double wait_s) {
+// Waits (up to wait_s) until `threads` cores are free; the free cores seen last.
+double wait_for_free_cores(int threads, double wait_s) {
   const auto start = std::chrono::steady_clock::now();
-  double us = omp_region_us(2);
-  while (us > kQuietRegionUs &&
+  double cores = free_cores(threads);
+  while (cores < threads - kBusyCores &&
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < wait_s) {
     std::this_thread::sleep_for(std::chrono::seconds(5));
-    us = omp_region_us(2);
+    cores = free_cores(threads);
   }
-  return us;
+  return cores;
 }
 
 Record run_case(const Case& c, int threads, const Options& options,
@@ -104,7 +103,7 @@ Record run_case(const Case& c, int threads, const Options& options,
   record.flops = c.flops();
   if (c.flops()) record.core_peak_gflops = core_peak_gflops;
   ReferenceThreads chosen = arrangements(c, threads).front();
-  const double region_us_before = wait_for_quiet(options.wait_quiet_s);
+  const double cores_before = wait_for_free_cores(threads, options.wait_quiet_s);
   {
     const std::unique_ptr<Runner> tapegrad = make_tapegrad_runner(c);
     const std::unique_ptr<Runner> reference = make_reference_runner(c);
@@ -138,7 +137,7 @@ Record run_case(const Case& c, int threads, const Options& options,
   record.reference = reference_name(c, chosen);
   record.load_average = load_average().first;
   if (const char* policy = std::getenv("OMP_WAIT_POLICY")) record.omp_wait_policy = policy;
-  record.omp_region_us = std::max(region_us_before, omp_region_us(2));
+  record.free_cores = std::min(cores_before, free_cores(threads));
   if (options.peak) {
     if (const auto peak = measure_peak_in_child(executable, c, Side::Tapegrad, threads, chosen)) {
       record.tapegrad_peak_mb = peak->peak_mb;
@@ -159,15 +158,15 @@ void print_progress(const Record& r) {
   const auto mb = [](const std::optional<double>& x) {
     return x ? fmt::format("{:.0f}", *x) : std::string("—");
   };
-  const double region_us = r.omp_region_us.value_or(0);
+  const double cores = r.free_cores.value_or(r.threads);
   fmt::print(
       "{:<26} {} thr  tapegrad {:>9.3f} ms  reference {:>9.3f} ms  ×{:<5.2f} peak MB {}/{}"
       "  [{}+{}] {}{}{}\n",
       r.id(), r.threads, r.tapegrad_ms, r.reference_ms, r.speedup(), mb(r.tapegrad_peak_mb),
       mb(r.reference_peak_mb), r.warmup, r.steps, r.reference,
       arrangements.empty() ? "" : "  calibration: " + arrangements,
-      region_us > kQuietRegionUs
-          ? fmt::format("  CONTENDED: an empty 2-thread OpenMP region took {:.0f} µs", region_us)
+      cores < r.threads - kBusyCores
+          ? fmt::format("  CONTENDED: {:.2f} free cores of {}", cores, r.threads)
           : "");
   std::fflush(stdout);
 }
@@ -249,8 +248,8 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-calibrate", options.calibrate,
                "Run libtorch with both pools at the thread count, untried alternatives");
   app.add_option("--wait-quiet", options.wait_quiet_s,
-                 "Before each case, wait up to this many seconds for the cores to be quiet (an "
-                 "empty 2-thread OpenMP region under 200 µs)");
+                 "Before each case and thread count, wait up to this many seconds for that many "
+                 "free cores");
   app.add_option("--core-peak-gflops", options.core_peak_gflops,
                  "fp32 peak of one core for the GEMM percentages (default: measured)");
   app.add_flag("--alone", options.alone,

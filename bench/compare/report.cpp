@@ -175,7 +175,7 @@ nlohmann::json to_json(const Record& r) {
                       {"steps", r.steps},
                       {"warmup", r.warmup},
                       {"load_average", optional_json(r.load_average)},
-                      {"omp_region_us", optional_json(r.omp_region_us)},
+                      {"free_cores", optional_json(r.free_cores)},
                       {"omp_wait_policy", r.omp_wait_policy}};
   if (!r.arrangements.empty()) {
     nlohmann::json arrangements = nlohmann::json::array();
@@ -207,7 +207,7 @@ Record record_from_json(const nlohmann::json& json) {
            .steps = json.value("steps", 0),
            .warmup = json.value("warmup", 0),
            .load_average = optional_from<double>(json, "load_average"),
-           .omp_region_us = optional_from<double>(json, "omp_region_us"),
+           .free_cores = optional_from<double>(json, "free_cores"),
            .omp_wait_policy = json.value("omp_wait_policy", ""),
            .arrangements = {},
            .flops = optional_from<double>(json, "flops"),
@@ -233,14 +233,16 @@ std::vector<Record> read_json(const std::filesystem::path& path) {
 }
 
 void print_tables(const std::vector<Record>& records, bool markdown) {
-  const auto region = [](const Record& r) { return optional_number(r.omp_region_us); };
+  const auto cores = [](const Record& r) {
+    return r.free_cores ? fmt::format("{:.1f}", *r.free_cores) : std::string("—");
+  };
   std::vector<Row> models, gemms;
   for (const Record& r : records) {
     if (r.case_name != "gemm") {
       models.push_back({r.case_name, r.config, std::to_string(r.threads), number(r.tapegrad_ms),
                         number(r.reference_ms), number(r.speedup()) + "×",
                         optional_number(r.tapegrad_peak_mb), optional_number(r.reference_peak_mb),
-                        fmt::format("{}+{}", r.warmup, r.steps), region(r), r.reference});
+                        fmt::format("{}+{}", r.warmup, r.steps), cores(r), r.reference});
       continue;
     }
     const auto percent = [&](double ms) -> std::string {
@@ -251,25 +253,23 @@ void print_tables(const std::vector<Record>& records, bool markdown) {
     gemms.push_back({r.config, std::to_string(r.threads), number(r.tapegrad_ms),
                      rate(r.tapegrad_ms), percent(r.tapegrad_ms), number(r.reference_ms),
                      rate(r.reference_ms), percent(r.reference_ms), number(r.speedup()) + "×",
-                     fmt::format("{}+{}", r.warmup, r.steps), region(r)});
+                     fmt::format("{}+{}", r.warmup, r.steps), cores(r)});
   }
   print_table("Models and attention (median ms per step; peak MB above the process base)",
               {"case", "config", "thr", "tapegrad ms", "reference ms", "speedup", "tapegrad MB",
-               "reference MB", "warmup+steps", "omp µs", "reference"},
+               "reference MB", "warmup+steps", "free cores", "reference"},
               models, markdown);
   print_table("GEMM C[M,N] = A[M,K] B[K,N] (M×K×N), against cblas_sgemm",
               {"M×K×N", "thr", "tapegrad ms", "GFLOP/s", "% peak", "OpenBLAS ms", "GFLOP/s",
-               "% peak", "speedup", "warmup+steps", "omp µs"},
+               "% peak", "speedup", "warmup+steps", "free cores"},
               gemms, markdown);
   std::vector<Row> rows;
   for (const Target& t : targets(records))
     rows.push_back({t.what, t.measured, t.pass ? (*t.pass ? "PASS" : "MISS") : "—"});
   print_table("Targets of issue 6", {"target", "measured", ""}, rows, markdown);
   fmt::print(
-      "\n\"omp µs\": an empty 2-thread OpenMP region around the case's timing (the slower of "
-      "before "
-      "and after). A few µs: quiet cores. Milliseconds: other jobs held the cores and the 2-thread "
-      "figures of that row mean little.\n");
+      "\n\"free cores\": how many of the thread count's cores compare had around the case's "
+      "timing (the fewer of before and after). Below it, other jobs shared the cores.\n");
 }
 
 }  // namespace comparison

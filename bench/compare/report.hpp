@@ -25,9 +25,9 @@ struct Record {
   std::optional<double> tapegrad_base_mb, reference_base_mb;
   int steps = 0, warmup = 0;
   std::optional<double> load_average;  // 1 min, after the timing: other jobs on the machine
-  // An empty 2-thread OpenMP region before and after the timing, the slower, in µs: a few µs on
-  // quiet cores, milliseconds when other jobs hold them (then 2-thread figures mean little).
-  std::optional<double> omp_region_us;
+  // Cores this process got, of `threads`, measured before and after the timing (the fewer): below
+  // `threads`, other jobs shared the cores and both sides ran slower than they can.
+  std::optional<double> free_cores;
   std::string omp_wait_policy;  // OMP_WAIT_POLICY (both sides share libgomp), "" if unset
   // The reference's thread arrangements tried before the timing: label and median ms.
   std::vector<std::pair<std::string, double>> arrangements;
