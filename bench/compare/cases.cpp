@@ -1,0 +1,74 @@
+#include "cases.hpp"
+
+#include <fmt/format.h>
+
+namespace comparison {
+
+std::string Case::name() const {
+  switch (kind) {
+    case Kind::Train:
+      return "train";
+    case Kind::Inference:
+      return "inference";
+    case Kind::AttentionForward:
+      return "attention_fwd";
+    case Kind::AttentionForwardBackward:
+      return "attention_fwd_bwd";
+    case Kind::Gemm:
+      return "gemm";
+  }
+  return "?";
+}
+
+std::string Case::id() const { return fmt::format("{}/{}", name(), config); }
+
+std::optional<int64_t> Case::seq_len() const {
+  if (const auto* model = std::get_if<ModelShape>(&shape)) return model->seq_len;
+  if (const auto* attention = std::get_if<AttentionShape>(&shape)) return attention->seq_len;
+  return std::nullopt;
+}
+
+std::optional<double> Case::flops() const {
+  if (const auto* gemm = std::get_if<GemmShape>(&shape))
+    return 2.0 * static_cast<double>(gemm->M) * static_cast<double>(gemm->K) *
+           static_cast<double>(gemm->N);
+  return std::nullopt;
+}
+
+std::vector<Case> all_cases() {
+  const ModelShape a{.vocab = 5000,
+                     .d_model = 64,
+                     .heads = 4,
+                     .layers = 1,
+                     .ffn = 128,
+                     .seq_len = 32,
+                     .batch = 32};
+  const ModelShape b{.vocab = 10000,
+                     .d_model = 256,
+                     .heads = 8,
+                     .layers = 4,
+                     .ffn = 1024,
+                     .seq_len = 128,
+                     .batch = 32};
+  std::vector<Case> cases;
+  for (Kind kind : {Kind::Train, Kind::Inference}) {
+    cases.push_back({kind, "A", a});
+    cases.push_back({kind, "B", b});
+  }
+  for (Kind kind : {Kind::AttentionForward, Kind::AttentionForwardBackward}) {
+    for (int64_t T : {128, 512, 1024, 2048}) {
+      const AttentionShape shape{.d_model = 256, .heads = 8, .batch = 8, .seq_len = T};
+      cases.push_back({kind, fmt::format("T={}", T), shape});
+    }
+  }
+  // Square, then the projections of a small transformer (tokens x d_model x width) of issue 2.
+  for (GemmShape g :
+       {GemmShape{1024, 1024, 1024}, GemmShape{1024, 64, 64}, GemmShape{1024, 64, 192},
+        GemmShape{4096, 256, 256}, GemmShape{4096, 256, 768}, GemmShape{4096, 256, 1024},
+        GemmShape{4096, 1024, 256}}) {
+    cases.push_back({Kind::Gemm, fmt::format("{}x{}x{}", g.M, g.K, g.N), g});
+  }
+  return cases;
+}
+
+}  // namespace comparison

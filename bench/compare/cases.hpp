@@ -1,0 +1,59 @@
+// The work that compare measures on both sides, the same shapes for tapegrad and the reference
+// (libtorch for models and attention, OpenBLAS's cblas_sgemm for GEMM), and the interface of a
+// side: built once, then step() after step() while the harness times each call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace comparison {
+
+// The classifier of issue 6: Embedding + sinusoidal positions (dropout 0.1) + post-LN
+// TransformerEncoderLayer x layers (ReLU FFN, dropout 0.1) + mean over T + Linear(d_model, 2).
+struct ModelShape {
+  int64_t vocab, d_model, heads, layers, ffn, seq_len, batch;
+};
+
+// Self-attention of MultiHeadAttention on x [batch, seq_len, d_model] (no weights returned).
+struct AttentionShape {
+  int64_t d_model, heads, batch, seq_len;
+};
+
+// C[M, N] = A[M, K] B[K, N], row-major, float, beta 0.
+struct GemmShape {
+  int64_t M, K, N;
+};
+
+enum class Kind {
+  Train,                     // zero_grad, forward, cross-entropy, backward, AdamW step
+  Inference,                 // eval mode, no tape
+  AttentionForward,          // eval mode, no tape
+  AttentionForwardBackward,  // forward, sum, backward to the input and the weights
+  Gemm,
+};
+
+struct Case {
+  Kind kind;
+  std::string config;  // "A", "B", "T=512", "1024x1024x1024" (M x K x N)
+  std::variant<ModelShape, AttentionShape, GemmShape> shape;
+
+  std::string name() const;  // "train", "inference", "attention_fwd", "attention_fwd_bwd", "gemm"
+  std::string id() const;    // name/config: "train/B", "gemm/4096x256x768"
+  std::optional<int64_t> seq_len() const;  // none for GEMM
+  std::optional<double> flops() const;     // per step; GEMM only (2 M N K)
+};
+
+// Every case of the issue, in the order they are run and printed.
+std::vector<Case> all_cases();
+
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  virtual void step() = 0;
+};
+
+}  // namespace comparison

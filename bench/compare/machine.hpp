@@ -1,0 +1,26 @@
+// What the figures depend on: the CPU, and the fp32 peak of one core that the GEMM percentages
+// divide by.
+#pragma once
+
+#include <string>
+#include <utility>
+
+namespace comparison {
+
+std::string cpu_model();  // "model name" of /proc/cpuinfo
+// The load average over 1 and 5 minutes (/proc/loadavg): above 0 by more than a little, other
+// jobs share the cores and the figures are noisy.
+std::pair<double, double> load_average();
+
+// How many of `threads` cores this process gets now: the same compute-bound work (a few ms) on one
+// thread and on `threads` threads at once, threads × t1 / t_threads (medians of 5), at most
+// `threads`. 2.0: two idle cores; 1.0: other jobs take the equivalent of one.
+double free_cores(int threads);
+
+// FLOP/s of one core running independent fused multiply-adds on the widest SIMD registers this
+// binary targets (xsimd's default architecture), as GFLOP/s. Timed in thread CPU time, best of
+// several runs, so that other processes on the core do not lower it.
+double measure_core_peak_gflops();
+std::string peak_loop_description();  // "avx512bw FMA loop: 16 lanes, 16 independent chains"
+
+}  // namespace comparison
