@@ -23,13 +23,12 @@ if grep -qw avx512f /proc/cpuinfo && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   export OPENBLAS_CORETYPE=SkylakeX
   echo "compare.sh: AVX-512 CPU: OPENBLAS_CORETYPE=SkylakeX (OpenBLAS 0.3.21 would pick SSE3 kernels)"
 fi
-# libgomp (tapegrad's and libtorch's OpenMP runtime, one per process) spins in its waits by
-# default. While other jobs hold the cores, every 2-thread region then waits for a scheduler
-# slice (an empty region: 12 ms instead of 8 µs on this 2-core VM), and the figures say more
-# about the neighbours than about either side; libtorch's intra-op pool also spins while its
-# OpenBLAS pool wants the cores. Passive waits (17 µs an empty region, contended or not) keep
-# both meaningful. OMP_WAIT_POLICY=active bash bench/compare.sh to keep the spinning.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-echo "compare.sh: OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+# libgomp (tapegrad's and libtorch's OpenMP runtime, one per process) waits by spinning a while,
+# then sleeping. Left alone that is fair to both sides on a quiet machine. OMP_WAIT_POLICY=active
+# (spin forever) starves OpenBLAS's own pthread pool (its 2-thread GEMMs then take 4 ms whatever
+# their size); PASSIVE (sleep at once) costs every parallel region a wake-up (~17 µs), which
+# halves tapegrad's speed on small steps but keeps figures sane while other jobs hold the cores.
+# Either can be set in the environment; the JSON's omp_wait_policy records it.
+echo "compare.sh: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset (libgomp default)}"
 echo "compare.sh: load average $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine make the figures noisy)"
 exec "$compare" "$@"
