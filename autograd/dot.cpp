@@ -37,7 +37,8 @@ std::string to_dot(const Tensor& root) {
       } else if (edge.leaf) {
         const int input_id = id_of(edge.leaf.get(), is_new);
         if (is_new)
-          text += fmt::format("  n{} [shape=box, label=\"leaf {}\"];\n", input_id, edge.leaf->shape);
+          text +=
+              fmt::format("  n{} [shape=box, label=\"leaf {}\"];\n", input_id, edge.leaf->shape);
         text += fmt::format("  n{} -> n{};\n", input_id, node_id);
       }
     }

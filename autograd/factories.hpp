@@ -27,8 +27,10 @@ Tensor arange(double end, TensorOptions options = {});
 Tensor eye(int64_t n, TensorOptions options = {});
 
 // Values in row-major order with the given shape, converted to options.dtype.
-Tensor from_vector(const std::vector<double>& values, const Shape& shape, TensorOptions options = {});
-Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape, TensorOptions options = {.dtype = kInt64});
+Tensor from_vector(const std::vector<double>& values, const Shape& shape,
+                   TensorOptions options = {});
+Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape,
+                   TensorOptions options = {.dtype = kInt64});
 // A literal of nested braces, as libtorch's torch::tensor takes: 2.5, {1, 2}, {{1, 2}, {3, 4}}...
 // Every list at one depth must have the same shape.
 class NestedValues {
@@ -46,13 +48,16 @@ Tensor tensor(const NestedValues& values, TensorOptions options = {});
 Tensor scalar_tensor(double value, TensorOptions options = {});
 
 // Seeded random fills (the thread's default generator unless one is given).
-Tensor rand(const Shape& shape, TensorOptions options = {}, Generator& generator = default_generator());
-Tensor randn(const Shape& shape, TensorOptions options = {}, Generator& generator = default_generator());
+Tensor rand(const Shape& shape, TensorOptions options = {},
+            Generator& generator = default_generator());
+Tensor randn(const Shape& shape, TensorOptions options = {},
+             Generator& generator = default_generator());
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions options = {},
                Generator& generator = default_generator());
 Tensor normal(const Shape& shape, double mean, double std, TensorOptions options = {},
               Generator& generator = default_generator());
 // Integers drawn uniformly from [low, high), as int64.
-Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& generator = default_generator());
+Tensor randint(int64_t low, int64_t high, const Shape& shape,
+               Generator& generator = default_generator());
 
 }  // namespace tapegrad

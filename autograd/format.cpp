@@ -38,7 +38,8 @@ NumberStyle choose_style(const Tensor& t, const std::vector<double>& values) {
     max_abs = std::max(max_abs, std::abs(v));
     if (v != 0) min_abs = std::min(min_abs, std::abs(v));
   }
-  style.scientific = max_abs >= 1e8 || (!style.integral && (min_abs < 1e-4 || max_abs / min_abs > 1e3));
+  style.scientific =
+      max_abs >= 1e8 || (!style.integral && (min_abs < 1e-4 || max_abs / min_abs > 1e3));
   for (double v : values) style.width = std::max(style.width, style.format(v).size());
   return style;
 }
@@ -64,7 +65,8 @@ void append_dim(std::string& text, const Tensor& t, int64_t d, int64_t offset, b
     } else {
       append_dim(text, t, d + 1, at, summarize, style, indent + 1);
     }
-    if (i + 1 < size) text += last ? ", " : fmt::format(",{:\n>{}}{:{}}", "", t.dim() - d - 1, "", indent + 1);
+    if (i + 1 < size)
+      text += last ? ", " : fmt::format(",{:\n>{}}{:{}}", "", t.dim() - d - 1, "", indent + 1);
   }
   text += ']';
 }
@@ -75,7 +77,8 @@ std::vector<double> shown_values(const Tensor& t, bool summarize) {
   std::vector<double> values;
   const std::vector<double> all = t.to_vector();
   const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(all.size()) / 4096);
-  for (std::size_t i = 0; i < all.size(); i += static_cast<std::size_t>(step)) values.push_back(all[i]);
+  for (std::size_t i = 0; i < all.size(); i += static_cast<std::size_t>(step))
+    values.push_back(all[i]);
   return values;
 }
 
@@ -96,8 +99,10 @@ std::string to_string(const Tensor& t) {
     }
   }
   if (t.dtype() == kFloat64) text += ", dtype=float64";
-  if (t.grad_fn()) text += fmt::format(", grad_fn=<{}>", t.grad_fn()->op);
-  else if (t.requires_grad()) text += ", requires_grad=True";
+  if (t.grad_fn())
+    text += fmt::format(", grad_fn=<{}>", t.grad_fn()->op);
+  else if (t.requires_grad())
+    text += ", requires_grad=True";
   return text + ")";
 }
 

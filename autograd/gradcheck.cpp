@@ -49,7 +49,8 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
                const GradcheckOptions& options) {
   check_inputs(inputs);
   const Tensor output = fn(inputs);
-  if (output.dtype() != kFloat64) fail("gradcheck: the function returned {}, not float64", output.dtype());
+  if (output.dtype() != kFloat64)
+    fail("gradcheck: the function returned {}, not float64", output.dtype());
   const int64_t outputs = output.numel();
 
   // analytic[i][k * n_i + j] = d output_k / d input_i[j], one backward per output element.
@@ -88,10 +89,12 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
         const double exact = analytic[i][k * x.numel() + j];
         if (std::abs(exact - numeric) <= options.atol + options.rtol * std::abs(numeric)) continue;
         if (!options.raise) return false;
-        fail("gradcheck: Jacobian mismatch for input {} of shape {} at element {} and output element "
-             "{} of shape {}: analytic {:.8g}, numeric {:.8g} (eps {}, atol {}, rtol {})",
-             i, x.shape(), unravel_index(j, x.shape()), unravel_index(k, output.shape()), output.shape(), exact,
-             numeric, options.eps, options.atol, options.rtol);
+        fail(
+            "gradcheck: Jacobian mismatch for input {} of shape {} at element {} and output "
+            "element "
+            "{} of shape {}: analytic {:.8g}, numeric {:.8g} (eps {}, atol {}, rtol {})",
+            i, x.shape(), unravel_index(j, x.shape()), unravel_index(k, output.shape()),
+            output.shape(), exact, numeric, options.eps, options.atol, options.rtol);
       }
     }
   }

@@ -21,9 +21,8 @@ Tensor copy_values(const Tensor& x, DType dtype) {
 
 Tensor clone(const Tensor& x) {
   // d/dx x = 1
-  return record("clone", copy_values(x, x.dtype()), {x}, [](const Tensor& g) -> Grads {
-    return {g};
-  });
+  return record("clone", copy_values(x, x.dtype()), {x},
+                [](const Tensor& g) -> Grads { return {g}; });
 }
 
 Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
@@ -32,15 +31,17 @@ Tensor to(const Tensor& x, DType dtype) {
   if (x.requires_grad() && !is_floating(dtype))
     fail("to: a tensor that requires grad cannot become {} (only float32 or float64)", dtype);
   // d/dx x = 1, in the input's dtype
-  return record("to", copy_values(x, dtype), {x}, [input_dtype = x.dtype()](const Tensor& g) -> Grads {
-    return {copy_values(g, input_dtype)};
-  });
+  return record("to", copy_values(x, dtype), {x},
+                [input_dtype = x.dtype()](const Tensor& g) -> Grads {
+                  return {copy_values(g, input_dtype)};
+                });
 }
 
 void copy_into(const Tensor& dst, const Tensor& src) {
   if (dst.shape() != src.shape())
     fail("copy_into: shapes differ (destination {}, source {})", dst.shape(), src.shape());
-  if (!dst.is_contiguous()) fail("copy_into: the destination of shape {} is not contiguous", dst.shape());
+  if (!dst.is_contiguous())
+    fail("copy_into: the destination of shape {} is not contiguous", dst.shape());
   dispatch_all(src.dtype(), [&]<class Src>() {
     dispatch_all(dst.dtype(), [&]<class Dst>() {
       kernels::strided_copy(src.data<Src>(), src.shape(), src.strides(), dst.data<Dst>());

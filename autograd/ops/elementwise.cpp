@@ -26,14 +26,15 @@ Tensor broadcast_map(std::string_view name, const Tensor& a, const Tensor& b, Op
     // A single row (same shapes, a scalar operand) is shared among threads by the kernel, many
     // rows by for_each_broadcast_row.
     const int64_t total = out.numel();
-    for_each_broadcast_row(out_shape, a.shape(), b.shape(),
-                           [&](int64_t ia, int64_t sa, int64_t ib, int64_t sb, int64_t io, int64_t n) {
-                             if (n == total) {
-                               kernels::binary(pa + ia, sa, pb + ib, sb, po + io, n, op);
-                             } else {
-                               kernels::binary_row(pa + ia, sa, pb + ib, sb, po + io, n, op);
-                             }
-                           });
+    for_each_broadcast_row(
+        out_shape, a.shape(), b.shape(),
+        [&](int64_t ia, int64_t sa, int64_t ib, int64_t sb, int64_t io, int64_t n) {
+          if (n == total) {
+            kernels::binary(pa + ia, sa, pb + ib, sb, po + io, n, op);
+          } else {
+            kernels::binary_row(pa + ia, sa, pb + ib, sb, po + io, n, op);
+          }
+        });
   });
   return out;
 }
@@ -41,7 +42,8 @@ Tensor broadcast_map(std::string_view name, const Tensor& a, const Tensor& b, Op
 // A one-element tensor of x's dtype holding `value`.
 Tensor scalar_like(const Tensor& x, double value) {
   Tensor out = Tensor::empty({}, x.dtype());
-  dispatch_floating(x.dtype(), "scalar", [&]<class T>() { *out.data<T>() = static_cast<T>(value); });
+  dispatch_floating(x.dtype(), "scalar",
+                    [&]<class T>() { *out.data<T>() = static_cast<T>(value); });
   return out;
 }
 

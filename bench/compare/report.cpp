@@ -141,7 +141,8 @@ std::vector<Target> targets(const std::vector<Record>& records) {
                    "attention_fwd_bwd/T=2048", 2, 3),
       memory_target(records, "attention fwd+bwd T=2048 peak memory ≤ 0.1× (2 thr)",
                     "attention_fwd_bwd/T=2048", 2, 0.1),
-      memory_target(records, "train step B peak memory (above base) ≤ 0.5× libtorch (2 thr)", "train/B", 2, 0.5),
+      memory_target(records, "train step B peak memory (above base) ≤ 0.5× libtorch (2 thr)",
+                    "train/B", 2, 0.5),
   };
   const Record* one = find(records, "train/B", 1);
   const Record* two = find(records, "train/B", 2);
