@@ -29,6 +29,6 @@ fi
 # all for free cores (--wait-quiet; the table's "free cores" column says what each case had). On
 # a machine that is never quiet, OMP_WAIT_POLICY=PASSIVE bash bench/compare.sh keeps the ratios
 # sane at ~10-40 µs more per parallel region for both sides (bench/README.md).
-echo "compare.sh: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset (libgomp's default)}"
+echo "compare.sh: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset, libgomp default}"
 echo "compare.sh: load average $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine make the figures noisy)"
 exec "$compare" --wait-quiet 300 "$@"

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 
 #include "harness.hpp"
@@ -68,6 +69,13 @@ void print_header(const StepPlan& plan, double core_peak_gflops, bool measured_p
         openblas_core());
   fmt::print("libtorch: CPU capability {} ({}); {}\n", libtorch_cpu_capability(),
              environment("ATEN_CPU_CAPABILITY"), environment("OMP_WAIT_POLICY"));
+  if (const char* policy = std::getenv("OMP_WAIT_POLICY");
+      policy != nullptr && std::string_view(policy).find_first_of("aA") == 0)
+    fmt::print(
+        "  WARNING: OMP_WAIT_POLICY={}: libgomp's idle threads spin without end and starve "
+        "OpenBLAS's workers (2-thread cblas_sgemm of 1024x64x64: 4 ms instead of 0.08; libtorch "
+        "with both pools at 2: 20x slower): unfair to the reference. Leave it unset, or PASSIVE\n",
+        policy);
   fmt::print("fp32 peak per core: {:.1f} GFLOP/s ({})\n", core_peak_gflops,
              measured_peak ? "measured, " + peak_loop_description() : "--core-peak-gflops");
   fmt::print(
