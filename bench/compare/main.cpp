@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 
 #include "harness.hpp"
@@ -68,6 +69,13 @@ void print_header(const StepPlan& plan, double core_peak_gflops, bool measured_p
         openblas_core());
   fmt::print("libtorch: CPU capability {} ({}); {}\n", libtorch_cpu_capability(),
              environment("ATEN_CPU_CAPABILITY"), environment("OMP_WAIT_POLICY"));
+  if (const char* policy = std::getenv("OMP_WAIT_POLICY");
+      policy != nullptr && std::string_view(policy).find_first_of("aA") == 0)
+    fmt::print(
+        "  WARNING: OMP_WAIT_POLICY={}: libgomp's idle threads spin without end and starve "
+        "OpenBLAS's workers (2-thread cblas_sgemm of 1024x64x64: 4 ms instead of 0.08; libtorch "
+        "with both pools at 2: 20x slower): unfair to the reference. Leave it unset, or PASSIVE\n",
+        policy);
   fmt::print("fp32 peak per core: {:.1f} GFLOP/s ({})\n", core_peak_gflops,
              measured_peak ? "measured, " + peak_loop_description() : "--core-peak-gflops");
   fmt::print(
@@ -81,19 +89,20 @@ std::string label(ReferenceThreads t) {
   return fmt::format("intra-op {}, openblas {}", t.intra_op, t.blas);
 }
 
-// Waits (up to wait_s) until `threads` cores are free; the free cores seen last.
-double wait_for_free_cores(int threads, double wait_s) {
-  const auto start = std::chrono::steady_clock::now();
+// Waits until `threads` cores are free, at most `wait_left_s` seconds (less what it waited); the
+// free cores seen last.
+double wait_for_free_cores(int threads, double& wait_left_s) {
   double cores = free_cores(threads);
-  while (cores < threads - kBusyCores &&
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < wait_s) {
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+  while (cores < threads - kBusyCores && wait_left_s > 0) {
+    constexpr double kPollS = 5;
+    std::this_thread::sleep_for(std::chrono::duration<double>(kPollS));
+    wait_left_s -= kPollS;
     cores = free_cores(threads);
   }
   return cores;
 }
 
-Record run_case(const Case& c, int threads, const Options& options,
+Record run_case(const Case& c, int threads, const Options& options, double& wait_left_s,
                 const std::filesystem::path& executable, double core_peak_gflops) {
   Record record;
   record.case_name = c.name();
@@ -103,7 +112,7 @@ Record run_case(const Case& c, int threads, const Options& options,
   record.flops = c.flops();
   if (c.flops()) record.core_peak_gflops = core_peak_gflops;
   ReferenceThreads chosen = arrangements(c, threads).front();
-  const double cores_before = wait_for_free_cores(threads, options.wait_quiet_s);
+  const double cores_before = wait_for_free_cores(threads, wait_left_s);
   {
     const std::unique_ptr<Runner> tapegrad = make_tapegrad_runner(c);
     const std::unique_ptr<Runner> reference = make_reference_runner(c);
@@ -200,9 +209,10 @@ int run(const Options& options) {
   print_header(options.plan, core_peak_gflops, measured_peak);
   const std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe");
   std::vector<Record> records;
+  double wait_left_s = options.wait_quiet_s;
   for (const Case& c : cases) {
     for (int threads : options.threads) {
-      records.push_back(run_case(c, threads, options, executable, core_peak_gflops));
+      records.push_back(run_case(c, threads, options, wait_left_s, executable, core_peak_gflops));
       print_progress(records.back());
       if (!options.json.empty()) write_json(options.json, records);  // partial results survive
     }
@@ -248,8 +258,9 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-calibrate", options.calibrate,
                "Run libtorch with both pools at the thread count, untried alternatives");
   app.add_option("--wait-quiet", options.wait_quiet_s,
-                 "Before each case and thread count, wait up to this many seconds for that many "
-                 "free cores");
+                 "Before each case and thread count, wait for that many free cores, up to this "
+                 "many seconds over the whole run")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--core-peak-gflops", options.core_peak_gflops,
                  "fp32 peak of one core for the GEMM percentages (default: measured)");
   app.add_flag("--alone", options.alone,
