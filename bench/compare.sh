@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh libtorch-dev libopenblas-dev
 cmake -S . -B build/compare -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_TESTS=OFF \
-  -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_BENCH=ON >/dev/null
+  -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_BENCH=ON -DTAPEGRAD_BUILD_COMPARE=ON >/dev/null
 cmake --build build/compare --target compare -j 2
 compare=build/compare/bench/compare/compare
 if [ ! -x "$compare" ]; then
