@@ -1,5 +1,6 @@
 #include "nn/feed_forward.hpp"
 
+#include "autograd/ops/linear.hpp"
 #include "autograd/ops/unary.hpp"
 
 namespace tapegrad::nn {
@@ -23,8 +24,11 @@ FeedForward::FeedForward(int64_t d_model, int64_t dim_feedforward, FeedForwardOp
 }
 
 Tensor FeedForward::forward(const Tensor& x) {
-  const Tensor hidden = activate(linear1(x), options.activation);  // [B, T, dim_feedforward]
-  return linear2(dropout(hidden));                                 // [B, T, d_model]
+  // [B, T, dim_feedforward]; relu rides on linear1's GEMM, GELU takes a pass of its own
+  const Tensor hidden = options.activation == Activation::ReLU
+                            ? linear_relu(x, linear1.weight, linear1.bias)
+                            : activate(linear1(x), options.activation);
+  return linear2(dropout(hidden));  // [B, T, d_model]
 }
 
 }  // namespace tapegrad::nn

@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+using tapegrad::kernels::Epilogue;
 using tapegrad::kernels::gemm;
 using tapegrad::kernels::gemm_batched;
 using tapegrad::kernels::gemm_reference;
@@ -27,6 +28,8 @@ struct Problem {
   double beta = 0;
   int64_t padding = 0;  // extra elements at the end of every row of A, B and C
   int64_t offset = 0;   // elements before the first one of each matrix (misaligns them)
+  bool bias = false;    // the epilogue adds a bias to every row
+  bool relu = false;    // and clamps at 0
 };
 
 // A stored matrix (rows x width, leading dimension ld), `offset` elements into its storage.
@@ -64,9 +67,10 @@ std::vector<T> absolute(const std::vector<T>& values) {
 
 bool equal_or_both_nan(double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); }
 
-// Runs gemm and gemm_reference on the same inputs and checks that every element of C is within
-// twice the rounding error bound of a K-term dot product, (K + 3) eps (sum_k |alpha a_ik b_kj| +
-// |beta c_ij|), of the reference, and that the padding of C is untouched.
+// Runs gemm and gemm_reference (followed by the epilogue's bias and relu) on the same inputs and
+// checks that every element of C is within twice the rounding error bound of a K-term dot product,
+// (K + 3) eps (sum_k |alpha a_ik b_kj| + |beta c_ij| + |bias_j|), of the reference, and that the
+// padding of C is untouched.
 template <class T>
 void check_against_reference(const Problem& p) {
   CAPTURE(p.M);
@@ -78,9 +82,12 @@ void check_against_reference(const Problem& p) {
   CAPTURE(p.beta);
   CAPTURE(p.padding);
   CAPTURE(p.offset);
+  CAPTURE(p.bias);
+  CAPTURE(p.relu);
   std::mt19937 rng(1);
   const Stored<T> a = operand<T>(p.M, p.K, p.trans_a, p, rng);
   const Stored<T> b = operand<T>(p.K, p.N, p.trans_b, p, rng);
+  const Stored<T> bias(1, p.N, 0, 0, rng);
   Stored<T> c(p.M, p.N, p.padding, p.offset, rng);
   if (p.beta == 0) {
     std::fill(c.storage.begin(), c.storage.end(), std::numeric_limits<T>::quiet_NaN());
@@ -90,10 +97,17 @@ void check_against_reference(const Problem& p) {
 
   Stored<T> fast = c;
   gemm<T>(p.trans_a, p.trans_b, p.M, p.N, p.K, alpha, a.data(), a.ld, b.data(), b.ld, beta,
-          fast.data(), fast.ld);
+          fast.data(), fast.ld, Epilogue<T>{p.bias ? bias.data() : nullptr, p.relu});
   Stored<T> expected = c;
   gemm_reference<T>(p.trans_a, p.trans_b, p.M, p.N, p.K, alpha, a.data(), a.ld, b.data(), b.ld,
                     beta, expected.data(), expected.ld);
+  for (int64_t i = 0; i < p.M; ++i) {
+    for (int64_t j = 0; j < p.N; ++j) {
+      T& e = expected.data()[i * expected.ld + j];
+      if (p.bias) e += bias.data()[j];
+      if (p.relu && e < 0) e = 0;
+    }
+  }
   // Magnitudes for the error bound: |alpha| |op(A)| |op(B)| + |beta| |C|.
   Stored<T> bound = c;
   const std::vector<T> abs_a = absolute(a.storage);
@@ -108,7 +122,8 @@ void check_against_reference(const Problem& p) {
     for (int64_t j = 0; j < c.ld; ++j) {
       const int64_t at = i * c.ld + j;
       if (j < p.N) {
-        const double tolerance = 2 * (p.K + 3) * eps * bound.data()[at] + 1e-30;
+        const double magnitude = bound.data()[at] + (p.bias ? std::abs(bias.data()[j]) : 0);
+        const double tolerance = 2 * (p.K + 3) * eps * magnitude + 1e-30;
         if (!(std::abs(fast.data()[at] - expected.data()[at]) <= tolerance)) ++failures;
       } else if (!equal_or_both_nan(fast.data()[at], c.data()[at])) {
         ++failures;  // padding written
@@ -161,6 +176,43 @@ TEST_CASE("gemm applies alpha and beta, and beta = 0 ignores NaN in C") {
       check_shapes<double>(shapes);
     }
   }
+}
+
+TEST_CASE("gemm's epilogue adds the bias and applies relu as it stores, over every K slice") {
+  // Shapes with one and several K slices, edge tiles, K = 0 (C = relu(beta C + bias)), and one
+  // large enough for two threads.
+  const std::vector<Problem> base = {{7, 13, 5}, {33, 65, 17}, {9, 17, 769},
+                                     {5, 3, 0},  {17, 9, 385}, {40, 100, 400}};
+  for (const bool bias : {false, true}) {
+    for (const bool relu : {false, true}) {
+      for (const double beta : {0.0, 0.5}) {
+        std::vector<Problem> shapes = base;
+        for (Problem& p : shapes) {
+          p.bias = bias;
+          p.relu = relu;
+          p.beta = beta;
+        }
+        check_shapes<float>(shapes);
+        check_shapes<double>(shapes);
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm's relu keeps NaN and clamps negatives to 0") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> a = {nan, 1.0f, -2.0f};  // 3 x 1
+  const std::vector<float> b = {1.0f, 1.0f};        // 1 x 2
+  const std::vector<float> bias = {0.0f, 0.5f};
+  std::vector<float> c(6, 7.0f);
+  gemm<float>(Transpose::No, Transpose::No, 3, 2, 1, 1.0f, a.data(), 1, b.data(), 2, 0.0f, c.data(),
+              2, Epilogue<float>{bias.data(), true});
+  CHECK(std::isnan(c[0]));
+  CHECK(std::isnan(c[1]));
+  CHECK(c[2] == 1.0f);
+  CHECK(c[3] == 1.5f);
+  CHECK(c[4] == 0.0f);
+  CHECK(c[5] == 0.0f);
 }
 
 TEST_CASE("gemm handles leading dimensions wider than the rows and unaligned pointers") {

@@ -151,6 +151,38 @@ TEST_CASE("linear errors name the shapes") {
                        doctest::Contains("one floating dtype, got float32, float64"), Error);
 }
 
+TEST_CASE("gradcheck linear_relu") {
+  // With these seeds no pre-activation lies within eps of 0, where relu has no derivative.
+  const auto with_bias = [](Inputs in) { return linear_relu(in[0], in[1], in[2]); };
+  const auto without_bias = [](Inputs in) { return linear_relu(in[0], in[1]); };
+  CHECK(gradcheck(with_bias,
+                  {testing::input({3, 4}, 1), testing::input({2, 4}, 2), testing::input({2}, 3)}));
+  CHECK(gradcheck(with_bias, {testing::input({2, 3, 4}, 4), testing::input({5, 4}, 5),
+                              testing::input({5}, 6)}));
+  CHECK(gradcheck(without_bias,
+                  {testing::transposed_input({3, 4}, 10), testing::transposed_input({2, 4}, 11)}));
+}
+
+TEST_CASE("linear_relu values: relu(x Wᵀ + b), negatives clamped, the gradient 0 there") {
+  const Tensor x = tensor({{1, 2, 3}, {4, 5, 6}}, {.requires_grad = true});
+  const Tensor w = tensor({{1, 0, -1}, {2, 1, 0}}, {.requires_grad = true});
+  const Tensor b = tensor({1, -10}, {.requires_grad = true});
+  const Tensor y = linear_relu(x, w, b);  // pre-activations {-1, -6, -1, 3}
+  testing::check_values(y, {0, 0, 0, 3});
+  sum(y).backward();
+  testing::check_values(b.grad(), {0, 1});              // only the last element passes
+  testing::check_values(w.grad(), {0, 0, 0, 4, 5, 6});  // its row of x, in W's second row
+  testing::check_values(x.grad(), {0, 0, 0, 2, 1, 0});
+  const Tensor x3 = randn({2, 5, 7}), w3 = randn({3, 7}), b3 = randn({3});
+  CHECK(equal(linear_relu(x3, w3, b3), relu(linear(x3, w3, b3))));
+}
+
+TEST_CASE("linear_relu errors name the op") {
+  CHECK_THROWS_WITH_AS(
+      linear_relu(ones({2, 3}), ones({4, 5})),
+      doctest::Contains("linear_relu: input of shape [2, 3] does not end in in_features 5"), Error);
+}
+
 TEST_CASE("matmul errors name the shapes") {
   CHECK_THROWS_WITH_AS(matmul(ones({2, 3}), ones({4, 5})),
                        doctest::Contains("matmul: shapes [2, 3] and [4, 5] do not match (3 != 4)"),

@@ -16,10 +16,13 @@
 // A micro-panels keep the orientation of A's storage, which makes packing them a contiguous copy
 // either way (the kernel is compiled for both). Panels are padded with zeros, so the kernel always
 // computes a whole tile; only the store of an edge tile is partial.
+// The epilogue (bias, relu) rides on the stores of the micro-kernel: the bias joins in the first
+// K slice, relu in the last, so C is never passed over again.
 // With OpenMP, the threads split C into a grid of independent blocks (gemm_batched: the batch).
 #include "autograd/kernels/gemm.hpp"
 
 #include "autograd/error.hpp"
+#include "autograd/kernels/functors.hpp"
 
 #include <omp.h>
 #include <xsimd/xsimd.hpp>
@@ -156,19 +159,30 @@ void pack_b_block(const MatrixView<T>& b, Range slice, Range cols, T* dst) {
   }
 }
 
+// How one K slice's products are stored into C: C = relu(alpha * sum + beta * C + bias), where
+// bias points at the tile's first column (null: none) and relu is set on the last slice only.
 template <class T>
-void store_vector(xsimd::batch<T> sum, T alpha, T beta, T* dst) {
-  using Batch = xsimd::batch<T>;
-  Batch result = sum * Batch(alpha);
-  if (beta != T(0)) result = xsimd::fma(Batch(beta), Batch::load_unaligned(dst), result);
-  result.store_unaligned(dst);
-}
+struct TileStore {
+  T alpha;
+  T beta;
+  const T* bias;
+  bool relu;
 
-// The rows x cols corner of C tile = alpha * sum + beta * C tile, where the mr x nr sum is held as
-// left and right halves of its rows.
+  // The finished lane (a batch or one T) of C at c, whose bias lane is at column_bias.
+  template <class V>
+  V finish(V sum, const T* c, const T* column_bias) const {
+    V result = sum * V(alpha);
+    if (beta != T(0)) result = xsimd::fma(V(beta), load_lane<V>(c), result);
+    if (column_bias != nullptr) result += load_lane<V>(column_bias);
+    return relu ? Relu{}(result) : result;
+  }
+};
+
+// The rows x cols corner of the C tile stored as `store` says, from the mr x nr sum held as left
+// and right halves of its rows.
 template <class T, class Batch, int64_t mr>
-void store_edge_tile(const Batch (&left)[mr], const Batch (&right)[mr], T alpha, T beta, T* c,
-                     int64_t ldc, int64_t rows, int64_t cols) {
+void store_edge_tile(const Batch (&left)[mr], const Batch (&right)[mr], const TileStore<T>& store,
+                     const T* bias, T* c, int64_t ldc, int64_t rows, int64_t cols) {
   constexpr int64_t nr = Blocking<T>::nr;
   constexpr int64_t lanes = Blocking<T>::lanes;
   alignas(64) T sum[mr * nr];
@@ -178,16 +192,17 @@ void store_edge_tile(const Batch (&left)[mr], const Batch (&right)[mr], T alpha,
   }
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < cols; ++j) {
-      T& out = c[r * ldc + j];
-      out = beta == T(0) ? alpha * sum[r * nr + j] : alpha * sum[r * nr + j] + beta * out;
+      T* out = c + r * ldc + j;
+      *out = store.finish(sum[r * nr + j], out, bias == nullptr ? nullptr : bias + j);
     }
   }
 }
 
-// C tile (rows x cols, at most mr x nr) = alpha * (A micro-panel * B micro-panel) + beta * C tile.
+// C tile (rows x cols, at most mr x nr) from A micro-panel * B micro-panel, stored as `store` says;
+// bias points at the tile's first column (or is null).
 template <class APanel, class T>
-void micro_kernel(int64_t depth, const T* a_panel, const T* b_panel, T alpha, T beta, T* c,
-                  int64_t ldc, int64_t rows, int64_t cols) {
+void micro_kernel(int64_t depth, const T* a_panel, const T* b_panel, const TileStore<T>& store,
+                  const T* bias, T* c, int64_t ldc, int64_t rows, int64_t cols) {
   using Batch = typename Blocking<T>::Batch;
   constexpr int64_t mr = Blocking<T>::mr;
   constexpr int64_t nr = Blocking<T>::nr;
@@ -212,22 +227,24 @@ void micro_kernel(int64_t depth, const T* a_panel, const T* b_panel, T alpha, T 
   }
 
   if (rows == mr && cols == nr) {
+    const T* bias_right = bias == nullptr ? nullptr : bias + lanes;
     for (int64_t r = 0; r < mr; ++r) {
-      store_vector(left[r], alpha, beta, c + r * ldc);
-      store_vector(right[r], alpha, beta, c + r * ldc + lanes);
+      T* row = c + r * ldc;
+      store.finish(left[r], row, bias).store_unaligned(row);
+      store.finish(right[r], row + lanes, bias_right).store_unaligned(row + lanes);
     }
     return;
   }
-  store_edge_tile(left, right, alpha, beta, c, ldc, rows, cols);
+  store_edge_tile(left, right, store, bias, c, ldc, rows, cols);
 }
 
-// C[row_block, col_block] = alpha * op(A)[row_block, slice] * packed B block + beta * C[...].
+// C[row_block, col_block] from op(A)[row_block, slice] * packed B block, stored as `store` says.
 // The A micro-panels go to a_pack, mr * kc apart: when pack_a is set they are packed here, on first
 // use, so that the kernel finds them in L1; otherwise they are the ones packed for an earlier
 // column block.
 template <class APanel, class T>
 void multiply_block(const MatrixView<T>& a, bool pack_a, Range row_block, Range slice,
-                    Range col_block, T* a_pack, const T* b_pack, T alpha, T beta, T* C,
+                    Range col_block, T* a_pack, const T* b_pack, const TileStore<T>& store, T* C,
                     int64_t ldc) {
   constexpr int64_t mr = Blocking<T>::mr;
   constexpr int64_t nr = Blocking<T>::nr;
@@ -238,8 +255,9 @@ void multiply_block(const MatrixView<T>& a, bool pack_a, Range row_block, Range 
       pack_panel<mr, APanel>(a.at(i, slice.begin), a.row_stride, a.col_stride, rows, depth, a_pack);
     }
     for (int64_t j = col_block.begin; j < col_block.end; j += nr) {
-      micro_kernel<APanel>(depth, a_pack, b_pack + (j - col_block.begin) * depth, alpha, beta,
-                           C + i * ldc + j, ldc, rows, std::min(nr, col_block.end - j));
+      micro_kernel<APanel>(depth, a_pack, b_pack + (j - col_block.begin) * depth, store,
+                           store.bias == nullptr ? nullptr : store.bias + j, C + i * ldc + j, ldc,
+                           rows, std::min(nr, col_block.end - j));
     }
   }
 }
@@ -248,7 +266,7 @@ void multiply_block(const MatrixView<T>& a, bool pack_a, Range row_block, Range 
 // K is cut into slices of equal depth.
 template <class APanel, class T>
 void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows, Range cols,
-                     int64_t K, T alpha, T beta, T* C, int64_t ldc) {
+                     int64_t K, T alpha, T beta, const Epilogue<T>& epilogue, T* C, int64_t ldc) {
   using Sizes = Blocking<T>;
   const int64_t slice_depth = ceil_div(K, ceil_div(K, Sizes::kc));
   PackBuffers<T>& buffers = thread_pack_buffers<T>();
@@ -260,12 +278,14 @@ void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows,
     const Range row_block{ic, std::min(ic + Sizes::mc, rows.end)};
     for (int64_t pc = 0; pc < K; pc += slice_depth) {
       const Range slice{pc, std::min(pc + slice_depth, K)};
-      const T slice_beta = pc == 0 ? beta : T(1);
+      const bool first_slice = pc == 0, last_slice = slice.end == K;
+      const TileStore<T> store{alpha, first_slice ? beta : T(1),
+                               first_slice ? epilogue.bias : nullptr, last_slice && epilogue.relu};
       for (int64_t jc = cols.begin; jc < cols.end; jc += Sizes::nc) {
         const Range col_block{jc, std::min(jc + Sizes::nc, cols.end)};
         pack_b_block(b, slice, col_block, b_pack);
         multiply_block<APanel>(a, jc == cols.begin, row_block, slice, col_block, a_pack, b_pack,
-                               alpha, slice_beta, C, ldc);
+                               store, C, ldc);
       }
     }
   }
@@ -274,11 +294,11 @@ void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows,
 // The rows x cols block of C, on the calling thread.
 template <class T>
 void gemm_block(const MatrixView<T>& a, const MatrixView<T>& b, Range rows, Range cols, int64_t K,
-                T alpha, T beta, T* C, int64_t ldc) {
+                T alpha, T beta, const Epilogue<T>& epilogue, T* C, int64_t ldc) {
   if (a.col_stride == 1) {
-    gemm_block_with<RowMajorAPanel<T>>(a, b, rows, cols, K, alpha, beta, C, ldc);
+    gemm_block_with<RowMajorAPanel<T>>(a, b, rows, cols, K, alpha, beta, epilogue, C, ldc);
   } else {
-    gemm_block_with<DepthMajorAPanel<T>>(a, b, rows, cols, K, alpha, beta, C, ldc);
+    gemm_block_with<DepthMajorAPanel<T>>(a, b, rows, cols, K, alpha, beta, epilogue, C, ldc);
   }
 }
 
@@ -323,14 +343,15 @@ int threads_for(double flops) {
   return static_cast<int>(std::min<double>(omp_get_max_threads(), useful));
 }
 
+// C = relu(beta * C + bias) when the product is empty (K = 0) or scaled away (alpha = 0).
 template <class T>
-void scale(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+void finish_without_product(int64_t M, int64_t N, T beta, const Epilogue<T>& epilogue, T* C,
+                            int64_t ldc) {
+  const TileStore<T> store{T(1), beta, epilogue.bias, epilogue.relu};
   for (int64_t i = 0; i < M; ++i) {
-    T* row = C + i * ldc;
-    if (beta == T(0)) {
-      std::fill_n(row, N, T(0));
-    } else {
-      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+    for (int64_t j = 0; j < N; ++j) {
+      T* out = C + i * ldc + j;
+      *out = store.finish(T(0), out, epilogue.bias == nullptr ? nullptr : epilogue.bias + j);
     }
   }
 }
@@ -339,16 +360,16 @@ void scale(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
 template <class T>
 void gemm_checked(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha,
                   const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                  int threads) {
+                  const Epilogue<T>& epilogue, int threads) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == T(0)) {
-    scale(M, N, beta, C, ldc);
+    finish_without_product(M, N, beta, epilogue, C, ldc);
     return;
   }
   const MatrixView<T> a = view(A, lda, trans_a);
   const MatrixView<T> b = view(B, ldb, trans_b);
   if (threads <= 1) {
-    gemm_block(a, b, {0, M}, {0, N}, K, alpha, beta, C, ldc);
+    gemm_block(a, b, {0, M}, {0, N}, K, alpha, beta, epilogue, C, ldc);
     return;
   }
 #pragma omp parallel num_threads(threads)
@@ -357,7 +378,7 @@ void gemm_checked(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, in
     const int64_t thread = omp_get_thread_num();
     const Range rows = split(M, grid.row_parts, thread / grid.col_parts, Blocking<T>::mr);
     const Range cols = split(N, grid.col_parts, thread % grid.col_parts, Blocking<T>::nr);
-    gemm_block(a, b, rows, cols, K, alpha, beta, C, ldc);
+    gemm_block(a, b, rows, cols, K, alpha, beta, epilogue, C, ldc);
   }
 }
 
@@ -378,10 +399,11 @@ void check_arguments(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N,
 
 template <class T>
 void gemm(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-          const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+          const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+          Epilogue<T> epilogue) {
   check_arguments(trans_a, trans_b, M, N, K, lda, ldb, ldc);
   const int threads = threads_for(2.0 * M * N * K);
-  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, threads);
 }
 
 template <class T>
@@ -406,7 +428,7 @@ void gemm_batched(Transpose trans_a, Transpose trans_b, int64_t batch, int64_t M
       (problem_threads == 1 || batch % batch_threads == 0 || batch >= 4 * batch_threads);
   const auto solve = [&](int64_t i, int threads) {
     gemm_checked(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb,
-                 beta, C + i * stride_c, ldc, threads);
+                 beta, C + i * stride_c, ldc, Epilogue<T>{}, threads);
   };
   if (split_batch) {
 #pragma omp parallel for num_threads(batch_threads) schedule(static)
@@ -434,7 +456,7 @@ void gemm_reference(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, 
 
 #define TAPEGRAD_INSTANTIATE_GEMM(T)                                                            \
   template void gemm<T>(Transpose, Transpose, int64_t, int64_t, int64_t, T, const T*, int64_t,  \
-                        const T*, int64_t, T, T*, int64_t);                                     \
+                        const T*, int64_t, T, T*, int64_t, Epilogue<T>);                        \
   template void gemm_batched<T>(Transpose, Transpose, int64_t, int64_t, int64_t, int64_t, T,    \
                                 const T*, int64_t, int64_t, const T*, int64_t, int64_t, T, T*,  \
                                 int64_t, int64_t);                                              \

@@ -5,6 +5,9 @@
 //   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
 // where A is stored M x K (lda >= K) or, transposed, K x M (lda >= M); likewise for B; and C is
 // M x N (ldc >= N). beta == 0 writes C without reading it, so NaN or garbage in C never leaks.
+// gemm's epilogue finishes each element of C as it is stored, with no further pass over C:
+//   C[i,j] = relu(alpha * (op(A) op(B))[i,j] + beta * C[i,j] + bias[j])
+// bias (N elements) and relu each when asked for: a linear layer's bias and activation.
 // Negative sizes or too small leading dimensions throw tapegrad::Error.
 //
 // gemm and gemm_batched are cache-blocked, SIMD and OpenMP-parallel (see gemm.cpp);
@@ -19,8 +22,15 @@ namespace tapegrad::kernels {
 enum class Transpose : bool { No = false, Yes = true };
 
 template <class T>
+struct Epilogue {
+  const T* bias = nullptr;  // added to every row of C, or nothing when null
+  bool relu = false;        // then max(x, 0), NaN staying NaN
+};
+
+template <class T>
 void gemm(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-          const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+          const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+          Epilogue<T> epilogue = {});
 
 // `batch` independent products: problem i uses A + i * stride_a, B + i * stride_b and
 // C + i * stride_c. A stride of 0 broadcasts A or B to every problem; the C matrices must not

@@ -1,7 +1,9 @@
 // linear(x, weight, bias) = x weightᵀ + bias over the last dim, as torch.nn.functional.linear:
 //   x [..., K], weight [N, K], bias [N] or undefined -> [..., N]
-// One GEMM with the bias as its starting value (no broadcast add, no transposed copy of the
+// One GEMM that adds the bias as it stores each row (no broadcast add, no transposed copy of the
 // weight), and one tape node; the backward is two GEMMs and a column sum.
+// linear_relu(x, weight, bias) = relu(linear(x, weight, bias)), the same GEMM clamping as it
+// stores: a feed-forward block's first layer without a pass of its own for relu.
 #pragma once
 
 #include "autograd/tensor.hpp"
@@ -9,5 +11,6 @@
 namespace tapegrad {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 
 }  // namespace tapegrad
