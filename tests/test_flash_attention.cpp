@@ -208,6 +208,25 @@ TEST_CASE("kernels: a fully masked query gets zeros and lse -inf, never NaN") {
     for (std::size_t i = 1; i < values->size(); ++i) CHECK(std::isfinite((*values)[i]));
 }
 
+TEST_CASE("kernels: flash attention's forward without lse (no backward to come) is the same") {
+  const k::AttentionProblem problem{.batch = 2,
+                                    .heads = 3,
+                                    .queries = 70,
+                                    .keys = 40,
+                                    .head_dim = 16,
+                                    .value_dim = 8,
+                                    .causal = true,
+                                    .query_tile = 32,
+                                    .key_tile = 16};
+  const Operand<float> q(2, 3, 70, 16, true, 1), key(2, 3, 40, 16, true, 2),
+      v(2, 3, 40, 8, true, 3);
+  Operand<float> with_lse(2, 3, 70, 8, true, 4), without_lse(2, 3, 70, 8, true, 4);
+  std::vector<float> lse(2 * 3 * 70);
+  k::flash_attention_forward<float>(problem, q.in(), key.in(), v.in(), with_lse.view, lse.data());
+  k::flash_attention_forward<float>(problem, q.in(), key.in(), v.in(), without_lse.view, nullptr);
+  CHECK(with_lse.values == without_lse.values);
+}
+
 TEST_CASE("kernels: flash attention gives the same bits with 1 and 2 threads") {
   const Case c{2, 3, 70, 70, 16, 16, 32, 32, true, true, 0.1};
   const std::vector<bool> mask = random_mask(c);

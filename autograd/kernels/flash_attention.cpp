@@ -156,12 +156,28 @@ void pack_row(const T* src, int64_t stride, int64_t n, T scale, T* dst) {
   for (int64_t x = 0; x < n; ++x) dst[x] = scale * src[x * stride];
 }
 
-// dst[x * ld + c] = rows of `view` (b, h, first + c), for c < count, x < n: a transposed tile.
+// dst[x * ld + c] = rows of `view` (b, h, first + c), for c < count, x < n: a transposed tile,
+// whose rows are gathered a SIMD vector of c at a time (rows are far apart: the projections of
+// every head sit between them), and zero from count to the next multiple of the SIMD width.
 template <class T>
 void pack_transposed(const HeadsView<const T>& view, int64_t b, int64_t h, int64_t first,
                      int64_t count, int64_t n, T* dst, int64_t ld) {
-  for (int64_t c = 0; c < count; ++c) {
-    const T* src = view.row(b, h, first + c);
+  using Offset = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;  // the gathers' index type
+  const T* rows = view.row(b, h, first);
+  int64_t c = 0;
+  if ((kLanes<T> - 1) * view.row_stride <= std::numeric_limits<Offset>::max()) {
+    alignas(64) Offset row_offsets[kLanes<T>];
+    for (int64_t lane = 0; lane < kLanes<T>; ++lane)
+      row_offsets[lane] = static_cast<Offset>(lane * view.row_stride);
+    const auto offsets = xsimd::batch<Offset, Arch>::load_aligned(row_offsets);
+    for (; c + kLanes<T> <= count; c += kLanes<T>) {
+      const T* src = rows + c * view.row_stride;
+      for (int64_t x = 0; x < n; ++x)
+        Batch<T>::gather(src + x * view.column_stride, offsets).store_unaligned(dst + x * ld + c);
+    }
+  }
+  for (; c < count; ++c) {
+    const T* src = rows + c * view.row_stride;
     for (int64_t x = 0; x < n; ++x) dst[x * ld + c] = src[x * view.column_stride];
   }
   for (int64_t x = 0; x < n; ++x) std::fill(dst + x * ld + count, dst + (x + 1) * ld, T(0));
@@ -354,8 +370,9 @@ void forward_query_tile(const AttentionProblem& problem, const Sizes& z,
     T* dst = out.row(b, h, first_query + r);
     const T* o = tile.o.data() + r * z.padded_dv;
     for (int64_t x = 0; x < z.dv; ++x) dst[x * out.column_stride] = o[x] * inverse;
-    lse[(b * problem.heads + h) * problem.queries + first_query + r] =
-        sum > 0 ? tile.max[r] + std::log(sum) : -kInfinity<T>;
+    if (lse != nullptr)
+      lse[(b * problem.heads + h) * problem.queries + first_query + r] =
+          sum > 0 ? tile.max[r] + std::log(sum) : -kInfinity<T>;
   }
 }
 

@@ -56,7 +56,7 @@ struct AttentionProblem {
 double attention_dropout_factor(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i,
                                 int64_t j);
 
-// out [B, H, Tq, dv]; lse [B, H, Tq] contiguous.
+// out [B, H, Tq, dv]; lse [B, H, Tq] contiguous, or null when no backward will need it.
 template <class T>
 void flash_attention_forward(const AttentionProblem& problem, const HeadsView<const T>& q,
                              const HeadsView<const T>& k, const HeadsView<const T>& v,

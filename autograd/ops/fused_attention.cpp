@@ -93,10 +93,14 @@ Tensor attend(std::string_view op, std::span<const Tensor> inputs, const Tensor&
   const kernels::AttentionProblem problem = problem_of(op, q, k, v, options);
   const Tensor out =
       empty_heads(problem.batch, problem.heads, problem.queries, problem.value_dim, q.dtype());
-  const Tensor lse = Tensor::empty({problem.batch, problem.heads, problem.queries}, q.dtype());
+  // The row log-sum-exps, only when a backward will read them.
+  const Tensor lse = detail::should_record(inputs)
+                         ? Tensor::empty({problem.batch, problem.heads, problem.queries}, q.dtype())
+                         : Tensor();
   dispatch_floating(q.dtype(), op, [&]<class T>() {
     kernels::flash_attention_forward<T>(problem, heads_view<const T>(q), heads_view<const T>(k),
-                                        heads_view<const T>(v), heads_view<T>(out), lse.data<T>());
+                                        heads_view<const T>(v), heads_view<T>(out),
+                                        lse.defined() ? lse.data<T>() : nullptr);
   });
   // d/dv = P̃ᵀ g,  d/dq = dS k · scale,  d/dk = dSᵀ q · scale,
   // with dS = P ∘ (g vᵀ ∘ dropout - rowsum(g ∘ out)), P recomputed from the saved lse
