@@ -47,10 +47,16 @@ struct Blocking {
   static constexpr int64_t lanes = Batch::size;
   static constexpr int64_t mr = kVectorRegisters >= 32 ? 8 : 6;  // micro-tile rows
   static constexpr int64_t nr = 2 * lanes;                       // micro-tile columns
-  static constexpr int64_t kc = 1536 / sizeof(T);  // depth: A micro-panels take mr x 1.5 KiB (L1)
-  static constexpr int64_t nc = 512;               // B block columns: up to 768 KiB (L2)
-  static constexpr int64_t mc = 256 * mr;          // rows whose A micro-panels are kept (L3)
-  static_assert(nc % nr == 0);
+  static constexpr int64_t kc = 1536 / sizeof(T);    // depth: A micro-panels take mr x 1.5 KiB (L1)
+  static constexpr int64_t b_block_bytes = 1 << 20;  // the packed B block: half of L2
+  static constexpr int64_t mc = 256 * mr;            // rows whose A micro-panels are kept (L3)
+
+  // B block columns for slices of this depth: as many whole micro-panels as fit b_block_bytes,
+  // then evened out over the blocks that `cols` columns need.
+  static int64_t column_block(int64_t cols, int64_t depth) {
+    const int64_t widest = std::max(nr, b_block_bytes / (depth * int64_t{sizeof(T)}) / nr * nr);
+    return round_up(ceil_div(cols, ceil_div(cols, widest)), nr);
+  }
 };
 
 // Element (i, j) of op(X) is data[i * row_stride + j * col_stride].
@@ -271,13 +277,13 @@ void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows,
   using Sizes = Blocking<T>;
   const int64_t slice_depth = ceil_div(K, ceil_div(K, Sizes::kc));
   PackBuffers<T>& buffers = thread_pack_buffers<T>();
-  const bool reuse_a_panels = cols.size() > Sizes::nc;
+  const int64_t nc = Sizes::column_block(cols.size(), slice_depth);
+  const bool reuse_a_panels = cols.size() > nc;
   const int64_t panel_stride = reuse_a_panels ? Sizes::mr * Sizes::kc : 0;
   T* a_pack = buffers.a.reserve(
       reuse_a_panels ? round_up(std::min(Sizes::mc, rows.size()), Sizes::mr) * Sizes::kc
                      : Sizes::mr * Sizes::kc);
-  T* b_pack =
-      buffers.b.reserve(round_up(std::min(Sizes::nc, cols.size()), Sizes::nr) * slice_depth);
+  T* b_pack = buffers.b.reserve(round_up(std::min(nc, cols.size()), Sizes::nr) * slice_depth);
 
   for (int64_t ic = rows.begin; ic < rows.end; ic += Sizes::mc) {
     const Range row_block{ic, std::min(ic + Sizes::mc, rows.end)};
@@ -286,8 +292,8 @@ void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows,
       const bool first_slice = pc == 0, last_slice = slice.end == K;
       const TileStore<T> store{alpha, first_slice ? beta : T(1),
                                first_slice ? epilogue.bias : nullptr, last_slice && epilogue.relu};
-      for (int64_t jc = cols.begin; jc < cols.end; jc += Sizes::nc) {
-        const Range col_block{jc, std::min(jc + Sizes::nc, cols.end)};
+      for (int64_t jc = cols.begin; jc < cols.end; jc += nc) {
+        const Range col_block{jc, std::min(jc + nc, cols.end)};
         pack_b_block(b, slice, col_block, b_pack);
         multiply_block<APanel>(a, jc == cols.begin, row_block, slice, col_block, a_pack,
                                panel_stride, b_pack, store, C, ldc);
