@@ -264,86 +264,64 @@ TEST_CASE("nn.ScaledDotProductAttention: dropout follows the training flag") {
 
 // ---- MultiHeadAttention ----
 
+// gradcheck of forward(inputs, need_weights), its output and weights, against the inputs and
+// mha's parameters in float64, on both paths: with the weights (the plain path) and without (the
+// fused kernel).
+template <class Forward>
+void gradcheck_both_paths(MultiHeadAttention& mha, const std::vector<Tensor>& inputs,
+                          const Forward& forward) {
+  mha.to(kFloat64);
+  for (const bool need_weights : {true, false}) {
+    CAPTURE(need_weights);
+    CHECK(gradcheck([&](Inputs in) { return output_and_weights(forward(in, need_weights)); },
+                    with_parameters(mha, inputs)));
+  }
+}
+
 TEST_CASE("gradcheck nn.MultiHeadAttention") {
   const Tensor x = testing::input({2, 3, 4}, 1);
-  const Tensor lengths_3_2 = padding_mask({3, 2}, 3);
-  // Each case twice: with the weights (the plain path) and without (the fused kernel).
-  const bool both_paths[] = {true, false};
 
   SUBCASE("self-attention, packed QKV, key padding, averaged weights") {
     MultiHeadAttention mha(4, 2);
-    mha.to(kFloat64);
-    for (const bool need_weights : both_paths) {
-      CAPTURE(need_weights);
-      CHECK(gradcheck(
-          [&](Inputs in) {
-            return output_and_weights(
-                mha(in[0], in[0], in[0],
-                    {.key_padding_mask = lengths_3_2, .need_weights = need_weights}));
-          },
-          with_parameters(mha, {x})));
-    }
+    const Tensor lengths_3_2 = padding_mask({3, 2}, 3);
+    gradcheck_both_paths(mha, {x}, [&](Inputs in, bool need_weights) {
+      return mha(in[0], in[0], in[0],
+                 {.key_padding_mask = lengths_3_2, .need_weights = need_weights});
+    });
   }
   SUBCASE("causal attn_mask, per-head weights, no bias") {
     MultiHeadAttention mha(4, 2, {.bias = false});
-    mha.to(kFloat64);
-    for (const bool need_weights : both_paths) {
-      CAPTURE(need_weights);
-      CHECK(gradcheck(
-          [&](Inputs in) {
-            return output_and_weights(mha(in[0], in[0], in[0],
-                                          {.attn_mask = causal_mask(3),
-                                           .need_weights = need_weights,
-                                           .average_attn_weights = false}));
-          },
-          with_parameters(mha, {x})));
-    }
+    gradcheck_both_paths(mha, {x}, [&](Inputs in, bool need_weights) {
+      return mha(in[0], in[0], in[0],
+                 {.attn_mask = causal_mask(3),
+                  .need_weights = need_weights,
+                  .average_attn_weights = false});
+    });
   }
   SUBCASE("cross-attention with packed weights and a [B * H, Tq, Tk] mask") {
     MultiHeadAttention mha(4, 2);
-    mha.to(kFloat64);
     const Tensor memory = testing::input({2, 2, 4}, 2);
     const Tensor mask = bools({1,      0, 1, 1, 0, 1, /**/ 1, 1, 0, 1, 1, 1, /**/ 1, 0, 1, 0, 1, 0,
                                /**/ 0, 1, 1, 1, 0, 1},
                               {4, 3, 2});
-    for (const bool need_weights : both_paths) {
-      CAPTURE(need_weights);
-      CHECK(gradcheck(
-          [&](Inputs in) {
-            return mha(in[0], in[1], in[1], {.attn_mask = mask, .need_weights = need_weights})
-                .output;
-          },
-          with_parameters(mha, {x, memory})));
-    }
+    gradcheck_both_paths(mha, {x, memory}, [&](Inputs in, bool need_weights) {
+      return mha(in[0], in[1], in[1], {.attn_mask = mask, .need_weights = need_weights});
+    });
   }
   SUBCASE("kdim != vdim: separate projections") {
     MultiHeadAttention mha(4, 2, {.kdim = 3, .vdim = 5});
-    mha.to(kFloat64);
     const Tensor key = testing::input({2, 2, 3}, 2), value = testing::input({2, 2, 5}, 3);
-    for (const bool need_weights : both_paths) {
-      CAPTURE(need_weights);
-      CHECK(gradcheck(
-          [&](Inputs in) {
-            return output_and_weights(
-                mha(in[0], in[1], in[2], {.is_causal = true, .need_weights = need_weights}));
-          },
-          with_parameters(mha, {x, key, value})));
-    }
+    gradcheck_both_paths(mha, {x, key, value}, [&](Inputs in, bool need_weights) {
+      return mha(in[0], in[1], in[2], {.is_causal = true, .need_weights = need_weights});
+    });
   }
   SUBCASE("a fully masked example") {
     MultiHeadAttention mha(4, 2);
-    mha.to(kFloat64);
     const Tensor none_real = padding_mask({3, 0}, 3);
-    for (const bool need_weights : both_paths) {
-      CAPTURE(need_weights);
-      CHECK(gradcheck(
-          [&](Inputs in) {
-            return output_and_weights(
-                mha(in[0], in[0], in[0],
-                    {.key_padding_mask = none_real, .need_weights = need_weights}));
-          },
-          with_parameters(mha, {x})));
-    }
+    gradcheck_both_paths(mha, {x}, [&](Inputs in, bool need_weights) {
+      return mha(in[0], in[0], in[0],
+                 {.key_padding_mask = none_real, .need_weights = need_weights});
+    });
   }
 }
 
