@@ -15,7 +15,8 @@
 // Packing reads op(A) and op(B) through strides, so a transposed operand is never copied whole.
 // A micro-panels keep the orientation of A's storage, which makes packing them a contiguous copy
 // either way (the kernel is compiled for both). Panels are padded with zeros, so the kernel always
-// computes a whole tile; only the store of an edge tile is partial.
+// computes a whole tile; only the store of an edge tile is partial. Where a copy would buy nothing
+// (a row-major A whose whole panels serve a single column block), the kernel reads A in place.
 // The epilogue (bias, relu) rides on the stores of the micro-kernel: the bias joins in the first
 // K slice, relu in the last, so C is never passed over again.
 // With OpenMP, the threads split C into a grid of independent blocks (gemm_batched: the batch).
@@ -264,10 +265,12 @@ void store_edge_tile(const Batch (&left)[mr], const Batch (&right)[mr], const Ti
 }
 
 // C tile (rows x cols, at most mr x nr) from A micro-panel * B micro-panel, stored as `store` says;
-// bias points at the tile's first column (or is null).
+// bias points at the tile's first column (or is null). The A panel's lines (rows or columns, as
+// APanel says) start a_line_stride apart: its own line stride when packed, lda when read in place.
 template <class APanel, class T>
-void micro_kernel(int64_t depth, const T* a_panel, const T* b_panel, const TileStore<T>& store,
-                  const T* bias, T* c, int64_t ldc, int64_t rows, int64_t cols) {
+void micro_kernel(int64_t depth, const T* a_panel, int64_t a_line_stride, const T* b_panel,
+                  const TileStore<T>& store, const T* bias, T* c, int64_t ldc, int64_t rows,
+                  int64_t cols) {
   using Batch = typename Blocking<T>::Batch;
   constexpr int64_t mr = Blocking<T>::mr;
   constexpr int64_t nr = Blocking<T>::nr;
@@ -285,7 +288,7 @@ void micro_kernel(int64_t depth, const T* a_panel, const T* b_panel, const TileS
     const Batch b_right = Batch::load_aligned(b_panel + lanes);
 #pragma GCC unroll 16
     for (int64_t r = 0; r < mr; ++r) {
-      const Batch a(a_panel[r * APanel::line_stride]);
+      const Batch a(a_panel[r * a_line_stride]);
       left[r] = xsimd::fma(a, b_left, left[r]);
       right[r] = xsimd::fma(a, b_right, right[r]);
     }
@@ -307,7 +310,9 @@ void micro_kernel(int64_t depth, const T* a_panel, const T* b_panel, const TileS
 // The A micro-panels go to a_pack, panel_stride apart: when pack_a is set they are packed here, on
 // first use, so that the kernel finds them in L1; otherwise they are the ones packed for an earlier
 // column block. When no panel is used twice (one column block), they all take the same place
-// (panel_stride 0), which stays in L1 instead of streaming megabytes of packed A through L2.
+// (panel_stride 0), which stays in L1 instead of streaming megabytes of packed A through L2; and
+// whole panels of a row-major A are not copied at all: the kernel reads their rows in place (+4-6%
+// at N = 256, where a copy is used for only 8 tiles).
 template <class APanel, class T>
 void multiply_block(const MatrixView<T>& a, bool pack_a, Range row_block, Range slice,
                     Range col_block, T* a_pack, int64_t panel_stride, const T* b_pack,
@@ -317,13 +322,16 @@ void multiply_block(const MatrixView<T>& a, bool pack_a, Range row_block, Range 
   const int64_t depth = slice.size();
   for (int64_t i = row_block.begin; i < row_block.end; i += mr, a_pack += panel_stride) {
     const int64_t rows = std::min(mr, row_block.end - i);
-    if (pack_a) {
+    const bool in_place = APanel::depth_stride == 1 && panel_stride == 0 && rows == mr;
+    if (pack_a && !in_place) {
       pack_panel<mr, APanel>(a.at(i, slice.begin), a.row_stride, a.col_stride, rows, depth, a_pack);
     }
+    const T* a_panel = in_place ? a.at(i, slice.begin) : a_pack;
+    const int64_t a_line_stride = in_place ? a.row_stride : APanel::line_stride;
     for (int64_t j = col_block.begin; j < col_block.end; j += nr) {
-      micro_kernel<APanel>(depth, a_pack, b_pack + (j - col_block.begin) * depth, store,
-                           store.bias == nullptr ? nullptr : store.bias + j, C + i * ldc + j, ldc,
-                           rows, std::min(nr, col_block.end - j));
+      micro_kernel<APanel>(depth, a_panel, a_line_stride, b_pack + (j - col_block.begin) * depth,
+                           store, store.bias == nullptr ? nullptr : store.bias + j, C + i * ldc + j,
+                           ldc, rows, std::min(nr, col_block.end - j));
     }
   }
 }
