@@ -217,31 +217,28 @@ TEST_CASE_TEMPLATE("kernels: maximum, minimum, relu and clamp propagate NaN", T,
   CHECK(std::isnan(k::Clamp<T>{0, 1}(k::Batch<T>(nan)).get(0)));
 }
 
+// k::sum of random values over [outer, n, inner] against k::sum_reference.
+template <class T>
+void check_sum(const Shape& s) {
+  CAPTURE(s.outer);
+  CAPTURE(s.n);
+  CAPTURE(s.inner);
+  const Unaligned<T> x = random_values<T>(s.size(), -1, 1);
+  Unaligned<T> simd(s.reduced_size()), reference(s.reduced_size());
+  k::sum(x.data(), s.outer, s.n, s.inner, simd.data());
+  k::sum_reference(x.data(), s.outer, s.n, s.inner, reference.data());
+  check_close(simd, reference, T(0), sum_tolerance(x.view()));
+}
+
 TEST_CASE_TEMPLATE("kernels: sum over [outer, n, inner] matches the reference", T, float, double) {
-  for (const Shape& s : kShapes) {
-    CAPTURE(s.outer);
-    CAPTURE(s.n);
-    CAPTURE(s.inner);
-    const Unaligned<T> x = random_values<T>(s.size(), -1, 1);
-    Unaligned<T> simd(s.reduced_size()), reference(s.reduced_size());
-    k::sum(x.data(), s.outer, s.n, s.inner, simd.data());
-    k::sum_reference(x.data(), s.outer, s.n, s.inner, reference.data());
-    check_close(simd, reference, T(0), sum_tolerance(x.view()));
-  }
+  for (const Shape& s : kShapes) check_sum<T>(s);
 }
 
 TEST_CASE_TEMPLATE("kernels: column sums over many rows and wide rows match the reference", T,
                    float, double) {
   // Several leaves of the summation tree (n > 256), several chunks of columns (inner > 1024).
   for (const Shape& s : {Shape{1, 1000, 40}, Shape{2, 600, 17}, Shape{2, 40, 3000}}) {
-    CAPTURE(s.outer);
-    CAPTURE(s.n);
-    CAPTURE(s.inner);
-    const Unaligned<T> x = random_values<T>(s.size(), -1, 1);
-    Unaligned<T> simd(s.reduced_size()), reference(s.reduced_size());
-    k::sum(x.data(), s.outer, s.n, s.inner, simd.data());
-    k::sum_reference(x.data(), s.outer, s.n, s.inner, reference.data());
-    check_close(simd, reference, T(0), sum_tolerance(x.view()));
+    check_sum<T>(s);
   }
 }
 

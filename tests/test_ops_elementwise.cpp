@@ -113,9 +113,12 @@ TEST_CASE("matmul values and shapes") {
         doctest::Approx(matmul(q.contiguous(), k.transpose(-1, -2).contiguous()).at({1, 2, 3, 4})));
 }
 
-TEST_CASE("gradcheck linear") {
-  const auto with_bias = [](Inputs in) { return linear(in[0], in[1], in[2]); };
-  const auto without_bias = [](Inputs in) { return linear(in[0], in[1]); };
+// Gradient checks of op(x, weight, bias), bias maybe undefined: 2-D, batched and 1-D inputs,
+// transposed ones without a bias, strided ones.
+template <class Op>
+void check_linear_gradients(const Op& op) {
+  const auto with_bias = [&](Inputs in) { return op(in[0], in[1], in[2]); };
+  const auto without_bias = [&](Inputs in) { return op(in[0], in[1], Tensor()); };
   CHECK(gradcheck(with_bias,
                   {testing::input({3, 4}, 1), testing::input({2, 4}, 2), testing::input({2}, 3)}));
   CHECK(gradcheck(with_bias, {testing::input({2, 3, 4}, 4), testing::input({5, 4}, 5),
@@ -126,6 +129,12 @@ TEST_CASE("gradcheck linear") {
                   {testing::transposed_input({3, 4}, 10), testing::transposed_input({2, 4}, 11)}));
   CHECK(gradcheck(with_bias, {testing::strided_input({3, 4}, 12),
                               testing::strided_input({2, 4}, 13), testing::input({2}, 14)}));
+}
+
+TEST_CASE("gradcheck linear") {
+  check_linear_gradients([](const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    return linear(x, weight, bias);
+  });
 }
 
 TEST_CASE("linear values: x Wᵀ + b, the same as matmul and add") {
@@ -153,14 +162,9 @@ TEST_CASE("linear errors name the shapes") {
 
 TEST_CASE("gradcheck linear_relu") {
   // With these seeds no pre-activation lies within eps of 0, where relu has no derivative.
-  const auto with_bias = [](Inputs in) { return linear_relu(in[0], in[1], in[2]); };
-  const auto without_bias = [](Inputs in) { return linear_relu(in[0], in[1]); };
-  CHECK(gradcheck(with_bias,
-                  {testing::input({3, 4}, 1), testing::input({2, 4}, 2), testing::input({2}, 3)}));
-  CHECK(gradcheck(with_bias, {testing::input({2, 3, 4}, 4), testing::input({5, 4}, 5),
-                              testing::input({5}, 6)}));
-  CHECK(gradcheck(without_bias,
-                  {testing::transposed_input({3, 4}, 10), testing::transposed_input({2, 4}, 11)}));
+  check_linear_gradients([](const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    return linear_relu(x, weight, bias);
+  });
 }
 
 TEST_CASE("linear_relu values: relu(x Wᵀ + b), negatives clamped, the gradient 0 there") {
