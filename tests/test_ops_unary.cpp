@@ -130,6 +130,13 @@ TEST_CASE("gradcheck relu") {
                 spread(-2, 2));
 }
 
+TEST_CASE("relu_backward passes g where x > 0, from relu's input or its output alike") {
+  const Tensor x = tensor({-1.0, 0.0, 2.0, 0.5}, {.dtype = kFloat64});
+  const Tensor g = tensor({10.0, 20.0, 30.0, 40.0}, {.dtype = kFloat64});
+  testing::check_values(relu_backward(g, x), {0.0, 0.0, 30.0, 40.0});
+  testing::check_values(relu_backward(g, relu(x)), {0.0, 0.0, 30.0, 40.0});
+}
+
 TEST_CASE("gradcheck gelu") {
   CHECK(check_unary([](const Tensor& x) { return gelu(x); }, testing::input({3, 4})));
   CHECK(check_unary([](const Tensor& x) { return gelu(x); }, testing::transposed_input({3, 4})));

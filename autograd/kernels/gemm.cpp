@@ -226,7 +226,7 @@ void pack_b_block(const MatrixView<T>& b, Range slice, Range cols, T* dst) {
 }
 
 // How one K slice's products are stored into C: C = relu(alpha * sum + beta * C + bias), where
-// bias points at the tile's first column (null: none) and relu is set on the last slice only.
+// bias (one per column of C; null: none) joins on the first slice and relu on the last.
 template <class T>
 struct TileStore {
   T alpha;
@@ -234,21 +234,21 @@ struct TileStore {
   const T* bias;
   bool relu;
 
-  // The finished lane (a batch or one T) of C at c, whose bias lane is at column_bias.
+  // The finished lane (a batch or one T) of C at c, which starts at column j of C.
   template <class V>
-  V finish(V sum, const T* c, const T* column_bias) const {
+  V finish(V sum, const T* c, int64_t j) const {
     V result = sum * V(alpha);
     if (beta != T(0)) result = xsimd::fma(V(beta), load_lane<V>(c), result);
-    if (column_bias != nullptr) result += load_lane<V>(column_bias);
+    if (bias != nullptr) result += load_lane<V>(bias + j);
     return relu ? Relu{}(result) : result;
   }
 };
 
-// The rows x cols corner of the C tile stored as `store` says, from the mr x nr sum held as left
-// and right halves of its rows.
+// The rows x cols corner of the C tile at column j0 of C stored as `store` says, from the mr x nr
+// sum held as left and right halves of its rows.
 template <class T, class Batch, int64_t mr>
 void store_edge_tile(const Batch (&left)[mr], const Batch (&right)[mr], const TileStore<T>& store,
-                     const T* bias, T* c, int64_t ldc, int64_t rows, int64_t cols) {
+                     int64_t j0, T* c, int64_t ldc, int64_t rows, int64_t cols) {
   constexpr int64_t nr = Blocking<T>::nr;
   constexpr int64_t lanes = Blocking<T>::lanes;
   alignas(64) T sum[mr * nr];
@@ -259,17 +259,17 @@ void store_edge_tile(const Batch (&left)[mr], const Batch (&right)[mr], const Ti
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < cols; ++j) {
       T* out = c + r * ldc + j;
-      *out = store.finish(sum[r * nr + j], out, bias == nullptr ? nullptr : bias + j);
+      *out = store.finish(sum[r * nr + j], out, j0 + j);
     }
   }
 }
 
-// C tile (rows x cols, at most mr x nr) from A micro-panel * B micro-panel, stored as `store` says;
-// bias points at the tile's first column (or is null). The A panel's lines (rows or columns, as
-// APanel says) start a_line_stride apart: its own line stride when packed, lda when read in place.
+// C tile (rows x cols, at most mr x nr, at column j0 of C) from A micro-panel * B micro-panel,
+// stored as `store` says. The A panel's lines (rows or columns, as APanel says) start a_line_stride
+// apart: its own line stride when packed, lda when read in place.
 template <class APanel, class T>
 void micro_kernel(int64_t depth, const T* a_panel, int64_t a_line_stride, const T* b_panel,
-                  const TileStore<T>& store, const T* bias, T* c, int64_t ldc, int64_t rows,
+                  const TileStore<T>& store, int64_t j0, T* c, int64_t ldc, int64_t rows,
                   int64_t cols) {
   using Batch = typename Blocking<T>::Batch;
   constexpr int64_t mr = Blocking<T>::mr;
@@ -295,15 +295,14 @@ void micro_kernel(int64_t depth, const T* a_panel, int64_t a_line_stride, const 
   }
 
   if (rows == mr && cols == nr) {
-    const T* bias_right = bias == nullptr ? nullptr : bias + lanes;
     for (int64_t r = 0; r < mr; ++r) {
       T* row = c + r * ldc;
-      store.finish(left[r], row, bias).store_unaligned(row);
-      store.finish(right[r], row + lanes, bias_right).store_unaligned(row + lanes);
+      store.finish(left[r], row, j0).store_unaligned(row);
+      store.finish(right[r], row + lanes, j0 + lanes).store_unaligned(row + lanes);
     }
     return;
   }
-  store_edge_tile(left, right, store, bias, c, ldc, rows, cols);
+  store_edge_tile(left, right, store, j0, c, ldc, rows, cols);
 }
 
 // C[row_block, col_block] from op(A)[row_block, slice] * packed B block, stored as `store` says.
@@ -330,8 +329,7 @@ void multiply_block(const MatrixView<T>& a, bool pack_a, Range row_block, Range 
     const int64_t a_line_stride = in_place ? a.row_stride : APanel::line_stride;
     for (int64_t j = col_block.begin; j < col_block.end; j += nr) {
       micro_kernel<APanel>(depth, a_panel, a_line_stride, b_pack + (j - col_block.begin) * depth,
-                           store, store.bias == nullptr ? nullptr : store.bias + j, C + i * ldc + j,
-                           ldc, rows, std::min(nr, col_block.end - j));
+                           store, j, C + i * ldc + j, ldc, rows, std::min(nr, col_block.end - j));
     }
   }
 }
@@ -429,7 +427,7 @@ void finish_without_product(int64_t M, int64_t N, T beta, const Epilogue<T>& epi
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       T* out = C + i * ldc + j;
-      *out = store.finish(T(0), out, epilogue.bias == nullptr ? nullptr : epilogue.bias + j);
+      *out = store.finish(T(0), out, j);
     }
   }
 }

@@ -2,11 +2,10 @@
 
 #include <string_view>
 
-#include "autograd/kernels/functors.hpp"
 #include "autograd/kernels/gemm.hpp"
-#include "autograd/kernels/map.hpp"
 #include "autograd/ops/copy.hpp"
 #include "autograd/ops/reduce.hpp"
+#include "autograd/ops/unary.hpp"
 #include "autograd/tape.hpp"
 
 namespace tapegrad {
@@ -38,17 +37,6 @@ Tensor as_rows(const Tensor& x) {
   return values.alias({K == 0 ? 0 : values.numel() / K, K}, {K, 1}, values.storage_offset());
 }
 
-// g where y > 0, else 0: relu's gradient, read from relu's output y, off the tape.
-Tensor relu_gradient(const Tensor& g, const Tensor& y) {
-  const Tensor grad_output = contiguous(g);
-  Tensor out = Tensor::empty(g.shape(), g.dtype());
-  dispatch_floating(g.dtype(), "linear_relu backward", [&]<class T>() {
-    kernels::binary(grad_output.data<T>(), 1, y.data<T>(), 1, out.data<T>(), out.numel(),
-                    kernels::ReluGrad{});
-  });
-  return out;
-}
-
 // x weightᵀ + bias, then relu when asked for, recorded on the tape as `name`.
 Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight, const Tensor& bias,
                    bool relu) {
@@ -67,13 +55,13 @@ Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight,
   // g' = g where y > 0 with relu (y > 0 exactly where x weightᵀ + b > 0), else g;
   // d/dx = g' W, d/dW = g'ᵀ x, d/db = column sums of g' (g' seen as [M, N])
   return record(name, out, {x, weight, bias},
-                [rows, w, x_shape = x.shape(), has_bias = bias.defined(),
+                [name, rows, w, x_shape = x.shape(), has_bias = bias.defined(),
                  y = relu ? out.detach() : Tensor()](const Tensor& g) -> Grads {
-                  const Tensor g_rows = as_rows(y.defined() ? relu_gradient(g, y) : g);
+                  const Tensor g_rows = as_rows(y.defined() ? relu_backward(g, y) : g);
                   const int64_t M = rows.size(0), K = rows.size(1), N = w.size(0);
                   Tensor gx = Tensor::empty(x_shape, g.dtype());
                   Tensor gw = Tensor::empty(w.shape(), g.dtype());
-                  dispatch_floating(g.dtype(), "linear backward", [&]<class T>() {
+                  dispatch_floating(g.dtype(), name, [&]<class T>() {
                     const T* gy = g_rows.data<T>();
                     kernels::gemm<T>(Transpose::No, Transpose::No, M, K, N, T(1), gy, N,
                                      w.data<T>(), K, T(0), gx.data<T>(), K);

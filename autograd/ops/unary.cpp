@@ -103,9 +103,12 @@ Tensor sigmoid(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   const Tensor y = map_unary("relu", x, kernels::Relu{});
   // d/dx relu: g where x > 0, else 0
-  return record("relu", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
-    return {map_grad("relu", g, x, kernels::ReluGrad{})};
-  });
+  return record("relu", y, {x},
+                [x = saved_input(x)](const Tensor& g) -> Grads { return {relu_backward(g, x)}; });
+}
+
+Tensor relu_backward(const Tensor& g, const Tensor& x) {
+  return map_grad("relu backward", g, x, kernels::ReluGrad{});
 }
 
 Tensor gelu(const Tensor& x) {

@@ -14,6 +14,9 @@ Tensor abs(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
+// relu's gradient off the tape: g where x > 0, else 0. x may be relu's input or its output (both
+// are > 0 at the same places); contiguous, of g's shape.
+Tensor relu_backward(const Tensor& g, const Tensor& x);
 Tensor gelu(const Tensor& x);  // the exact form x·Φ(x), Φ the normal CDF (through erf)
 Tensor clamp(const Tensor& x, double min, double max);  // an error if min > max
 Tensor pow(const Tensor& x, double exponent);
