@@ -283,6 +283,9 @@ void micro_kernel(int64_t depth, const T* a_panel, int64_t a_line_stride, const 
   Batch right[mr];  // columns [lanes, nr)
   for (int64_t r = 0; r < mr; ++r) left[r] = right[r] = Batch(T(0));
 
+#pragma GCC unroll 4
+  // Four steps along K per iteration: the loop's own adds and compare would otherwise take issue
+  // slots from the FMAs (measured +3-5% on the transformer shapes and 1024³).
   for (int64_t k = 0; k < depth; ++k, a_panel += APanel::depth_stride, b_panel += nr) {
     const Batch b_left = Batch::load_aligned(b_panel);
     const Batch b_right = Batch::load_aligned(b_panel + lanes);
