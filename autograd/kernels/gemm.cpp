@@ -20,6 +20,7 @@
 // The epilogue (bias, relu) rides on the stores of the micro-kernel: the bias joins in the first
 // K slice, relu in the last, so C is never passed over again.
 // With OpenMP, the threads split C into a grid of independent blocks (gemm_batched: the batch).
+// Measurements behind these choices, and ideas that measured no better: docs/gemm.md.
 #include "autograd/kernels/gemm.hpp"
 
 #include "autograd/error.hpp"
