@@ -12,6 +12,7 @@ class Dropout : public Module {
 
   Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x) { return forward(x); }
+  bool is_identity() const { return !is_training() || p == 0; }  // forward(x) is x
 
   double p;
 };

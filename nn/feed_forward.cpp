@@ -23,12 +23,12 @@ FeedForward::FeedForward(int64_t d_model, int64_t dim_feedforward, FeedForwardOp
   register_modules({{"linear1", linear1}, {"dropout", dropout}, {"linear2", linear2}});
 }
 
-Tensor FeedForward::forward(const Tensor& x) {
+Tensor FeedForward::forward(const Tensor& x, const Tensor& residual) {
   // [B, T, dim_feedforward]; relu rides on linear1's GEMM, GELU takes a pass of its own
   const Tensor hidden = options.activation == Activation::ReLU
                             ? linear_relu(x, linear1.weight, linear1.bias)
                             : activate(linear1(x), options.activation);
-  return linear2(dropout(hidden));  // [B, T, d_model]
+  return linear(dropout(hidden), linear2.weight, linear2.bias, residual);  // [B, T, d_model]
 }
 
 }  // namespace tapegrad::nn

@@ -22,8 +22,10 @@ class FeedForward : public Module {
  public:
   FeedForward(int64_t d_model, int64_t dim_feedforward, FeedForwardOptions options = {});
 
-  Tensor forward(const Tensor& x);  // [B, T, d_model] -> [B, T, d_model]
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // [B, T, d_model] -> [B, T, d_model]; a residual of that shape is added by linear2's GEMM as it
+  // stores (x + FFN(x) without a pass of its own)
+  Tensor forward(const Tensor& x, const Tensor& residual = {});
+  Tensor operator()(const Tensor& x, const Tensor& residual = {}) { return forward(x, residual); }
 
   FeedForwardOptions options;
   Linear linear1;  // d_model -> dim_feedforward

@@ -129,6 +129,11 @@ AttentionOutput MultiHeadAttention::forward(
         "or Tk",
         query.shape(), key.shape(), value.shape());
 
+  if (const Tensor& residual = forward_options.residual;
+      residual.defined() && residual.shape() != Shape{B, Tq, E})
+    fail("nn.MultiHeadAttention: residual of shape {} is not [B, Tq, embed_dim] = {}",
+         residual.shape(), Shape{B, Tq, E});
+
   const ScaledDotProductAttentionOptions attention_options{
       .mask = combined_mask(forward_options, B, Tq, Tk),
       .is_causal = forward_options.is_causal,
@@ -167,7 +172,8 @@ AttentionOutput MultiHeadAttention::forward(
   // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, E]; a view when
   // the fused path laid the heads out as [B, Tq, H, D].
   const Tensor heads = reshape(attention.output.transpose(1, 2), {B, Tq, E});
-  const Tensor output = out_proj(heads);  // [B, Tq, E]
+  const Tensor output =
+      linear(heads, out_proj.weight, out_proj.bias, forward_options.residual);  // [B, Tq, E]
   if (!forward_options.need_weights) return {output, Tensor()};
   return {output, forward_options.average_attn_weights
                       ? mean(attention.weights, {1})  // [B, Tq, Tk]

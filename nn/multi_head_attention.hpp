@@ -39,6 +39,9 @@ struct MultiHeadAttentionForwardOptions {
   bool is_causal = false;  // also mask keys after the query
   bool need_weights = true;
   bool average_attn_weights = true;  // weights [B, Tq, Tk] averaged over heads, else [B, H, Tq, Tk]
+  // [B, Tq, embed_dim], added to the output by out_proj's GEMM as it stores: a residual
+  // connection (x + attention(x)) without a pass of its own
+  Tensor residual = {};
 };
 
 class MultiHeadAttention : public Module {

@@ -35,31 +35,34 @@ TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions 
                     {"dropout2", dropout2}});
 }
 
-// SA(x) = dropout1(self_attn(x, x, x)): [B, T, C] -> [B, T, C]
-Tensor TransformerEncoderLayer::self_attention_block(
-    const Tensor& x, const TransformerEncoderForwardOptions& masks) {
+// residual + SA(x), SA(x) = dropout1(self_attn(x, x, x)): [B, T, C] -> [B, T, C]
+Tensor TransformerEncoderLayer::add_self_attention(const Tensor& residual, const Tensor& x,
+                                                   const TransformerEncoderForwardOptions& masks) {
+  const bool fused = dropout1.is_identity();  // then out_proj's GEMM adds the residual
   const AttentionOutput attention = self_attn(x, x, x,
                                               {.key_padding_mask = masks.src_key_padding_mask,
                                                .attn_mask = masks.src_mask,
                                                .is_causal = masks.is_causal,
-                                               .need_weights = false});
-  return dropout1(attention.output);
+                                               .need_weights = false,
+                                               .residual = fused ? residual : Tensor()});
+  return fused ? attention.output : residual + dropout1(attention.output);
 }
 
-// FF(x) = dropout2(linear2(dropout(act(linear1(x))))): [B, T, C] -> [B, T, C]
-Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
-  return dropout2(feed_forward(x));
+// residual + FF(x), FF(x) = dropout2(linear2(dropout(act(linear1(x))))): [B, T, C] -> [B, T, C]
+Tensor TransformerEncoderLayer::add_feed_forward(const Tensor& residual, const Tensor& x) {
+  if (dropout2.is_identity()) return feed_forward(x, residual);  // linear2's GEMM adds it
+  return residual + dropout2(feed_forward(x));
 }
 
 Tensor TransformerEncoderLayer::forward(const Tensor& src,
                                         const TransformerEncoderForwardOptions& masks) {
   Tensor x = src;  // [B, T, C]
   if (options.norm_first) {
-    x = x + self_attention_block(norm1(x), masks);
-    x = x + feed_forward_block(norm2(x));
+    x = add_self_attention(x, norm1(x), masks);
+    x = add_feed_forward(x, norm2(x));
   } else {
-    x = norm1(x + self_attention_block(x, masks));
-    x = norm2(x + feed_forward_block(x));
+    x = norm1(add_self_attention(x, x, masks));
+    x = norm2(add_feed_forward(x, x));
   }
   return x;  // [B, T, C]
 }

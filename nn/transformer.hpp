@@ -5,7 +5,9 @@
 //   norm2(x + FF(x)) pre-LN  (norm_first = true):              x = x +
 //   SA(norm1(x));  x = x + FF(norm2(x))
 // where SA(x) = dropout1(self_attn(x, x, x)) and FF(x) =
-// dropout2(linear2(dropout(act(linear1(x))))).
+// dropout2(linear2(dropout(act(linear1(x))))). Where dropout1 (dropout2) is
+// the identity (eval mode, or p = 0), the residual x joins in the GEMM of
+// out_proj (linear2): no pass of its own.
 //
 // Masks are bool, true = may attend: src_key_padding_mask [B, T] (true = a real
 // token) and src_mask [T, T], [B * H, T, T] or [B, H, T, T]; is_causal adds
@@ -57,8 +59,10 @@ class TransformerEncoderLayer : public Module {
   Dropout dropout1, dropout2;
 
  private:
-  Tensor self_attention_block(const Tensor& x, const TransformerEncoderForwardOptions& masks);
-  Tensor feed_forward_block(const Tensor& x);
+  // residual + SA(x), residual + FF(x)
+  Tensor add_self_attention(const Tensor& residual, const Tensor& x,
+                            const TransformerEncoderForwardOptions& masks);
+  Tensor add_feed_forward(const Tensor& residual, const Tensor& x);
 };
 
 // num_layers layers of the same options (each with its own weights), named

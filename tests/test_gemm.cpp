@@ -26,10 +26,11 @@ struct Problem {
   Transpose trans_b = Transpose::No;
   double alpha = 1;
   double beta = 0;
-  int64_t padding = 0;  // extra elements at the end of every row of A, B and C
-  int64_t offset = 0;   // elements before the first one of each matrix (misaligns them)
-  bool bias = false;    // the epilogue adds a bias to every row
-  bool relu = false;    // and clamps at 0
+  int64_t padding = 0;    // extra elements at the end of every row of A, B and C
+  int64_t offset = 0;     // elements before the first one of each matrix (misaligns them)
+  bool bias = false;      // the epilogue adds a bias to every row
+  bool relu = false;      // and clamps at 0
+  bool residual = false;  // the epilogue adds a matrix laid out as C
 };
 
 // A stored matrix (rows x width, leading dimension ld), `offset` elements into its storage.
@@ -67,10 +68,10 @@ std::vector<T> absolute(const std::vector<T>& values) {
 
 bool equal_or_both_nan(double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); }
 
-// Runs gemm and gemm_reference (followed by the epilogue's bias and relu) on the same inputs and
-// checks that every element of C is within twice the rounding error bound of a K-term dot product,
-// (K + 3) eps (sum_k |alpha a_ik b_kj| + |beta c_ij| + |bias_j|), of the reference, and that the
-// padding of C is untouched.
+// Runs gemm and gemm_reference (followed by the epilogue's bias, residual and relu) on the same
+// inputs and checks that every element of C is within twice the rounding error bound of a K-term
+// dot product, (K + 4) eps (sum_k |alpha a_ik b_kj| + |beta c_ij| + |bias_j| + |residual_ij|), of
+// the reference, and that the padding of C is untouched.
 template <class T>
 void check_against_reference(const Problem& p) {
   CAPTURE(p.M);
@@ -84,11 +85,13 @@ void check_against_reference(const Problem& p) {
   CAPTURE(p.offset);
   CAPTURE(p.bias);
   CAPTURE(p.relu);
+  CAPTURE(p.residual);
   std::mt19937 rng(1);
   const Stored<T> a = operand<T>(p.M, p.K, p.trans_a, p, rng);
   const Stored<T> b = operand<T>(p.K, p.N, p.trans_b, p, rng);
   const Stored<T> bias(1, p.N, 0, 0, rng);
   Stored<T> c(p.M, p.N, p.padding, p.offset, rng);
+  const Stored<T> residual(p.M, p.N, p.padding, p.offset, rng);
   if (p.beta == 0) {
     std::fill(c.storage.begin(), c.storage.end(), std::numeric_limits<T>::quiet_NaN());
   }
@@ -96,8 +99,10 @@ void check_against_reference(const Problem& p) {
   const T beta = static_cast<T>(p.beta);
 
   Stored<T> fast = c;
-  gemm<T>(p.trans_a, p.trans_b, p.M, p.N, p.K, alpha, a.data(), a.ld, b.data(), b.ld, beta,
-          fast.data(), fast.ld, Epilogue<T>{p.bias ? bias.data() : nullptr, p.relu});
+  gemm<T>(
+      p.trans_a, p.trans_b, p.M, p.N, p.K, alpha, a.data(), a.ld, b.data(), b.ld, beta, fast.data(),
+      fast.ld,
+      Epilogue<T>{p.bias ? bias.data() : nullptr, p.relu, p.residual ? residual.data() : nullptr});
   Stored<T> expected = c;
   gemm_reference<T>(p.trans_a, p.trans_b, p.M, p.N, p.K, alpha, a.data(), a.ld, b.data(), b.ld,
                     beta, expected.data(), expected.ld);
@@ -105,6 +110,7 @@ void check_against_reference(const Problem& p) {
     for (int64_t j = 0; j < p.N; ++j) {
       T& e = expected.data()[i * expected.ld + j];
       if (p.bias) e += bias.data()[j];
+      if (p.residual) e += residual.data()[i * residual.ld + j];
       if (p.relu && e < 0) e = 0;
     }
   }
@@ -122,8 +128,9 @@ void check_against_reference(const Problem& p) {
     for (int64_t j = 0; j < c.ld; ++j) {
       const int64_t at = i * c.ld + j;
       if (j < p.N) {
-        const double magnitude = bound.data()[at] + (p.bias ? std::abs(bias.data()[j]) : 0);
-        const double tolerance = 2 * (p.K + 3) * eps * magnitude + 1e-30;
+        const double magnitude = bound.data()[at] + (p.bias ? std::abs(bias.data()[j]) : 0) +
+                                 (p.residual ? std::abs(residual.data()[at]) : 0);
+        const double tolerance = 2 * (p.K + 4) * eps * magnitude + 1e-30;
         if (!(std::abs(fast.data()[at] - expected.data()[at]) <= tolerance)) ++failures;
       } else if (!equal_or_both_nan(fast.data()[at], c.data()[at])) {
         ++failures;  // padding written
@@ -180,22 +187,29 @@ TEST_CASE("gemm applies alpha and beta, and beta = 0 ignores NaN in C") {
   }
 }
 
-TEST_CASE("gemm's epilogue adds the bias and applies relu as it stores, over every K slice") {
-  // Shapes with one and several K slices, edge tiles, K = 0 (C = relu(beta C + bias)), one large
-  // enough for two threads, and one with two column blocks.
+TEST_CASE(
+    "gemm's epilogue adds the bias and the residual and applies relu as it stores, over every K "
+    "slice") {
+  // Shapes with one and several K slices, edge tiles, K = 0 (C = relu(beta C + bias + residual)),
+  // one large enough for two threads, and one with two column blocks; padded and misaligned rows.
   const std::vector<Problem> base = {{7, 13, 5},   {33, 65, 17},   {9, 17, 769},  {5, 3, 0},
                                      {17, 9, 385}, {40, 100, 400}, {5, 1025, 769}};
   for (const bool bias : {false, true}) {
     for (const bool relu : {false, true}) {
-      for (const double beta : {0.0, 0.5}) {
-        std::vector<Problem> shapes = base;
-        for (Problem& p : shapes) {
-          p.bias = bias;
-          p.relu = relu;
-          p.beta = beta;
+      for (const bool residual : {false, true}) {
+        for (const double beta : {0.0, 0.5}) {
+          std::vector<Problem> shapes = base;
+          for (Problem& p : shapes) {
+            p.bias = bias;
+            p.relu = relu;
+            p.residual = residual;
+            p.beta = beta;
+            p.padding = residual ? 3 : 0;
+            p.offset = residual ? 1 : 0;
+          }
+          check_shapes<float>(shapes);
+          check_shapes<double>(shapes);
         }
-        check_shapes<float>(shapes);
-        check_shapes<double>(shapes);
       }
     }
   }

@@ -346,6 +346,27 @@ TEST_CASE("nn.MultiHeadAttention: the fused path gives the plain path's output")
   }
 }
 
+TEST_CASE("nn.MultiHeadAttention: a residual joins the output, on the fused and the plain path") {
+  manual_seed(4);
+  const Tensor x = randn({2, 5, 8}), memory = randn({2, 3, 8}), r = randn({2, 5, 8});
+  MultiHeadAttention mha(8, 2);
+  for (const bool need_weights : {false, true}) {
+    CAPTURE(need_weights);
+    for (const Tensor& key : {x, memory}) {
+      const Tensor plain = mha(x, key, key, {.need_weights = need_weights}).output;
+      const AttentionOutput with_residual =
+          mha(x, key, key, {.need_weights = need_weights, .residual = r});
+      CHECK(allclose(with_residual.output, plain + r, 1e-6, 1e-6));
+      CHECK(with_residual.weights.defined() == need_weights);
+    }
+  }
+  CHECK_THROWS_WITH_AS(
+      mha(x, x, x, {.residual = randn({2, 5, 4})}),
+      doctest::Contains("nn.MultiHeadAttention: residual of shape [2, 5, 4] is not [B, Tq, "
+                        "embed_dim] = [2, 5, 8]"),
+      Error);
+}
+
 TEST_CASE("nn.MultiHeadAttention: fused dropout, one draw of the default generator per call") {
   MultiHeadAttention mha(8, 2, {.dropout = 0.3});
   const Tensor x = randn({2, 5, 8});
@@ -513,6 +534,18 @@ TEST_CASE("nn.FeedForward is linear2(activation(linear1(x))) in eval mode") {
   ff.eval();
   const Tensor x = randn({2, 4});
   testing::check_values(ff(x), ff.linear2(gelu(ff.linear1(x))).to_vector(), 1e-6);
+}
+
+TEST_CASE("nn.FeedForward adds a residual in linear2, with its gradient") {
+  FeedForward ff(4, 6, {.dropout = 0.0});
+  const Tensor x = randn({2, 3, 4}), r = randn({2, 3, 4});
+  CHECK(allclose(ff(x, r), ff(x) + r, 1e-6, 1e-6));
+  ff.to(kFloat64);
+  CHECK(
+      gradcheck([&](Inputs in) { return ff(in[0], in[1]); },
+                with_parameters(ff, {testing::input({2, 3, 4}, 1), testing::input({2, 3, 4}, 2)})));
+  CHECK_THROWS_WITH_AS(ff(testing::input({2, 3, 4}, 1), testing::input({2, 4}, 2)),
+                       doctest::Contains("linear: residual of shape [2, 4]"), Error);
 }
 
 // ---- TransformerEncoderLayer and TransformerEncoder ----

@@ -147,6 +147,27 @@ TEST_CASE("linear values: x Wᵀ + b, the same as matmul and add") {
   CHECK(linear(ones({0, 3}), w).shape() == Shape{0, 2});
 }
 
+TEST_CASE("gradcheck linear with a residual") {
+  const auto with_residual = [](Inputs in) { return linear(in[0], in[1], in[2], in[3]); };
+  CHECK(gradcheck(with_residual, {testing::input({3, 4}, 1), testing::input({2, 4}, 2),
+                                  testing::input({2}, 3), testing::input({3, 2}, 4)}));
+  CHECK(gradcheck(with_residual, {testing::input({2, 3, 4}, 5), testing::input({5, 4}, 6),
+                                  testing::input({5}, 7), testing::strided_input({2, 3, 5}, 8)}));
+  CHECK(gradcheck([](Inputs in) { return linear(in[0], in[1], Tensor(), in[2]); },
+                  {testing::input({4}, 9), testing::input({3, 4}, 10), testing::input({3}, 11)}));
+}
+
+TEST_CASE("linear with a residual: residual + x Wᵀ + b, the same as adding it afterwards") {
+  const Tensor x = tensor({{1, 2, 3}, {4, 5, 6}});
+  const Tensor w = tensor({{1, 0, -1}, {2, 1, 0}});
+  testing::check_values(linear(x, w, tensor({10, 20}), tensor({{1, 2}, {3, 4}})), {9, 26, 11, 37});
+  testing::check_values(linear(x, w, Tensor(), tensor({{1, 2}, {3, 4}})), {-1, 6, 1, 17});
+  // Several K slices and column blocks, and a residual that is a transposed view.
+  const Tensor x3 = randn({2, 40, 1100}), w3 = randn({1100, 1100}), b3 = randn({1100});
+  const Tensor r3 = randn({1100, 40, 2}).permute({2, 1, 0});
+  CHECK(allclose(linear(x3, w3, b3, r3), linear(x3, w3, b3) + r3, 1e-4, 1e-4));
+}
+
 TEST_CASE("linear errors name the shapes") {
   CHECK_THROWS_WITH_AS(
       linear(ones({2, 3}), ones({4, 5})),
@@ -158,6 +179,14 @@ TEST_CASE("linear errors name the shapes") {
                        Error);
   CHECK_THROWS_WITH_AS(linear(ones({2, 3}), ones({4, 3}, {.dtype = kFloat64})),
                        doctest::Contains("one floating dtype, got float32, float64"), Error);
+  CHECK_THROWS_WITH_AS(
+      linear(ones({2, 3}), ones({4, 3}), Tensor(), ones({4, 2})),
+      doctest::Contains("linear: residual of shape [4, 2] and dtype float32 is not the output's, "
+                        "[2, 4] float32 (input shape [2, 3])"),
+      Error);
+  CHECK_THROWS_WITH_AS(
+      linear(ones({2, 3}), ones({4, 3}), Tensor(), ones({2, 4}, {.dtype = kFloat64})),
+      doctest::Contains("residual of shape [2, 4] and dtype float64"), Error);
 }
 
 TEST_CASE("gradcheck linear_relu") {

@@ -17,8 +17,8 @@
 // either way (the kernel is compiled for both). Panels are padded with zeros, so the kernel always
 // computes a whole tile; only the store of an edge tile is partial. Where a copy would buy nothing
 // (a row-major A whose whole panels serve a single column block), the kernel reads A in place.
-// The epilogue (bias, relu) rides on the stores of the micro-kernel: the bias joins in the first
-// K slice, relu in the last, so C is never passed over again.
+// The epilogue (bias, residual, relu) rides on the stores of the micro-kernel: bias and residual
+// join in the first K slice, relu in the last, so C is never passed over again.
 // With OpenMP, the threads split C into a grid of independent blocks (gemm_batched: the batch).
 // Measurements behind these choices, and ideas that measured no better: docs/gemm.md.
 #include "autograd/kernels/gemm.hpp"
@@ -226,14 +226,17 @@ void pack_b_block(const MatrixView<T>& b, Range slice, Range cols, T* dst) {
   }
 }
 
-// How one K slice's products are stored into C: C = relu(alpha * sum + beta * C + bias), where
-// bias (one per column of C; null: none) joins on the first slice and relu on the last.
+// How one K slice's products are stored into C: C = relu(alpha * sum + beta * C + bias + residual),
+// where bias (one per column of C) and residual (one per element; either null: none) join on the
+// first slice and relu on the last.
 template <class T>
 struct TileStore {
   T alpha;
   T beta;
   const T* bias;
   bool relu;
+  const T* C;         // where C starts, to find an element's residual
+  const T* residual;  // laid out as C, or null
 
   // The finished lane (a batch or one T) of C at c, which starts at column j of C.
   template <class V>
@@ -241,6 +244,7 @@ struct TileStore {
     V result = sum * V(alpha);
     if (beta != T(0)) result = xsimd::fma(V(beta), load_lane<V>(c), result);
     if (bias != nullptr) result += load_lane<V>(bias + j);
+    if (residual != nullptr) result += load_lane<V>(residual + (c - C));
     return relu ? Relu{}(result) : result;
   }
 };
@@ -359,8 +363,12 @@ void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows,
     for (int64_t pc = 0; pc < K; pc += slice_depth) {
       const Range slice{pc, std::min(pc + slice_depth, K)};
       const bool first_slice = pc == 0, last_slice = slice.end == K;
-      const TileStore<T> store{alpha, first_slice ? beta : T(1),
-                               first_slice ? epilogue.bias : nullptr, last_slice && epilogue.relu};
+      const TileStore<T> store{alpha,
+                               first_slice ? beta : T(1),
+                               first_slice ? epilogue.bias : nullptr,
+                               last_slice && epilogue.relu,
+                               C,
+                               first_slice ? epilogue.residual : nullptr};
       for (int64_t jc = cols.begin; jc < cols.end; jc += nc) {
         const Range col_block{jc, std::min(jc + nc, cols.end)};
         pack_b_block(b, slice, col_block, b_pack);
@@ -423,11 +431,11 @@ int threads_for(double flops) {
   return static_cast<int>(std::min<double>(omp_get_max_threads(), useful));
 }
 
-// C = relu(beta * C + bias) when the product is empty (K = 0) or scaled away (alpha = 0).
+// C = relu(beta * C + bias + residual) when the product is empty (K = 0) or alpha = 0.
 template <class T>
 void finish_without_product(int64_t M, int64_t N, T beta, const Epilogue<T>& epilogue, T* C,
                             int64_t ldc) {
-  const TileStore<T> store{T(1), beta, epilogue.bias, epilogue.relu};
+  const TileStore<T> store{T(1), beta, epilogue.bias, epilogue.relu, C, epilogue.residual};
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       T* out = C + i * ldc + j;

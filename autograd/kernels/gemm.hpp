@@ -6,8 +6,9 @@
 // where A is stored M x K (lda >= K) or, transposed, K x M (lda >= M); likewise for B; and C is
 // M x N (ldc >= N). beta == 0 writes C without reading it, so NaN or garbage in C never leaks.
 // gemm's epilogue finishes each element of C as it is stored, with no further pass over C:
-//   C[i,j] = relu(alpha * (op(A) op(B))[i,j] + beta * C[i,j] + bias[j])
-// bias (N elements) and relu each when asked for: a linear layer's bias and activation.
+//   C[i,j] = relu(alpha * (op(A) op(B))[i,j] + beta * C[i,j] + bias[j] + residual[i,j])
+// bias (N elements), residual (M x N, with C's leading dimension) and relu each when asked for: a
+// linear layer's bias and activation, and a residual connection's sum.
 // Negative sizes or too small leading dimensions throw tapegrad::Error.
 //
 // gemm and gemm_batched are cache-blocked, SIMD and OpenMP-parallel (see gemm.cpp);
@@ -23,8 +24,9 @@ enum class Transpose : bool { No = false, Yes = true };
 
 template <class T>
 struct Epilogue {
-  const T* bias = nullptr;  // added to every row of C, or nothing when null
-  bool relu = false;        // then max(x, 0), NaN staying NaN
+  const T* bias = nullptr;      // added to every row of C, or nothing when null
+  bool relu = false;            // then max(x, 0), NaN staying NaN
+  const T* residual = nullptr;  // added to C element for element (ldc apart), or nothing when null
 };
 
 template <class T>

@@ -13,8 +13,8 @@ namespace {
 
 using kernels::Transpose;
 
-void check_arguments(std::string_view op, const Tensor& x, const Tensor& weight,
-                     const Tensor& bias) {
+void check_arguments(std::string_view op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     const Tensor& residual) {
   if (weight.dim() != 2)
     fail("{}: weight must be [out_features, in_features], got shape {}", op, weight.shape());
   if (x.dim() == 0 || x.size(-1) != weight.size(1))
@@ -28,6 +28,12 @@ void check_arguments(std::string_view op, const Tensor& x, const Tensor& weight,
   if (!same_dtype || !is_floating(x.dtype()))
     fail("{}: input, weight and bias need one floating dtype, got {}, {} and {}", op, x.dtype(),
          weight.dtype(), bias.defined() ? bias.dtype() : x.dtype());
+  if (!residual.defined()) return;
+  Shape out_shape = x.shape();
+  out_shape.back() = weight.size(0);
+  if (residual.shape() != out_shape || residual.dtype() != x.dtype())
+    fail("{}: residual of shape {} and dtype {} is not the output's, {} {} (input shape {})", op,
+         residual.shape(), residual.dtype(), out_shape, x.dtype(), x.shape());
 }
 
 // [..., K] -> [M, K], contiguous, off the tape.
@@ -37,24 +43,26 @@ Tensor as_rows(const Tensor& x) {
   return values.alias({K == 0 ? 0 : values.numel() / K, K}, {K, 1}, values.storage_offset());
 }
 
-// x weightᵀ + bias, then relu when asked for, recorded on the tape as `name`.
+// residual + x weightᵀ + bias, then relu when asked for, recorded on the tape as `name`.
 Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                   bool relu) {
-  check_arguments(name, x, weight, bias);
+                   const Tensor& residual, bool relu) {
+  check_arguments(name, x, weight, bias, residual);
   const Tensor rows = as_rows(x), w = contiguous(weight.detach());
   const Tensor b = bias.defined() ? contiguous(bias.detach()) : Tensor();
+  const Tensor r = residual.defined() ? contiguous(residual.detach()) : Tensor();
   const int64_t M = rows.size(0), K = rows.size(1), N = w.size(0);
   Shape out_shape = x.shape();
   out_shape.back() = N;
   Tensor out = Tensor::empty(out_shape, x.dtype());
   dispatch_floating(x.dtype(), name, [&]<class T>() {
-    const kernels::Epilogue<T> epilogue{b.defined() ? b.data<T>() : nullptr, relu};
+    const kernels::Epilogue<T> epilogue{b.defined() ? b.data<T>() : nullptr, relu,
+                                        r.defined() ? r.data<T>() : nullptr};
     kernels::gemm<T>(Transpose::No, Transpose::Yes, M, N, K, T(1), rows.data<T>(), K, w.data<T>(),
                      K, T(0), out.data<T>(), N, epilogue);
   });
   // g' = g where y > 0 with relu (y > 0 exactly where x weightᵀ + b > 0), else g;
-  // d/dx = g' W, d/dW = g'ᵀ x, d/db = column sums of g' (g' seen as [M, N])
-  return record(name, out, {x, weight, bias},
+  // d/dx = g' W, d/dW = g'ᵀ x, d/db = column sums of g' (g' seen as [M, N]), d/dresidual = g
+  return record(name, out, {x, weight, bias, residual},
                 [name, rows, w, x_shape = x.shape(), has_bias = bias.defined(),
                  y = relu ? out.detach() : Tensor()](const Tensor& g) -> Grads {
                   const Tensor g_rows = as_rows(y.defined() ? relu_backward(g, y) : g);
@@ -68,18 +76,18 @@ Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight,
                     kernels::gemm<T>(Transpose::Yes, Transpose::No, N, K, M, T(1), gy, N,
                                      rows.data<T>(), K, T(0), gw.data<T>(), K);
                   });
-                  return {gx, gw, has_bias ? sum(g_rows, {0}) : Tensor()};
+                  return {gx, gw, has_bias ? sum(g_rows, {0}) : Tensor(), g};
                 });
 }
 
 }  // namespace
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  return linear_with("linear", x, weight, bias, false);
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual) {
+  return linear_with("linear", x, weight, bias, residual, false);
 }
 
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  return linear_with("linear_relu", x, weight, bias, true);
+  return linear_with("linear_relu", x, weight, bias, Tensor(), true);
 }
 
 }  // namespace tapegrad
