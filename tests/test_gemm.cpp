@@ -155,16 +155,17 @@ void check_shapes(const std::vector<Problem>& shapes) {
 
 // M x N x K. Besides the odd shapes, sizes on either side of the edges of the micro-tile (8 or 6
 // rows x 2 vectors: 16, 32 columns), of the K slices (A transposed: 384 floats, 192 doubles; not:
-// 1024 floats, 512 doubles), of the column blocks (1 MiB of packed B: 1024 float columns at depth
-// 256, two blocks of 352 at depth 384) and of the row blocks (256 micro-tiles).
+// 1024 floats, 512 doubles, or shallower so that one B block holds every column: 409 floats deep
+// at 640 columns), of the column blocks (1 MiB of packed B: 1024 float columns at depth 256, two
+// blocks of 352 at depth 384) and of the row blocks (256 micro-tiles).
 const std::vector<Problem> kOddShapes = {
-    {1, 1, 1},     {0, 5, 3},       {5, 0, 3},       {5, 3, 0},      {0, 0, 0},    {7, 13, 5},
-    {33, 65, 17},  {100, 1, 300},   {1, 100, 300},   {129, 257, 63}, {5, 15, 4},   {6, 16, 4},
-    {7, 17, 4},    {8, 32, 9},      {9, 33, 9},      {11, 31, 2},    {12, 32, 9},  {13, 33, 9},
-    {16, 64, 8},   {17, 65, 8},     {23, 63, 8},     {48, 47, 383},  {17, 9, 384}, {17, 9, 385},
-    {9, 17, 191},  {9, 17, 193},    {9, 17, 769},    {9, 17, 511},   {9, 17, 513}, {9, 17, 1023},
-    {9, 17, 1025}, {13, 1024, 256}, {13, 1025, 256}, {9, 700, 384},  {1535, 3, 2}, {1537, 3, 2},
-    {2047, 3, 2},  {2049, 3, 2},    {3073, 17, 3},   {200, 600, 400}};
+    {1, 1, 1},     {0, 5, 3},       {5, 0, 3},       {5, 3, 0},       {0, 0, 0},      {7, 13, 5},
+    {33, 65, 17},  {100, 1, 300},   {1, 100, 300},   {129, 257, 63},  {5, 15, 4},     {6, 16, 4},
+    {7, 17, 4},    {8, 32, 9},      {9, 33, 9},      {11, 31, 2},     {12, 32, 9},    {13, 33, 9},
+    {16, 64, 8},   {17, 65, 8},     {23, 63, 8},     {48, 47, 383},   {17, 9, 384},   {17, 9, 385},
+    {9, 17, 191},  {9, 17, 193},    {9, 17, 769},    {9, 17, 511},    {9, 17, 513},   {9, 17, 1023},
+    {9, 17, 1025}, {13, 1024, 256}, {13, 1025, 256}, {9, 700, 384},   {1535, 3, 2},   {1537, 3, 2},
+    {2047, 3, 2},  {2049, 3, 2},    {3073, 17, 3},   {200, 600, 400}, {64, 640, 1000}};
 
 }  // namespace
 

@@ -56,6 +56,8 @@ struct Blocking {
   // deep).
   static constexpr int64_t kc_rows = 4096 / sizeof(T);
   static constexpr int64_t kc_columns = 1536 / sizeof(T);
+  // A row-major A slices down to this depth when that lets one B block hold all the columns.
+  static constexpr int64_t kc_rows_min = 1024 / sizeof(T);
   static constexpr int64_t b_block_bytes = 1 << 20;  // the packed B block: half of L2
   static constexpr int64_t mc = 256 * mr;            // rows whose A micro-panels are kept (L3)
 
@@ -64,6 +66,18 @@ struct Blocking {
   static int64_t column_block(int64_t cols, int64_t depth) {
     const int64_t widest = std::max(nr, b_block_bytes / (depth * int64_t{sizeof(T)}) / nr * nr);
     return round_up(ceil_div(cols, ceil_div(cols, widest)), nr);
+  }
+
+  // Depth of the K slices (all equal) for `cols` columns of C. A row-major A takes shallower slices
+  // where that lets a single B block hold every column: its panels are then read in place instead
+  // of packed for reuse across column blocks (1024³ at 2 threads, 512 columns each: +4%).
+  static int64_t slice_depth(int64_t K, int64_t cols, bool row_major_a) {
+    const auto evened = [K](int64_t depth) { return ceil_div(K, ceil_div(K, depth)); };
+    if (!row_major_a) return evened(kc_columns);
+    const int64_t one_block_depth = b_block_bytes / (round_up(cols, nr) * int64_t{sizeof(T)});
+    const int64_t deepest = evened(kc_rows);
+    return deepest > one_block_depth && one_block_depth >= kc_rows_min ? evened(one_block_depth)
+                                                                       : deepest;
   }
 };
 
@@ -349,7 +363,7 @@ void gemm_block_with(const MatrixView<T>& a, const MatrixView<T>& b, Range rows,
                      int64_t K, T alpha, T beta, const Epilogue<T>& epilogue, T* C, int64_t ldc) {
   using Sizes = Blocking<T>;
   constexpr int64_t kc = APanel::depth_stride == 1 ? Sizes::kc_rows : Sizes::kc_columns;
-  const int64_t slice_depth = ceil_div(K, ceil_div(K, kc));
+  const int64_t slice_depth = Sizes::slice_depth(K, cols.size(), APanel::depth_stride == 1);
   PackBuffers<T>& buffers = thread_pack_buffers<T>();
   const int64_t nc = Sizes::column_block(cols.size(), slice_depth);
   const bool reuse_a_panels = cols.size() > nc;
