@@ -315,6 +315,13 @@ TEST_CASE("gradcheck nn.MultiHeadAttention") {
       return mha(in[0], in[1], in[2], {.is_causal = true, .need_weights = need_weights});
     });
   }
+  SUBCASE("a residual added by the output projection") {
+    MultiHeadAttention mha(4, 2);
+    const Tensor residual = testing::input({2, 3, 4}, 4);
+    gradcheck_both_paths(mha, {x, residual}, [&](Inputs in, bool need_weights) {
+      return mha(in[0], in[0], in[0], {.need_weights = need_weights, .residual = in[1]});
+    });
+  }
   SUBCASE("a fully masked example") {
     MultiHeadAttention mha(4, 2);
     const Tensor none_real = padding_mask({3, 0}, 3);

@@ -13,6 +13,13 @@ namespace {
 
 using kernels::Transpose;
 
+// [..., in_features] -> [..., out_features]
+Shape output_shape(const Tensor& x, const Tensor& weight) {
+  Shape shape = x.shape();
+  shape.back() = weight.size(0);
+  return shape;
+}
+
 void check_arguments(std::string_view op, const Tensor& x, const Tensor& weight, const Tensor& bias,
                      const Tensor& residual) {
   if (weight.dim() != 2)
@@ -28,12 +35,10 @@ void check_arguments(std::string_view op, const Tensor& x, const Tensor& weight,
   if (!same_dtype || !is_floating(x.dtype()))
     fail("{}: input, weight and bias need one floating dtype, got {}, {} and {}", op, x.dtype(),
          weight.dtype(), bias.defined() ? bias.dtype() : x.dtype());
-  if (!residual.defined()) return;
-  Shape out_shape = x.shape();
-  out_shape.back() = weight.size(0);
-  if (residual.shape() != out_shape || residual.dtype() != x.dtype())
+  if (residual.defined() &&
+      (residual.shape() != output_shape(x, weight) || residual.dtype() != x.dtype()))
     fail("{}: residual of shape {} and dtype {} is not the output's, {} {} (input shape {})", op,
-         residual.shape(), residual.dtype(), out_shape, x.dtype(), x.shape());
+         residual.shape(), residual.dtype(), output_shape(x, weight), x.dtype(), x.shape());
 }
 
 // [..., K] -> [M, K], contiguous, off the tape.
@@ -51,9 +56,7 @@ Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight,
   const Tensor b = bias.defined() ? contiguous(bias.detach()) : Tensor();
   const Tensor r = residual.defined() ? contiguous(residual.detach()) : Tensor();
   const int64_t M = rows.size(0), K = rows.size(1), N = w.size(0);
-  Shape out_shape = x.shape();
-  out_shape.back() = N;
-  Tensor out = Tensor::empty(out_shape, x.dtype());
+  Tensor out = Tensor::empty(output_shape(x, weight), x.dtype());
   dispatch_floating(x.dtype(), name, [&]<class T>() {
     const kernels::Epilogue<T> epilogue{b.defined() ? b.data<T>() : nullptr, relu,
                                         r.defined() ? r.data<T>() : nullptr};
