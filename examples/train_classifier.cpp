@@ -16,11 +16,15 @@
 
 #include <chrono>
 #include <limits>
+#include <numeric>
 #include <optional>
 
 #include "autograd/io/atomic_file.hpp"
 #include "examples/common/batching.hpp"
+#include "examples/common/calibration.hpp"
+#include "examples/common/cli_checks.hpp"
 #include "examples/common/mail.hpp"
+#include "examples/common/mail_views.hpp"
 #include "examples/common/metrics.hpp"
 #include "examples/common/plots.hpp"
 #include "examples/common/progress.hpp"
@@ -46,6 +50,10 @@ struct Flags {
   std::string data_dir = "data/spamassassin/package/data";
   std::string out = "runs/classifier";
   text::SpamModelConfig model;
+  // Weights of the short views in the loss, beside the whole mails' weight 1 (mail_views.hpp).
+  double subject_weight = 1.0;
+  double span_weight = 1.0;
+  text::BodySpanOptions span;
   int64_t limit_train = 0;  // 0: every train message
   int64_t checkpoint_every = 0;
   bool resume = false;
@@ -61,42 +69,62 @@ nlohmann::json settings_json(const Flags& flags) {
           {"batch_size", flags.batch_size},      {"lr", flags.lr},
           {"weight_decay", flags.weight_decay},  {"patience", flags.patience},
           {"min_count", flags.min_count},        {"seed", flags.seed},
-          {"limit_train", flags.limit_train}};
+          {"limit_train", flags.limit_train},    {"subject_weight", flags.subject_weight},
+          {"span_weight", flags.span_weight},    {"span_min", flags.span.min_length},
+          {"span_max", flags.span.max_length}};
 }
 
-// Encoded messages and their labels, by index into the corpus.
+// The train, dev, test and hard-ham messages as the model reads them: each mail's whole view and
+// subject view (fixed), its subject and body ids (for the body spans drawn at every step), its
+// label, and the message indices of each split.
 struct Examples {
-  std::vector<std::vector<int64_t>> ids;
+  std::vector<text::EncodedMail> mails;
+  std::vector<std::vector<int64_t>> whole, subject;
   std::vector<int> labels;
+  std::vector<int64_t> train, dev, test, hard;
 };
 
 struct Evaluation {
   double loss = 0;
-  report::ConfusionMatrix confusion;
+  report::ConfusionMatrix confusion;  // at the threshold 0.5 on the uncalibrated model
+  std::vector<double> margins;        // l_spam - l_ham per message, in the order evaluated
+  std::vector<int> labels;
 };
 
-// Loss and confusion matrix of `model` on the messages `indices`, in eval mode, off the tape.
-Evaluation evaluate(text::SpamClassifier& model, const Examples& examples,
-                    const std::vector<int64_t>& indices) {
+// Loss, confusion matrix and margins of `model` on `view` (one id sequence per message) of the
+// messages `indices`, in eval mode, off the tape.
+Evaluation evaluate(text::SpamClassifier& model, const std::vector<std::vector<int64_t>>& view,
+                    const std::vector<int>& labels, const std::vector<int64_t>& indices) {
   NoGradGuard no_grad;
   model.eval();
   Evaluation result;
-  std::vector<int> predictions, labels;
+  std::vector<int> predictions;
   for (std::size_t start = 0; start < indices.size(); start += 128) {
     const std::span<const int64_t> chunk(indices.data() + start,
                                          std::min<std::size_t>(128, indices.size() - start));
-    const text::Batch batch = text::make_batch(examples.ids, examples.labels, chunk);
+    const text::Batch batch = text::make_batch(view, labels, chunk);
     const Tensor logits = model.forward(batch.ids, batch.mask);
     result.loss += cross_entropy(logits, batch.labels, {.reduction = Reduction::Sum}).item();
-    const Tensor predicted = max(logits, 1).indices;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
-      predictions.push_back(static_cast<int>(predicted.at({static_cast<int64_t>(i)})));
-      labels.push_back(examples.labels[chunk[i]]);
+      const auto row = static_cast<int64_t>(i);
+      result.margins.push_back(logits.at({row, 1}) - logits.at({row, 0}));
+      predictions.push_back(result.margins.back() >= 0 ? 1 : 0);
+      result.labels.push_back(labels[static_cast<std::size_t>(chunk[i])]);
     }
   }
   result.loss /= static_cast<double>(std::max<std::size_t>(1, indices.size()));
-  result.confusion = report::confusion_matrix(predictions, labels);
+  result.confusion = report::confusion_matrix(predictions, result.labels);
   return result;
+}
+
+// The confusion matrix of the calibrated decisions: spam where σ(margin / T) >= threshold.
+report::ConfusionMatrix calibrated_confusion(const Evaluation& evaluation,
+                                             const report::Calibration& calibration) {
+  std::vector<int> predictions;
+  for (const double margin : evaluation.margins)
+    predictions.push_back(
+        report::spam_probability(margin, calibration.temperature) >= calibration.threshold ? 1 : 0);
+  return report::confusion_matrix(predictions, evaluation.labels);
 }
 
 // An Error naming `path` and the first parameter of `model` that is NaN or Inf, if one is: called
@@ -171,15 +199,56 @@ double mean_loss(const text::EpochTotals& totals) {
   return totals.loss_sum / static_cast<double>(std::max<int64_t>(1, totals.seen));
 }
 
-// One step on `batch`: forward, backward, clipping, update, schedule. A NaN or Inf loss or
-// gradient is an Error naming the step and the first parameter whose gradient is not finite; with
-// --skip-nonfinite the update is skipped and counted instead (the schedule still advances).
-void train_step(const Flags& flags, const text::Batch& batch, text::SpamClassifier& model,
-                optim::Optimizer& optimizer, optim::LRScheduler& schedule,
-                text::TrainingProgress& progress) {
+// The short views of the mails `indices` for one step, in one batch: each subject (where there is
+// one) with weight --subject-weight, and a body span (where there is a body) with weight
+// --span-weight, drawn from a stream fixed by the seed and the step (so a resumed run draws the
+// same spans). Their loss is Σ weight · cross-entropy / (mails in the step): each view adds its
+// weight times a mean over the step's mails. Nothing when both weights are 0.
+std::optional<Tensor> short_views_loss(const Flags& flags, const Examples& examples,
+                                       const std::vector<int64_t>& indices, int64_t step,
+                                       text::SpamClassifier& model) {
+  Generator spans(flags.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(step)));
+  std::vector<std::vector<int64_t>> views;
+  std::vector<int> labels;
+  std::vector<double> weights;
+  for (const int64_t index : indices) {
+    const auto i = static_cast<std::size_t>(index);
+    const auto add = [&](std::vector<int64_t> view, double weight) {
+      if (weight == 0 || view.empty()) return;
+      views.push_back(std::move(view));
+      labels.push_back(examples.labels[i]);
+      weights.push_back(weight);
+    };
+    add(examples.subject[i], flags.subject_weight);
+    add(text::body_span_view(examples.mails[i], flags.span, spans), flags.span_weight);
+  }
+  if (views.empty()) return std::nullopt;
+  std::vector<int64_t> rows(views.size());
+  std::iota(rows.begin(), rows.end(), int64_t{0});
+  const text::Batch batch = text::make_batch(views, labels, rows);
+  const Tensor per_view = cross_entropy(model.forward(batch.ids, batch.mask), batch.labels,
+                                        {.reduction = Reduction::None});
+  const Tensor weight =
+      from_vector(weights, {static_cast<int64_t>(weights.size())}, {.dtype = per_view.dtype()});
+  return sum(per_view * weight) / static_cast<double>(indices.size());
+}
+
+// One step on the mails `indices` (of the train split): forward of their whole views and short
+// views, backward, clipping, update, schedule. A NaN or Inf loss or gradient is an Error naming
+// the step and the first parameter whose gradient is not finite; with --skip-nonfinite the update
+// is skipped and counted instead (the schedule still advances). The epoch's loss and accuracy
+// are those of the whole views.
+void train_step(const Flags& flags, const Examples& examples, const std::vector<int64_t>& indices,
+                text::SpamClassifier& model, optim::Optimizer& optimizer,
+                optim::LRScheduler& schedule, text::TrainingProgress& progress) {
   ++progress.step;
+  const text::Batch batch = text::make_batch(examples.whole, examples.labels, indices);
   const Tensor logits = model.forward(batch.ids, batch.mask);
-  Tensor loss = cross_entropy(logits, batch.labels);
+  const Tensor whole_loss = cross_entropy(logits, batch.labels);
+  Tensor loss = whole_loss;
+  if (const std::optional<Tensor> short_loss =
+          short_views_loss(flags, examples, indices, progress.step, model))
+    loss = loss + *short_loss;
   if (progress.step == flags.inject_nan_at_step)
     loss = loss * std::numeric_limits<double>::quiet_NaN();
   optimizer.zero_grad();
@@ -189,7 +258,7 @@ void train_step(const Flags& flags, const text::Batch& batch, text::SpamClassifi
   if (std::isfinite(loss_value) && std::isfinite(grad_norm)) {
     optimizer.step();
     const int64_t n = batch.labels.numel();
-    progress.epoch.loss_sum += loss_value * static_cast<double>(n);
+    progress.epoch.loss_sum += whole_loss.item() * static_cast<double>(n);
     progress.epoch.correct +=
         static_cast<int64_t>(sum(eq(max(logits, 1).indices, batch.labels).to(kFloat32)).item());
     progress.epoch.seen += n;
@@ -210,67 +279,139 @@ void train_step(const Flags& flags, const text::Batch& batch, text::SpamClassifi
   schedule.step();
 }
 
-// Ends the epoch in progress: its train numbers and `on_dev` join the curves and the
-// early-stopping state moves on. True if the dev F1 is the best so far.
-bool finish_epoch(text::TrainingProgress& progress, const Evaluation& on_dev) {
+// The score early stopping chooses by: the mean of the dev F1 on whole mails and on subject lines
+// alone, so the model kept is good at both.
+double dev_score(double whole_f1, double subject_f1) { return (whole_f1 + subject_f1) / 2; }
+
+// Ends the epoch in progress: its train numbers and the dev evaluations join the curves and the
+// early-stopping state moves on. True if the dev score is the best so far.
+bool finish_epoch(text::TrainingProgress& progress, const Evaluation& on_dev,
+                  const Evaluation& on_dev_subject) {
   const double seen = static_cast<double>(std::max<int64_t>(1, progress.epoch.seen));
   progress.curves.train_loss.push_back(mean_loss(progress.epoch));
   progress.curves.train_accuracy.push_back(static_cast<double>(progress.epoch.correct) / seen);
   progress.curves.dev_loss.push_back(on_dev.loss);
   progress.curves.dev_accuracy.push_back(report::accuracy(on_dev.confusion));
+  progress.curves.dev_subject_f1.push_back(report::f1(on_dev_subject.confusion));
   progress.epoch = {};
-  const double dev_f1 = report::f1(on_dev.confusion);
-  if (dev_f1 <= progress.best_dev_f1) {
+  const double score =
+      dev_score(report::f1(on_dev.confusion), report::f1(on_dev_subject.confusion));
+  if (score <= progress.best_dev_score) {
     ++progress.epochs_without_gain;
     return false;
   }
-  progress.best_dev_f1 = dev_f1;
+  progress.best_dev_score = score;
   progress.epochs_without_gain = 0;
   return true;
 }
 
+// The messages of the corpus, tokenized and encoded with a vocabulary built on the train split
+// (on --limit-train of them if set), split by the corpus's fixed table.
+Examples read_examples(Flags& flags, const std::filesystem::path& out) {
+  const std::vector<text::Message> corpus = text::list_corpus(flags.data_dir);
+  std::vector<std::vector<std::string>> subject_tokens(corpus.size()), body_tokens(corpus.size());
+  Examples examples;
+  for (std::size_t i = 0; i < corpus.size(); ++i) {
+    const text::Mail mail = text::read_mail(corpus[i].path);
+    subject_tokens[i] = text::tokenize(mail.subject);
+    body_tokens[i] = text::tokenize_mail("", mail.body, flags.model.body_words);
+    const auto index = static_cast<int64_t>(i);
+    if (corpus[i].hard())
+      examples.hard.push_back(index);
+    else if (*corpus[i].split == Split::Train)
+      examples.train.push_back(index);
+    else
+      (*corpus[i].split == Split::Dev ? examples.dev : examples.test).push_back(index);
+    examples.labels.push_back(corpus[i].label);
+  }
+  if (flags.limit_train > 0) examples.train = evenly_spaced(examples.train, flags.limit_train);
+  std::vector<std::vector<std::string>> train_documents;
+  for (const int64_t i : examples.train) {
+    const auto at = static_cast<std::size_t>(i);
+    train_documents.push_back(subject_tokens[at]);
+    train_documents.back().insert(train_documents.back().end(), body_tokens[at].begin(),
+                                  body_tokens[at].end());
+  }
+  const text::Vocabulary vocabulary =
+      text::Vocabulary::build(train_documents, {.min_count = flags.min_count});
+  flags.model.vocab_size = vocabulary.size();
+  text::check_spam_model_config(flags.model, "from the command line");
+  for (std::size_t i = 0; i < corpus.size(); ++i) {
+    examples.mails.push_back(text::encode_mail(vocabulary, subject_tokens[i], body_tokens[i]));
+    examples.whole.push_back(text::whole_view(examples.mails.back(), flags.model.max_len));
+    examples.subject.push_back(text::subject_view(examples.mails.back(), flags.model.max_len));
+  }
+  fmt::print("corpus: {} train, {} dev, {} test, {} hard ham | vocabulary {} tokens\n",
+             examples.train.size(), examples.dev.size(), examples.test.size(), examples.hard.size(),
+             vocabulary.size());
+  vocabulary.save(out / "vocabulary.json");
+  write_file_atomically(out / "config.json", text::to_json(flags.model).dump(2));
+  return examples;
+}
+
+// The calibration of the kept model: one temperature fitted on dev, on both views pooled (the
+// predict tool meets whole mails and sentences alike), the spam fraction of the train split as
+// the prior, and the threshold 0.5 unless one on a grid of calibrated probabilities gives a
+// higher dev score (the mean F1 of both views, as early stopping).
+report::Calibration calibrate(const Examples& examples, const Evaluation& on_dev,
+                              const Evaluation& on_dev_subject) {
+  std::vector<double> margins = on_dev.margins;
+  std::vector<int> labels = on_dev.labels;
+  margins.insert(margins.end(), on_dev_subject.margins.begin(), on_dev_subject.margins.end());
+  labels.insert(labels.end(), on_dev_subject.labels.begin(), on_dev_subject.labels.end());
+  report::Calibration calibration{.temperature = report::fit_temperature(margins, labels)};
+  int64_t spam = 0;
+  for (const int64_t i : examples.train) spam += examples.labels[static_cast<std::size_t>(i)];
+  calibration.prior_spam = static_cast<double>(spam) /
+                           static_cast<double>(std::max<std::size_t>(1, examples.train.size()));
+  const auto score_at = [&](double threshold) {
+    report::Calibration at = calibration;
+    at.threshold = threshold;
+    return dev_score(report::f1(calibrated_confusion(on_dev, at)),
+                     report::f1(calibrated_confusion(on_dev_subject, at)));
+  };
+  double best = score_at(0.5);
+  for (int percent = 5; percent <= 95; percent += 5)
+    if (const double score = score_at(percent / 100.0); score > best) {
+      best = score;
+      calibration.threshold = percent / 100.0;
+    }
+  return calibration;
+}
+
+// Spam probabilities of `evaluation` at `temperature`.
+std::vector<double> probabilities(const Evaluation& evaluation, double temperature) {
+  std::vector<double> p;
+  for (const double margin : evaluation.margins)
+    p.push_back(report::spam_probability(margin, temperature));
+  return p;
+}
+
+// {"n", "false_positives", "fpr"} of the hard ham under `confusion` (every call of spam is wrong).
+nlohmann::json hard_ham_json(const report::ConfusionMatrix& confusion) {
+  const int64_t n = confusion.total();
+  return {
+      {"n", n},
+      {"false_positives", confusion.fp},
+      {"fpr", static_cast<double>(confusion.fp) / static_cast<double>(std::max<int64_t>(1, n))}};
+}
+
 // The whole run, top to bottom; main() parses the flags and reports errors.
 void train_and_report(Flags flags) {
+  if (flags.span.min_length > flags.span.max_length)
+    fail("--span-min {} is more than --span-max {}", flags.span.min_length, flags.span.max_length);
   omp_set_num_threads(flags.threads);
   manual_seed(flags.seed);
   const std::filesystem::path out = flags.out;
   std::filesystem::create_directories(out);
 
-  // 1. Data: tokens of the subject and the first body words; the vocabulary from train only.
-  const std::vector<text::Message> corpus = text::list_corpus(flags.data_dir);
-  std::vector<std::vector<std::string>> tokens(corpus.size()), train_tokens;
-  std::vector<int64_t> train, dev, test, hard;
-  for (std::size_t i = 0; i < corpus.size(); ++i) {
-    const text::Mail mail = text::read_mail(corpus[i].path);
-    tokens[i] = text::tokenize_mail(mail.subject, mail.body, flags.model.body_words);
-    const int64_t index = static_cast<int64_t>(i);
-    if (corpus[i].hard())
-      hard.push_back(index);
-    else if (*corpus[i].split == Split::Train)
-      train.push_back(index);
-    else
-      (*corpus[i].split == Split::Dev ? dev : test).push_back(index);
-  }
-  if (flags.limit_train > 0) train = evenly_spaced(train, flags.limit_train);
-  for (const int64_t i : train) train_tokens.push_back(tokens[static_cast<std::size_t>(i)]);
-  const text::Vocabulary vocabulary =
-      text::Vocabulary::build(train_tokens, {.min_count = flags.min_count});
-  flags.model.vocab_size = vocabulary.size();
-  text::check_spam_model_config(flags.model, "from the command line");
-  Examples examples;
-  for (std::size_t i = 0; i < corpus.size(); ++i) {
-    examples.ids.push_back(vocabulary.encode(tokens[i], flags.model.max_len));
-    examples.labels.push_back(corpus[i].label);
-  }
-  fmt::print("corpus: {} train, {} dev, {} test, {} hard ham | vocabulary {} tokens\n",
-             train.size(), dev.size(), test.size(), hard.size(), vocabulary.size());
-  vocabulary.save(out / "vocabulary.json");
-  write_file_atomically(out / "config.json", text::to_json(flags.model).dump(2));
+  // 1. Data: the subject and first body words of each mail; the vocabulary from train only.
+  const Examples examples = read_examples(flags, out);
 
   // 2. Model, optimizer, schedule.
   text::SpamClassifier model(flags.model);
   optim::AdamW optimizer(model.parameters(), {.lr = flags.lr, .weight_decay = flags.weight_decay});
-  text::BatchOrder order(static_cast<int64_t>(train.size()), flags.batch_size, flags.seed);
+  text::BatchOrder order(static_cast<int64_t>(examples.train.size()), flags.batch_size, flags.seed);
   const int64_t steps = order.steps_per_epoch();
   const int64_t total_steps = steps * flags.epochs;  // warmup: the first epoch, or all but a step
   optim::LinearWarmupCosine schedule(
@@ -278,7 +419,7 @@ void train_and_report(Flags flags) {
   fmt::print("model: {} parameters ({} layers, d_model {}, {} heads)\n\n", model.num_parameters(),
              flags.model.layers, flags.model.d_model, flags.model.heads);
 
-  // 3. Train; keep the best model by dev F1; checkpoint after every epoch (and every
+  // 3. Train; keep the best model by the dev score; checkpoint after every epoch (and every
   //    --checkpoint-every steps), or take up where the last checkpoint stopped.
   const std::filesystem::path checkpoint = out / "checkpoint.safetensors";
   text::TrainingProgress progress;
@@ -292,8 +433,8 @@ void train_and_report(Flags flags) {
   }
   std::optional<AnomalyGuard> anomaly_guard;
   if (flags.anomaly) anomaly_guard.emplace();
-  fmt::print("{:>5} | {:>10} | {:>9} | {:>8} | {:>7} | {:>6} | {:>5}\n", "epoch", "train loss",
-             "train acc", "dev loss", "dev acc", "dev F1", "s");
+  fmt::print("{:>5} | {:>10} | {:>9} | {:>8} | {:>7} | {:>6} | {:>11} | {:>5}\n", "epoch",
+             "train loss", "train acc", "dev loss", "dev acc", "dev F1", "dev subj F1", "s");
   while (order.position().epoch < flags.epochs && progress.epochs_without_gain < flags.patience) {
     const int64_t epoch = order.position().epoch + 1;
     const auto epoch_started = std::chrono::steady_clock::now();
@@ -301,24 +442,26 @@ void train_and_report(Flags flags) {
     report::ProgressBar bar(steps * flags.batch_size, fmt::format("epoch {}", epoch));
     while (order.position().step < steps) {
       std::vector<int64_t> indices = order.next();
-      for (int64_t& i : indices) i = train[static_cast<std::size_t>(i)];
-      train_step(flags, text::make_batch(examples.ids, examples.labels, indices), model, optimizer,
-                 schedule, progress);
+      for (int64_t& i : indices) i = examples.train[static_cast<std::size_t>(i)];
+      train_step(flags, examples, indices, model, optimizer, schedule, progress);
       bar.update(order.position().step * flags.batch_size,
                  fmt::format("loss {:.3f}", mean_loss(progress.epoch)));
       if (flags.checkpoint_every > 0 && progress.step % flags.checkpoint_every == 0)
         save_training_checkpoint(checkpoint, model, optimizer, schedule, order, progress);
     }
     bar.finish();
-    const Evaluation on_dev = evaluate(model, examples, dev);
-    const bool improved = finish_epoch(progress, on_dev);
+    const Evaluation on_dev = evaluate(model, examples.whole, examples.labels, examples.dev);
+    const Evaluation on_dev_subject =
+        evaluate(model, examples.subject, examples.labels, examples.dev);
+    const bool improved = finish_epoch(progress, on_dev, on_dev_subject);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_started).count();
     progress.train_seconds += seconds;
-    fmt::print("{:>5} | {:>10.4f} | {:>9.4f} | {:>8.4f} | {:>7.4f} | {:>6.4f} | {:>5.1f}{}\n",
-               epoch, progress.curves.train_loss.back(), progress.curves.train_accuracy.back(),
-               on_dev.loss, progress.curves.dev_accuracy.back(), report::f1(on_dev.confusion),
-               seconds, improved ? "  *" : "");
+    fmt::print(
+        "{:>5} | {:>10.4f} | {:>9.4f} | {:>8.4f} | {:>7.4f} | {:>6.4f} | {:>11.4f} | {:>5.1f}{}\n",
+        epoch, progress.curves.train_loss.back(), progress.curves.train_accuracy.back(),
+        on_dev.loss, progress.curves.dev_accuracy.back(), report::f1(on_dev.confusion),
+        progress.curves.dev_subject_f1.back(), seconds, improved ? "  *" : "");
     if (improved) save_finite_model(model, out / "model.safetensors");  // before the checkpoint
     order.seek({epoch, 0});
     save_training_checkpoint(checkpoint, model, optimizer, schedule, order, progress);
@@ -327,34 +470,66 @@ void train_and_report(Flags flags) {
   if (flags.skip_nonfinite)
     fmt::print("skipped {} steps with a non-finite loss or gradient\n", progress.skipped_steps);
 
-  // 4. The best model on test and on the hard ham (never trained on: every spam call is wrong).
+  // 4. The best model, calibrated on dev, on test and on the hard ham (never trained on: every
+  //    spam call is wrong), each as whole mails and as subject lines alone.
   model.load(out / "model.safetensors");
-  const Evaluation on_test = evaluate(model, examples, test);
-  const Evaluation on_dev = evaluate(model, examples, dev);
-  const Evaluation on_hard = evaluate(model, examples, hard);
-  const int64_t hard_false_positives = on_hard.confusion.fp;
-  const double hard_fpr = static_cast<double>(hard_false_positives) /
-                          static_cast<double>(std::max<std::size_t>(1, hard.size()));
+  const auto on = [&](const std::vector<int64_t>& split, bool subject) {
+    return evaluate(model, subject ? examples.subject : examples.whole, examples.labels, split);
+  };
+  const Evaluation on_dev = on(examples.dev, false), on_dev_subject = on(examples.dev, true);
+  const report::Calibration calibration = calibrate(examples, on_dev, on_dev_subject);
+  report::save_calibration(calibration, out / "calibration.json");
+  const Evaluation on_test = on(examples.test, false), on_test_subject = on(examples.test, true);
+  const Evaluation on_hard = on(examples.hard, false), on_hard_subject = on(examples.hard, true);
+  const report::ConfusionMatrix test = calibrated_confusion(on_test, calibration),
+                                test_subject = calibrated_confusion(on_test_subject, calibration),
+                                hard = calibrated_confusion(on_hard, calibration),
+                                hard_subject = calibrated_confusion(on_hard_subject, calibration);
+  const double ece_before =
+      report::expected_calibration_error(probabilities(on_test, 1.0), on_test.labels);
+  const double ece_after = report::expected_calibration_error(
+      probabilities(on_test, calibration.temperature), on_test.labels);
+
   const text::TrainingCurves& curves = progress.curves;
   fmt::print("\n{}\n", report::ascii_curve(curves.train_loss, 60, 10, "train loss per epoch"));
-  fmt::print("test ({} messages, spam = positive), best dev F1 {:.4f}\n\n{}\n{}\n", test.size(),
-             progress.best_dev_f1, report::format_confusion_matrix(on_test.confusion),
-             report::format_metrics(on_test.confusion));
-  fmt::print("hard ham: {} of {} called spam (false-positive rate {:.4f})\n", hard_false_positives,
-             hard.size(), hard_fpr);
+  fmt::print("best dev score {:.4f} (mean F1 of whole mails and subject lines)\n\n",
+             progress.best_dev_score);
+  fmt::print("test, whole mails ({} messages, spam = positive)\n\n{}\n{}\n", examples.test.size(),
+             report::format_confusion_matrix(test), report::format_metrics(test));
+  fmt::print("test, subject lines alone ({} messages)\n\n{}\n{}\n", examples.test.size(),
+             report::format_confusion_matrix(test_subject), report::format_metrics(test_subject));
+  fmt::print(
+      "hard ham: {} of {} whole mails called spam (false-positive rate {:.4f}); subject "
+      "lines alone: {} ({:.4f})\n",
+      hard.fp, hard.total(), hard_ham_json(hard)["fpr"].get<double>(), hard_subject.fp,
+      hard_ham_json(hard_subject)["fpr"].get<double>());
+  fmt::print(
+      "calibration: temperature {:.3f} (fitted on dev, both views); test ECE {:.4f} -> "
+      "{:.4f}; threshold {} ({})\n",
+      calibration.temperature, ece_before, ece_after, calibration.threshold,
+      calibration.threshold == 0.5 ? "no other beat 0.5 on dev" : "beat 0.5 on dev");
 
   write_file_atomically(
       out / "curves.svg",
       report::svg_line_chart({{"train loss", curves.train_loss, {}, "loss"},
                               {"dev loss", curves.dev_loss, {}, "loss"},
-                              {"train accuracy", curves.train_accuracy, {}, "accuracy"},
-                              {"dev accuracy", curves.dev_accuracy, {}, "accuracy"}},
+                              {"train accuracy", curves.train_accuracy, {}, "accuracy, F1"},
+                              {"dev accuracy", curves.dev_accuracy, {}, "accuracy, F1"},
+                              {"dev subject F1", curves.dev_subject_f1, {}, "accuracy, F1"}},
                              {.title = "spam classifier"}));
   const nlohmann::json metrics = {
-      {"test", report::to_json(on_test.confusion)},
-      {"dev", report::to_json(on_dev.confusion)},
-      {"hard_ham",
-       {{"n", hard.size()}, {"false_positives", hard_false_positives}, {"fpr", hard_fpr}}},
+      {"test", report::to_json(test)},
+      {"test_subject", report::to_json(test_subject)},
+      {"dev", report::to_json(calibrated_confusion(on_dev, calibration))},
+      {"dev_subject", report::to_json(calibrated_confusion(on_dev_subject, calibration))},
+      {"hard_ham", hard_ham_json(hard)},
+      {"hard_ham_subject", hard_ham_json(hard_subject)},
+      {"calibration",
+       {{"temperature", calibration.temperature},
+        {"ece_before", ece_before},
+        {"ece_after", ece_after},
+        {"threshold", calibration.threshold},
+        {"prior_spam", calibration.prior_spam}}},
       {"seed", flags.seed},
       {"epochs", curves.train_loss.size()},
       {"skipped_steps", progress.skipped_steps},
@@ -363,7 +538,8 @@ void train_and_report(Flags flags) {
   write_file_atomically(out / "metrics.json", metrics.dump(2));
   fmt::print(
       "\nwrote {}: model.safetensors (best), final_weights.safetensors (last), "
-      "checkpoint.safetensors, vocabulary.json, config.json, metrics.json, curves.svg\n",
+      "checkpoint.safetensors, vocabulary.json, config.json, calibration.json, metrics.json, "
+      "curves.svg\n",
       out.string());
 }
 
@@ -373,40 +549,51 @@ int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"Train a Transformer spam classifier on the SpamAssassin public corpus"};
   app.add_option("--epochs", flags.epochs, "most passes over the train split")
-      ->check(CLI::Range(1, 1000));
-  app.add_option("--batch-size", flags.batch_size, "messages per step")->check(CLI::Range(1, 4096));
+      ->check(text::in_range(1, 1000));
+  app.add_option("--batch-size", flags.batch_size, "messages per step")
+      ->check(text::in_range(1, 4096));
   app.add_option("--lr", flags.lr, "peak AdamW learning rate (after warmup)")
-      ->check(CLI::PositiveNumber);
+      ->check(text::positive());
   app.add_option("--d-model", flags.model.d_model, "embedding and attention width")
-      ->check(CLI::Range(4, 1024));
+      ->check(text::in_range(4, 1024));
   app.add_option("--heads", flags.model.heads, "attention heads (must divide --d-model)")
-      ->check(CLI::Range(1, 64));
+      ->check(text::in_range(1, 64));
   app.add_option("--layers", flags.model.layers, "Transformer encoder layers")
-      ->check(CLI::Range(1, 24));
+      ->check(text::in_range(1, 24));
   app.add_option("--ffn", flags.model.ffn, "width of each layer's feed-forward block")
-      ->check(CLI::Range(1, 8192));
+      ->check(text::in_range(1, 8192));
   app.add_option("--max-len", flags.model.max_len, "tokens per message: subject, then body")
-      ->check(CLI::Range(8, 4096));
+      ->check(text::in_range(8, 4096));
   app.add_option("--body-words", flags.model.body_words, "body words read per message")
-      ->check(CLI::Range(0, 100000));
+      ->check(text::in_range(0, 100000));
   app.add_option("--dropout", flags.model.dropout, "dropout probability")
-      ->check(CLI::Range(0.0, 0.9));
-  app.add_option("--patience", flags.patience, "epochs without a better dev F1 before stopping")
-      ->check(CLI::Range(1, 1000));
+      ->check(text::in_range(0.0, 0.9));
+  app.add_option("--subject-weight", flags.subject_weight,
+                 "weight in the loss of each mail's subject line alone (0: not trained on)")
+      ->check(text::in_range(0, 10));
+  app.add_option("--span-weight", flags.span_weight,
+                 "weight in the loss of a random span of each mail's body (0: not trained on)")
+      ->check(text::in_range(0, 10));
+  app.add_option("--span-min", flags.span.min_length, "fewest words in a body span")
+      ->check(text::in_range(1, 1000));
+  app.add_option("--span-max", flags.span.max_length, "most words in a body span")
+      ->check(text::in_range(1, 1000));
+  app.add_option("--patience", flags.patience, "epochs without a better dev score before stopping")
+      ->check(text::in_range(1, 1000));
   app.add_option("--min-count", flags.min_count, "train-split occurrences for a token to get an id")
-      ->check(CLI::Range(1, 1000));
+      ->check(text::in_range(1, 1000));
   app.add_option("--seed", flags.seed, "seed for the weights, dropout and batch order");
-  app.add_option("--threads", flags.threads, "OpenMP threads")->check(CLI::Range(1, 256));
+  app.add_option("--threads", flags.threads, "OpenMP threads")->check(text::in_range(1, 256));
   app.add_option("--data-dir", flags.data_dir,
                  "the corpus: <group>/<id>.txt folders (scripts/fetch_data.sh)");
   app.add_option("--out", flags.out, "run directory for the model, metrics and pictures");
   app.add_option("--limit-train", flags.limit_train,
                  "train on N train messages only, evenly spaced through the split (0: all), for "
                  "quick trials")
-      ->check(CLI::NonNegativeNumber);
+      ->check(text::non_negative());
   app.add_option("--checkpoint-every", flags.checkpoint_every,
                  "also write <out>/checkpoint.safetensors every N steps (0: after epochs only)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(text::non_negative());
   app.add_flag(
       "--resume", flags.resume,
       "continue from <out>/checkpoint.safetensors (if there is one) with the same settings: "
@@ -417,7 +604,7 @@ int main(int argc, char** argv) {
                "anomaly mode: every op and backward checks for NaN and Inf (slow)");
   app.add_option("--inject-nan-at-step", flags.inject_nan_at_step,
                  "FOR TESTING: multiply the loss of step K (counted from 1) by NaN")
-      ->check(CLI::NonNegativeNumber);
+      ->check(text::non_negative());
   app.add_option("--check-checkpoint", flags.check_checkpoint,
                  "load this checkpoint, say where it stands and exit (0 if it loads)");
   CLI11_PARSE(app, argc, argv);

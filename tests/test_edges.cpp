@@ -126,8 +126,8 @@ TEST_CASE("edges: training progress round-trips through JSON, and a missing key 
       .step = 7,
       .position = {1, 3},
       .epoch = {0.1 + 0.2, 5, 9},
-      .curves = {{0.7, 1.0 / 3}, {0.6, 0.5}, {0.5, 0.25}, {0.4, 2.0 / 7}},
-      .best_dev_f1 = 0.8125,
+      .curves = {{0.7, 1.0 / 3}, {0.6, 0.5}, {0.5, 0.25}, {0.4, 2.0 / 7}, {0.9, 0.1 + 0.7}},
+      .best_dev_score = 0.8125,
       .epochs_without_gain = 1,
       .skipped_steps = 2,
       .train_seconds = 3.5,
@@ -139,7 +139,8 @@ TEST_CASE("edges: training progress round-trips through JSON, and a missing key 
   CHECK(back.epoch.loss_sum == 0.1 + 0.2);
   CHECK(back.curves.train_accuracy == progress.curves.train_accuracy);
   CHECK(back.curves.dev_accuracy == progress.curves.dev_accuracy);
-  CHECK(back.best_dev_f1 == 0.8125);
+  CHECK(back.curves.dev_subject_f1 == progress.curves.dev_subject_f1);
+  CHECK(back.best_dev_score == 0.8125);
   CHECK(back.skipped_steps == 2);
   CHECK(back.settings == progress.settings);
   nlohmann::json broken = json;

@@ -82,7 +82,11 @@ SpamClassifier::SpamClassifier(const SpamModelConfig& config_)
 }
 
 Tensor SpamClassifier::forward(const Tensor& ids, const Tensor& mask) {
-  const Tensor h = encoder(pos(tok(ids)), {.src_key_padding_mask = mask});  // [B, T, C]
+  return forward_embedded(tok(ids), mask);
+}
+
+Tensor SpamClassifier::forward_embedded(const Tensor& embedded, const Tensor& mask) {
+  const Tensor h = encoder(pos(embedded), {.src_key_padding_mask = mask});  // [B, T, C]
   return head(nn::masked_mean(h, mask));                                    // [B, 2]
 }
 
@@ -99,15 +103,21 @@ std::vector<int64_t> encode_message(const Vocabulary& vocabulary, const SpamMode
 }
 
 TrainedSpamModel load_trained_spam_model(const std::filesystem::path& run_dir) {
+  if (!std::filesystem::is_directory(run_dir))
+    fail("no run directory {} (train one with scripts/train.sh, or name one with --run)",
+         run_dir.string());
   const std::filesystem::path config_path = run_dir / "config.json";
   const nlohmann::json json = nlohmann::json::parse(read_file(config_path), nullptr, false);
   TrainedSpamModel trained{spam_model_config_from_json(json, config_path.string()),
-                           Vocabulary::load(run_dir / "vocabulary.json"), nullptr};
+                           Vocabulary::load(run_dir / "vocabulary.json"),
+                           nullptr,
+                           {}};
   if (trained.vocabulary.size() != trained.config.vocab_size)
     fail("spam model {}: vocabulary.json has {} tokens but config.json says {}", run_dir.string(),
          trained.vocabulary.size(), trained.config.vocab_size);
   trained.model = std::make_unique<SpamClassifier>(trained.config);
   trained.model->load(run_dir / "model.safetensors");
+  trained.calibration = report::load_calibration(run_dir / "calibration.json");
   trained.model->eval();
   return trained;
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "examples/common/calibration.hpp"
 #include "examples/common/vocabulary.hpp"
 #include "nn/nn.hpp"
 
@@ -44,6 +45,8 @@ class SpamClassifier : public nn::Module {
 
   // ids int64 [B, T], mask bool [B, T] (true = real token) -> logits [B, 2]
   Tensor forward(const Tensor& ids, const Tensor& mask);
+  // The same from the token embeddings tok(ids) [B, T, C]: explanations take gradients there.
+  Tensor forward_embedded(const Tensor& embedded, const Tensor& mask);
   // The first layer's attention weights per head, [B, heads, T, T], for pictures.
   Tensor first_layer_attention(const Tensor& ids, const Tensor& mask);
 
@@ -58,11 +61,12 @@ class SpamClassifier : public nn::Module {
 std::vector<int64_t> encode_message(const Vocabulary& vocabulary, const SpamModelConfig& config,
                                     std::string_view subject, std::string_view body);
 
-// A trained run directory: config.json, vocabulary.json and model.safetensors.
+// A trained run directory: config.json, vocabulary.json, model.safetensors and calibration.json.
 struct TrainedSpamModel {
   SpamModelConfig config;
   Vocabulary vocabulary;
   std::unique_ptr<SpamClassifier> model;
+  report::Calibration calibration;
 };
 TrainedSpamModel load_trained_spam_model(const std::filesystem::path& run_dir);
 

@@ -15,8 +15,9 @@ nlohmann::json to_json(const TrainingProgress& progress) {
            {{"train_loss", progress.curves.train_loss},
             {"dev_loss", progress.curves.dev_loss},
             {"train_accuracy", progress.curves.train_accuracy},
-            {"dev_accuracy", progress.curves.dev_accuracy}}},
-          {"best_dev_f1", progress.best_dev_f1},
+            {"dev_accuracy", progress.curves.dev_accuracy},
+            {"dev_subject_f1", progress.curves.dev_subject_f1}}},
+          {"best_dev_score", progress.best_dev_score},
           {"epochs_without_gain", progress.epochs_without_gain},
           {"skipped_steps", progress.skipped_steps},
           {"train_seconds", progress.train_seconds},
@@ -36,8 +37,9 @@ TrainingProgress training_progress_from_json(const nlohmann::json& json, std::st
     progress.curves = {curves.at("train_loss").get<std::vector<double>>(),
                        curves.at("dev_loss").get<std::vector<double>>(),
                        curves.at("train_accuracy").get<std::vector<double>>(),
-                       curves.at("dev_accuracy").get<std::vector<double>>()};
-    progress.best_dev_f1 = json.at("best_dev_f1").get<double>();
+                       curves.at("dev_accuracy").get<std::vector<double>>(),
+                       curves.at("dev_subject_f1").get<std::vector<double>>()};
+    progress.best_dev_score = json.at("best_dev_score").get<double>();
     progress.epochs_without_gain = json.at("epochs_without_gain").get<int64_t>();
     progress.skipped_steps = json.at("skipped_steps").get<int64_t>();
     progress.train_seconds = json.at("train_seconds").get<double>();

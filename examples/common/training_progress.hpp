@@ -24,7 +24,7 @@ struct EpochTotals {
 
 // One value per finished epoch.
 struct TrainingCurves {
-  std::vector<double> train_loss, dev_loss, train_accuracy, dev_accuracy;
+  std::vector<double> train_loss, dev_loss, train_accuracy, dev_accuracy, dev_subject_f1;
 };
 
 struct TrainingProgress {
@@ -32,7 +32,7 @@ struct TrainingProgress {
   BatchPosition position;  // the next batch
   EpochTotals epoch;       // of the epoch at position.epoch
   TrainingCurves curves;
-  double best_dev_f1 = -1;  // the dev F1 of model.safetensors; -1 before the first epoch ends
+  double best_dev_score = -1;  // the dev score of model.safetensors; -1 before the first epoch ends
   int64_t epochs_without_gain = 0;
   int64_t skipped_steps = 0;  // steps with a non-finite loss or gradient, not applied
   double train_seconds = 0;   // summed over the processes of the run

@@ -1,0 +1,60 @@
+#include "examples/common/mail_views.hpp"
+
+#include <algorithm>
+
+#include "autograd/error.hpp"
+
+namespace tapegrad::text {
+namespace {
+
+// Uniform on [0, bound) by rejecting the top partial range of 2^64.
+uint64_t uniform_below(uint64_t bound, Generator& generator) {
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+  uint64_t draw = generator.next_u64();
+  while (draw >= limit) draw = generator.next_u64();
+  return draw % bound;
+}
+
+std::vector<int64_t> first(const std::vector<int64_t>& ids, int64_t count) {
+  return {ids.begin(), ids.begin() + std::min<int64_t>(count, static_cast<int64_t>(ids.size()))};
+}
+
+}  // namespace
+
+EncodedMail encode_mail(const Vocabulary& vocabulary,
+                        const std::vector<std::string>& subject_tokens,
+                        const std::vector<std::string>& body_tokens) {
+  const auto all = [&](const std::vector<std::string>& tokens) {
+    return vocabulary.encode(tokens, std::max<int64_t>(1, static_cast<int64_t>(tokens.size())));
+  };
+  return {all(subject_tokens), all(body_tokens)};
+}
+
+std::vector<int64_t> whole_view(const EncodedMail& mail, int64_t max_len) {
+  std::vector<int64_t> ids = first(mail.subject, max_len);
+  const int64_t room = max_len - static_cast<int64_t>(ids.size());
+  const std::vector<int64_t> body = first(mail.body, room);
+  ids.insert(ids.end(), body.begin(), body.end());
+  return ids;
+}
+
+std::vector<int64_t> subject_view(const EncodedMail& mail, int64_t max_len) {
+  return first(mail.subject, max_len);
+}
+
+std::vector<int64_t> body_span_view(const EncodedMail& mail, const BodySpanOptions& options,
+                                    Generator& generator) {
+  if (options.min_length < 1 || options.max_length < options.min_length)
+    fail("body_span_view: needs 1 <= min_length <= max_length, got {} and {}", options.min_length,
+         options.max_length);
+  const auto lengths = static_cast<uint64_t>(options.max_length - options.min_length + 1);
+  const auto length = std::min<int64_t>(
+      options.min_length + static_cast<int64_t>(uniform_below(lengths, generator)),
+      static_cast<int64_t>(mail.body.size()));
+  if (length == 0) return {};
+  const auto starts = static_cast<uint64_t>(static_cast<int64_t>(mail.body.size()) - length + 1);
+  const auto start = static_cast<int64_t>(uniform_below(starts, generator));
+  return {mail.body.begin() + start, mail.body.begin() + start + length};
+}
+
+}  // namespace tapegrad::text

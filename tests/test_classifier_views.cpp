@@ -1,0 +1,287 @@
+// The sentence classifier's pieces beyond the model: the views of a mail it trains on, the
+// temperature that calibrates it and the error that measures calibration, the explanation of a
+// prediction, and the tools run as a user runs them (--json parsed back, bad input refused).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "autograd/io/atomic_file.hpp"
+#include "examples/common/batching.hpp"
+#include "examples/common/calibration.hpp"
+#include "examples/common/mail_views.hpp"
+#include "examples/common/spam_prediction.hpp"
+#include "examples/common/tokenizer.hpp"
+#include "optim/optim.hpp"
+#include "tests/testing.hpp"
+
+using namespace tapegrad;
+
+namespace {
+
+text::Vocabulary vocabulary_of(const std::string& words) {
+  return text::Vocabulary::build({text::tokenize(words)});
+}
+
+}  // namespace
+
+TEST_CASE("views: whole is encode_message, subject is the subject, a span is a run of the body") {
+  const text::Vocabulary vocabulary = vocabulary_of("win cash now meeting at noon the agenda");
+  const std::string subject = "Win cash NOW", body = "meeting at noon, the agenda: unknownword";
+  const text::SpamModelConfig config{.vocab_size = vocabulary.size(), .max_len = 5};
+  const text::EncodedMail mail = text::encode_mail(
+      vocabulary, text::tokenize(subject), text::tokenize_mail("", body, config.body_words));
+  CHECK(text::whole_view(mail, config.max_len) ==
+        text::encode_message(vocabulary, config, subject, body));
+  CHECK(text::whole_view(mail, 2) == std::vector<int64_t>{mail.subject[0], mail.subject[1]});
+  CHECK(text::subject_view(mail, 8) == mail.subject);
+  CHECK(mail.subject.size() == 3);
+  CHECK(mail.body.back() == text::Vocabulary::kUnk);
+
+  Generator generator(7);
+  for (int draw = 0; draw < 50; ++draw) {
+    const std::vector<int64_t> span =
+        text::body_span_view(mail, {.min_length = 2, .max_length = 4}, generator);
+    REQUIRE(span.size() >= 2);
+    REQUIRE(span.size() <= 4);
+    const auto at = std::search(mail.body.begin(), mail.body.end(), span.begin(), span.end());
+    CHECK(at != mail.body.end());  // consecutive body ids
+  }
+  Generator again(7), other(7);
+  CHECK(text::body_span_view(mail, {}, again) == text::body_span_view(mail, {}, other));
+  const text::EncodedMail no_body{mail.subject, {}};
+  CHECK(text::body_span_view(no_body, {}, generator).empty());
+  CHECK(text::body_span_view(mail, {.min_length = 10, .max_length = 20}, generator) ==
+        mail.body);  // shorter than the span: all of it
+  CHECK_THROWS_WITH_AS(text::body_span_view(mail, {.min_length = 3, .max_length = 2}, generator),
+                       doctest::Contains("min_length <= max_length"), Error);
+}
+
+TEST_CASE("calibration: a fitted temperature lowers the NLL of an over-confident model") {
+  // Labels drawn from σ(z), margins 3z: a model three times too sure of itself.
+  Generator generator(3);
+  std::vector<double> margins;
+  std::vector<int> labels;
+  for (int i = 0; i < 4000; ++i) {
+    const double z = 4 * generator.normal();
+    labels.push_back(generator.uniform() < report::spam_probability(z, 1) ? 1 : 0);
+    margins.push_back(3 * z);
+  }
+  const double temperature = report::fit_temperature(margins, labels);
+  CHECK(temperature == doctest::Approx(3).epsilon(0.1));
+  const double fitted = report::binary_nll(margins, labels, temperature);
+  CHECK(fitted < report::binary_nll(margins, labels, 1.0) - 0.05);
+  CHECK(fitted <= report::binary_nll(margins, labels, temperature * 1.01));  // a minimum
+  CHECK(fitted <= report::binary_nll(margins, labels, temperature / 1.01));
+
+  // Margins that separate the labels: the NLL falls as T does, so T is the smallest allowed.
+  CHECK(report::fit_temperature(std::vector<double>{-2, 3}, std::vector<int>{0, 1}) ==
+        report::kMinTemperature);
+  CHECK_THROWS_WITH_AS(report::fit_temperature(std::vector<double>{1}, std::vector<int>{2}),
+                       doctest::Contains("neither 0 nor 1"), Error);
+  CHECK_THROWS_AS(report::fit_temperature({}, {}), Error);
+}
+
+TEST_CASE("calibration: expected calibration error of a hand-computed case") {
+  // p      label  predicted  confidence  bin of 15
+  // 0.9    1      spam       0.9         13  } accuracy 1/2, confidence 0.9
+  // 0.9    0      spam       0.9         13  }
+  // 0.25   0      ham        0.75        11    accuracy 1,   confidence 0.75
+  // 0.6    1      spam       0.6         8     accuracy 1,   confidence 0.6
+  // ECE = 2/4·|0.5 − 0.9| + 1/4·|1 − 0.75| + 1/4·|1 − 0.6| = 0.2 + 0.0625 + 0.1 = 0.3625
+  const std::vector<double> p = {0.9, 0.9, 0.25, 0.6};
+  const std::vector<int> labels = {1, 0, 0, 1};
+  CHECK(report::expected_calibration_error(p, labels) == doctest::Approx(0.3625).epsilon(1e-12));
+  // One bin: |accuracy − mean confidence| = |3/4 − (0.9 + 0.9 + 0.75 + 0.6)/4|.
+  CHECK(report::expected_calibration_error(p, labels, 1) == doctest::Approx(0.0375));
+  CHECK(report::expected_calibration_error(std::vector<double>{1.0, 0.0}, std::vector<int>{1, 0}) ==
+        0.0);
+}
+
+TEST_CASE("calibration: calibration.json round-trips and bad values name the file and key") {
+  const testing::ScratchDirectory dir;
+  const report::Calibration calibration{.temperature = 1.75, .threshold = 0.6, .prior_spam = 0.3};
+  report::save_calibration(calibration, dir / "calibration.json");
+  const report::Calibration back = report::load_calibration(dir / "calibration.json");
+  CHECK(back.temperature == 1.75);
+  CHECK(back.threshold == 0.6);
+  CHECK(back.prior_spam == 0.3);
+  const auto path =
+      dir.write("bad.json", R"({"temperature": 0, "threshold": 0.5, "prior_spam": 0.3})");
+  CHECK_THROWS_WITH_AS(report::load_calibration(path),
+                       doctest::Contains("'temperature' is 0, not in [0.05, 100]"), Error);
+}
+
+namespace {
+
+// A run directory of a tiny model trained on sentences of five filler words where one word
+// decides: "zap" somewhere in the sentence makes it spam, and nothing else does.
+class OneWordRun {
+ public:
+  OneWordRun() {
+    manual_seed(2);
+    Generator generator(2);
+    const std::vector<std::string> filler = {"the", "a",    "today", "please", "your",
+                                             "for", "meet", "lunch", "report", "now"};
+    std::vector<std::vector<std::string>> sentences;
+    std::vector<int> labels;
+    for (int i = 0; i < 400; ++i) {
+      std::vector<std::string> words;
+      for (int w = 0; w < 5; ++w) words.push_back(filler[generator.next_u64() % filler.size()]);
+      labels.push_back(i % 2);
+      if (labels.back() == 1) words[generator.next_u64() % words.size()] = "zap";
+      sentences.push_back(words);
+    }
+    const text::Vocabulary vocabulary = text::Vocabulary::build(sentences);
+    const text::SpamModelConfig config{.vocab_size = vocabulary.size(),
+                                       .d_model = 16,
+                                       .heads = 2,
+                                       .layers = 1,
+                                       .ffn = 32,
+                                       .max_len = 8,
+                                       .body_words = 8,
+                                       .dropout = 0.0};
+    std::vector<std::vector<int64_t>> ids;
+    for (const auto& words : sentences) ids.push_back(vocabulary.encode(words, config.max_len));
+    text::SpamClassifier model(config);
+    optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
+    text::BatchOrder order(static_cast<int64_t>(ids.size()), 16, 2);
+    for (int64_t step = 0; step < 4 * order.steps_per_epoch(); ++step) {
+      const text::Batch batch = text::make_batch(ids, labels, order.next());
+      const Tensor loss = cross_entropy(model.forward(batch.ids, batch.mask), batch.labels);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+    }
+    vocabulary.save(dir_ / "vocabulary.json");
+    write_file_atomically(dir_ / "config.json", text::to_json(config).dump());
+    model.save(dir_ / "model.safetensors");
+    report::save_calibration({.temperature = 2.0, .threshold = 0.5, .prior_spam = 0.25},
+                             dir_ / "calibration.json");
+  }
+  const std::filesystem::path& path() const { return dir_.path(); }
+
+ private:
+  testing::ScratchDirectory dir_;
+};
+
+const OneWordRun& one_word_run() {
+  static const OneWordRun run;
+  return run;
+}
+
+struct ToolRun {
+  int exit_code;
+  std::string output;
+};
+
+// Runs `command` through the shell and returns its exit code and standard output.
+ToolRun run_tool(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buffer[4096];
+  for (std::size_t read; (read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    output.append(buffer, read);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+}  // namespace
+
+TEST_CASE("explain: the word that decides weighs most, toward spam") {
+  text::TrainedSpamModel trained = text::load_trained_spam_model(one_word_run().path());
+  const text::SpamPrediction spam = text::predict_spam(trained, "please zap the report", 3);
+  CHECK(spam.label == "spam");
+  REQUIRE(!spam.reasons.empty());
+  CHECK(spam.reasons.front().token == "zap");
+  CHECK(spam.reasons.front().weight > 0);
+  const text::SpamPrediction ham = text::predict_spam(trained, "please meet the report", 3);
+  CHECK(ham.label == "ham");
+  for (const text::TokenWeight& reason : ham.reasons) CHECK(reason.weight < 0);  // toward ham
+  // The calibrated probability is σ(margin / T) with the run's T = 2: less sure than T = 1.
+  CHECK(spam.p_spam > 0.5);
+  CHECK(spam.p_spam < 1);
+}
+
+TEST_CASE("predict: a text with no known word gets the prior and the label unknown") {
+  text::TrainedSpamModel trained = text::load_trained_spam_model(one_word_run().path());
+  for (const std::string text : {"", "   ", "xyzzy plugh", "!!!"}) {
+    const text::SpamPrediction prediction = text::predict_spam(trained, text, 3);
+    CHECK(prediction.label == "unknown");
+    CHECK(prediction.p_spam == 0.25);
+    CHECK(prediction.known_tokens == 0);
+    CHECK(prediction.reasons.empty());
+    CHECK(text::format_prediction(prediction).find("prior") != std::string::npos);
+  }
+}
+
+#ifdef TAPEGRAD_PREDICT_CLASSIFIER
+TEST_CASE("predict_classifier: --json prints one object a line that parses back") {
+  const std::string command = fmt::format(
+      "printf 'please zap the report\\nplease meet the report\\n\\n' | '{}' --run '{}' --json "
+      "--explain=2",
+      TAPEGRAD_PREDICT_CLASSIFIER, one_word_run().path().string());
+  const ToolRun run = run_tool(command);
+  REQUIRE(run.exit_code == 0);
+  std::istringstream lines(run.output);
+  std::vector<nlohmann::json> objects;
+  for (std::string line; std::getline(lines, line);) objects.push_back(nlohmann::json::parse(line));
+  REQUIRE(objects.size() == 3);
+  CHECK(objects[0]["text"] == "please zap the report");
+  CHECK(objects[0]["label"] == "spam");
+  CHECK(objects[0]["reasons"][0]["token"] == "zap");
+  CHECK(objects[1]["label"] == "ham");
+  CHECK(objects[2]["text"] == "");
+  CHECK(objects[2]["label"] == "unknown");
+  CHECK(objects[2]["p_spam"] == 0.25);
+  for (const nlohmann::json& object : objects) {
+    CHECK(object["p_spam"].get<double>() >= 0);
+    CHECK(object["p_spam"].get<double>() <= 1);
+  }
+}
+
+TEST_CASE("predict_classifier: bad input is a message and exit code 1, never an abort") {
+  const testing::ScratchDirectory dir;
+  for (const char* file :
+       {"config.json", "vocabulary.json", "model.safetensors", "calibration.json"})
+    std::filesystem::copy_file(one_word_run().path() / file, dir / file);
+  const auto predict = [&](const std::string& run_dir) {
+    return run_tool(
+        fmt::format("'{}' --run '{}' hello 2>&1", TAPEGRAD_PREDICT_CLASSIFIER, run_dir));
+  };
+  const auto refused = [&](const ToolRun& run, const std::string& says) {
+    INFO(run.output);
+    CHECK(run.exit_code == 1);
+    CHECK(run.output.starts_with("predict_classifier: "));
+    CHECK(run.output.find(says) != std::string::npos);
+    CHECK(run.output.find("terminate called") == std::string::npos);
+  };
+  refused(predict((dir / "missing").string()), "no run directory");
+  dir.write("config.json", "{\"vocab_size\": ");
+  refused(predict(dir.path().string()), "config.json");
+  std::filesystem::copy_file(one_word_run().path() / "config.json", dir / "config.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string model = read_file(dir / "model.safetensors");
+  dir.write("model.safetensors", model.substr(0, model.size() / 2));
+  refused(predict(dir.path().string()), "model.safetensors");
+  std::filesystem::remove(dir / "calibration.json");
+  dir.write("model.safetensors", model);
+  refused(predict(dir.path().string()), "calibration.json");
+}
+
+TEST_CASE("train_classifier: a value out of range is refused with readable bounds") {
+  const ToolRun run = run_tool(fmt::format("'{}' --lr -1 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
+  INFO(run.output);
+  CHECK(run.exit_code != 0);
+  CHECK(run.output.find("must be > 0, got -1") != std::string::npos);
+  const ToolRun dropout = run_tool(fmt::format("'{}' --dropout 2 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
+  CHECK(dropout.output.find("must be in [0, 0.9], got 2") != std::string::npos);
+  const ToolRun missing = run_tool(fmt::format(
+      "'{}' --data-dir /nonexistent --out /nonexistent/run 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
+  INFO(missing.output);
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.output.starts_with("train_classifier: "));
+}
+#endif
