@@ -20,6 +20,15 @@ std::string with_commas(int64_t n) {
   return out;
 }
 
+// The tensor (and its gradient) converted to `dtype` in place: handles onto it see the change.
+void convert_in_place(Tensor& tensor, DType dtype) {
+  if (!tensor.defined() || !is_floating(tensor.dtype()) || tensor.dtype() == dtype) return;
+  const Tensor grad = tensor.grad();
+  tensor.zero_grad();
+  tensor.set_data(tensor.detach().to(dtype));
+  if (grad.defined()) tensor.set_grad(grad.to(dtype));
+}
+
 }  // namespace
 
 void Module::check_new_name(const std::string& name, std::string_view what) const {
@@ -105,12 +114,10 @@ void Module::zero_grad() {
 }
 
 void Module::to(DType dtype) {
-  visit_tensors("", true, [&](const std::string&, Tensor* t) {
-    *t = t->detach().to(dtype).requires_grad_();
-  });
-  visit_tensors("", false, [&](const std::string&, Tensor* t) {
-    if (t->defined() && is_floating(t->dtype())) *t = t->to(dtype);
-  });
+  if (!is_floating(dtype)) fail("Module: to({}): a module converts to float32 or float64", dtype);
+  const auto convert = [&](const std::string&, Tensor* t) { convert_in_place(*t, dtype); };
+  visit_tensors("", true, convert);
+  visit_tensors("", false, convert);
 }
 
 std::string Module::summary() const {

@@ -40,8 +40,8 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();
-  // Converts every parameter and floating buffer (float64 for gradient checks). Create
-  // optimizers after this call: it replaces the parameter tensors.
+  // Converts every parameter (with its gradient) and floating buffer in place, as PyTorch does:
+  // each stays the same tensor, so an optimizer built before this call keeps updating them.
   void to(DType dtype);
 
   // A table of every parameter: name, shape, count, and the total.

@@ -1,9 +1,11 @@
 // The Module base: dotted names in registration order, parameter counts, train/eval, zero_grad,
-// dtype conversion, the summary table, load_state_dict and its errors, and name checks.
+// dtype conversion (in place: an optimizer built before it keeps working), the summary table,
+// load_state_dict and its errors, and name checks.
 // (save/load through safetensors are tested with autograd/io.)
 #include <doctest/doctest.h>
 
 #include "nn/nn.hpp"
+#include "optim/optim.hpp"
 #include "tests/testing.hpp"
 
 using namespace tapegrad;
@@ -104,6 +106,43 @@ TEST_CASE("Module to converts parameters and buffers and keeps requires_grad") {
   CHECK(y.dtype() == kFloat64);
   y.sum().backward();
   CHECK(model.tok.weight.grad().dtype() == kFloat64);
+}
+
+TEST_CASE("Module to converts in place: handles taken before see the new dtype, gradients too") {
+  Model model;
+  const Tensor weight = model.head.weight;  // a handle held, as an optimizer would
+  const Tensor table = model.pos.pe;
+  model.forward(kIds).sum().backward();
+  const std::vector<double> grad = weight.grad().to_vector();
+  model.to(kFloat64);
+  CHECK(weight.impl() == model.head.weight.impl());
+  CHECK(weight.dtype() == kFloat64);
+  CHECK(table.dtype() == kFloat64);
+  CHECK(weight.grad().dtype() == kFloat64);
+  testing::check_values(weight.grad(), grad, 0);
+  model.to(kFloat32);
+  CHECK(weight.dtype() == kFloat32);
+}
+
+TEST_CASE("Module to: an optimizer built before the conversion trains the converted model") {
+  Model model;
+  model.eval();
+  optim::Adam adam(model.parameters(), {.lr = 0.1});
+  const auto train_step = [&] {
+    adam.zero_grad();
+    model.forward(kIds).sum().backward();
+    adam.step();
+  };
+  train_step();  // float32 state
+  model.to(kFloat64);
+  const std::vector<double> before = model.head.weight.to_vector();
+  train_step();  // the float32 state follows its parameters to float64
+  CHECK(model.head.weight.to_vector() != before);
+  for (const auto& [key, state] : adam.state_dict().tensors) {
+    const std::string& info_key = key;  // clang 14 cannot capture a structured binding
+    INFO(info_key);
+    CHECK(state.dtype() == kFloat64);
+  }
 }
 
 TEST_CASE("Module summary lists each parameter and the total") {
