@@ -41,7 +41,7 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t d_model, int6
       row[j] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
     }
   }
-  register_buffer("pe", pe);
+  register_buffer("pe", pe, /*persistent=*/false);
   register_module("dropout", dropout);
 }
 

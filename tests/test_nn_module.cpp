@@ -182,25 +182,97 @@ TEST_CASE("Module load_state_dict lists missing, unexpected and mismatched keys"
   SUBCASE("strict") {
     const auto load = [&] { model.load_state_dict(state, true, "checkpoint.safetensors"); };
     CHECK_THROWS_WITH_AS(load(), doctest::Contains("checkpoint.safetensors does not match"), Error);
-    CHECK_THROWS_WITH_AS(load(), doctest::Contains("missing keys [head.bias [2]]"), Error);
-    CHECK_THROWS_WITH_AS(load(), doctest::Contains("unexpected keys [extra.weight [3]]"), Error);
+    CHECK_THROWS_WITH_AS(load(), doctest::Contains("missing keys (1): [head.bias [2]]"), Error);
+    CHECK_THROWS_WITH_AS(load(), doctest::Contains("unexpected keys (1): [extra.weight [3]]"),
+                         Error);
   }
   SUBCASE("non-strict loads what matches") {
     state["head.weight"] = ones({2, 4});
     const std::vector<double> bias = model.head.bias.to_vector();
-    model.load_state_dict(state, false);
+    const nn::LoadResult skipped = model.load_state_dict(state, false);
     testing::check_values(model.head.weight, std::vector<double>(8, 1.0), 0);
     testing::check_values(model.head.bias, bias, 0);
+    CHECK(skipped.missing_keys == std::vector<std::string>{"head.bias"});
+    CHECK(skipped.unexpected_keys == std::vector<std::string>{"extra.weight"});
   }
   SUBCASE("mismatched shapes, strict or not") {
     state["tok.weight"] = zeros({9, 4});
     for (bool strict : {true, false}) {
       CHECK_THROWS_WITH_AS(
           model.load_state_dict(state, strict),
-          doctest::Contains("shape mismatches [tok.weight (file [9, 4], model [10, 4])]"), Error);
+          doctest::Contains("shape mismatches (1): [tok.weight (file [9, 4], model [10, 4])]"),
+          Error);
     }
     CHECK(model.tok.weight.to_vector() != std::vector<double>(40, 0.0));  // nothing loaded
   }
+}
+
+namespace {
+
+// The message of the Error that loading `state` raises, or "" if it loads.
+std::string load_error(nn::Module& model, const std::map<std::string, Tensor>& state, bool strict) {
+  try {
+    model.load_state_dict(state, strict);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Module load_state_dict's Error lists the non-empty groups, the first few keys of each") {
+  Model model;
+  std::map<std::string, Tensor> state = model.state_dict();
+  state.erase("head.bias");
+  const std::string only_missing = load_error(model, state, /*strict=*/true);
+  CHECK(only_missing.find("missing keys (1): [head.bias [2]]") != std::string::npos);
+  CHECK(only_missing.find("unexpected") == std::string::npos);
+  CHECK(only_missing.find("shape mismatches") == std::string::npos);
+  CHECK(only_missing.find("strict = false") != std::string::npos);  // what to do
+
+  for (auto& [name, value] : state) value = zeros({1});  // 10 mismatches: how many, the first 5
+  for (bool strict : {true, false}) {
+    INFO("strict ", strict);
+    const std::string mismatched = load_error(model, state, strict);
+    CHECK(mismatched.find("shape mismatches (10, the first 5): [head.weight (file [1], model [2, "
+                          "4]), layers.0.fc.bias (file [1], model [4]), ") != std::string::npos);
+    CHECK(mismatched.find("layers.0.norm.weight (file [1], model [4]), ...]") != std::string::npos);
+    CHECK(mismatched.find("layers.1.") == std::string::npos);
+    CHECK((mismatched.find("missing keys (1): [head.bias [2]]") != std::string::npos) == strict);
+  }
+}
+
+TEST_CASE("Module register_buffer(persistent = false): out of state_dict and save") {
+  struct Stats : nn::Module {
+    Tensor count = zeros({1});
+    Tensor table = ones({2});  // computed by the module
+    Stats() {
+      register_buffer("count", count);  // persistent, as PyTorch's default
+      register_buffer("table", table, /*persistent=*/false);
+    }
+  };
+  Stats stats;
+  CHECK(names(stats.named_buffers()) == std::vector<std::string>{"count", "table"});
+  CHECK(stats.state_dict().size() == 1);
+  CHECK(stats.state_dict().contains("count"));
+
+  // A file saved while the table was persistent still loads strictly; the table stays computed.
+  const nn::LoadResult loaded =
+      stats.load_state_dict({{"count", tensor({3.0})}, {"table", zeros({2})}});
+  CHECK(loaded.unexpected_keys.empty());
+  testing::check_values(stats.count, {3.0}, 0);
+  testing::check_values(stats.table, {1.0, 1.0}, 0);
+}
+
+TEST_CASE("Module: a model with a sinusoidal table loads a state without it, and one with it") {
+  Model source, target;
+  std::map<std::string, Tensor> state = source.state_dict();
+  CHECK_FALSE(state.contains("pos.pe"));
+  target.load_state_dict(state);    // strict: PyTorch's checkpoints have no table either
+  state["pos.pe"] = source.pos.pe;  // as the classifier's runs saved before the table was computed
+  target.load_state_dict(state);
+  testing::check_values(target.head.weight, source.head.weight.to_vector(), 0);
 }
 
 TEST_CASE("Module registration errors") {
@@ -240,8 +312,9 @@ TEST_CASE("Module save and load a safetensors file, and a bad file is a clear er
   CHECK_THROWS_WITH_AS(wider.load(path), doctest::Contains("weight (file [2, 3], model [2, 4])"),
                        Error);
   nn::Linear no_bias(3, 2, {.bias = false});
-  CHECK_THROWS_WITH_AS(no_bias.load(path), doctest::Contains("unexpected keys [bias [2]]"), Error);
-  no_bias.load(path, /*strict=*/false);
+  CHECK_THROWS_WITH_AS(no_bias.load(path), doctest::Contains("unexpected keys (1): [bias [2]]"),
+                       Error);
+  CHECK(no_bias.load(path, /*strict=*/false).unexpected_keys == std::vector<std::string>{"bias"});
   CHECK(no_bias.weight.to_vector() == saved.weight.to_vector());
 
   std::string bytes = read_file(path);
