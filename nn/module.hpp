@@ -49,8 +49,9 @@ class Module {
   bool is_training() const { return training_; }
   void zero_grad();
   // Converts every parameter (with its gradient) and floating buffer in place, as PyTorch does:
-  // each stays the same tensor, so an optimizer built before this call keeps updating them.
-  void to(DType dtype);
+  // each stays the same tensor, so an optimizer built before this call keeps updating them. A
+  // module with a computed buffer overrides it to compute the buffer again in the new dtype.
+  virtual void to(DType dtype);
 
   // A table of every parameter: name, shape, count, and the total.
   std::string summary() const;
