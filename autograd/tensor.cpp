@@ -67,6 +67,24 @@ void Tensor::set_grad(const Tensor& grad) {
 
 Tensor Tensor::detach() const { return alias(shape(), strides(), storage_offset()); }
 
+void Tensor::set_data(const Tensor& source) {
+  if (!is_leaf())
+    fail("set_data: only a leaf tensor can take new data (this one was made by '{}')",
+         grad_fn()->op);
+  if (requires_grad() && !is_floating(source.dtype()))
+    fail("set_data: a tensor that requires grad cannot hold {} data", source.dtype());
+  if (impl_->grad && (impl_->grad->shape != source.shape() || impl_->grad->dtype != source.dtype()))
+    fail(
+        "set_data: the tensor's gradient (shape {}, {}) would not match the new data (shape {}, "
+        "{}); convert or clear the gradient first",
+        impl_->grad->shape, impl_->grad->dtype, source.shape(), source.dtype());
+  impl_->storage = source.storage();
+  impl_->offset = source.storage_offset();
+  impl_->shape = source.shape();
+  impl_->strides = source.strides();
+  impl_->dtype = source.dtype();
+}
+
 double Tensor::item() const {
   if (numel() != 1) fail("item: the tensor has shape {}, not one element", shape());
   return to_vector()[0];

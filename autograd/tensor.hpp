@@ -68,6 +68,11 @@ class Tensor {
   void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
   // The same data, cut from the tape: no grad_fn, requires_grad false.
   Tensor detach() const;
+  // Makes this leaf hold `source`'s data (storage, offset, shape, strides, dtype), as PyTorch's
+  // `tensor.data = source`: it stays the same tensor, so every handle onto it (a module's, an
+  // optimizer's) sees the new data. requires_grad stays; a gradient it holds must match the new
+  // shape and dtype (convert or clear it first).
+  void set_data(const Tensor& source);
 
   // Values.
   double item() const;                                    // the only element, as double

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <set>
 
 #include "autograd/io/safetensors.hpp"
 #include "autograd/ops/copy.hpp"
@@ -20,15 +21,32 @@ std::string with_commas(int64_t n) {
   return out;
 }
 
+// The tensor (and its gradient) converted to `dtype` in place: handles onto it see the change.
+void convert_in_place(Tensor& tensor, DType dtype) {
+  if (!tensor.defined() || !is_floating(tensor.dtype()) || tensor.dtype() == dtype) return;
+  const Tensor grad = tensor.grad();
+  tensor.zero_grad();
+  tensor.set_data(tensor.detach().to(dtype));
+  if (grad.defined()) tensor.set_grad(grad.to(dtype));
+}
+
+// "missing keys (12, the first 5): [a [2], ...]": how many, and the first few.
+std::string key_group(std::string_view what, const std::vector<std::string>& described) {
+  constexpr std::size_t kListed = 5;
+  const std::size_t listed = std::min(described.size(), kListed);
+  return fmt::format("{} ({}{}): [{}{}]", what, described.size(),
+                     listed < described.size() ? fmt::format(", the first {}", listed) : "",
+                     fmt::join(described.begin(), described.begin() + listed, ", "),
+                     listed < described.size() ? ", ..." : "");
+}
+
 }  // namespace
 
 void Module::check_new_name(const std::string& name, std::string_view what) const {
   if (name.empty() || name.find('.') != std::string::npos)
     fail("Module: {} name '{}' must be non-empty and contain no '.'", what, name);
-  const auto taken = [&](const auto& entries) {
-    return std::ranges::any_of(entries, [&](const auto& entry) { return entry.first == name; });
-  };
-  if (taken(parameters_) || taken(buffers_) || taken(children_))
+  if (std::ranges::any_of(tensors_, [&](const NamedTensor& t) { return t.name == name; }) ||
+      std::ranges::any_of(children_, [&](const auto& child) { return child.first == name; }))
     fail("Module: {} name '{}' is already registered", what, name);
 }
 
@@ -36,12 +54,13 @@ void Module::register_parameter(std::string name, Tensor& parameter) {
   check_new_name(name, "parameter");
   if (!parameter.defined()) fail("Module: parameter '{}' is undefined", name);
   parameter.requires_grad_();
-  parameters_.emplace_back(std::move(name), &parameter);
+  tensors_.push_back({std::move(name), &parameter, TensorKind::kParameter});
 }
 
-void Module::register_buffer(std::string name, Tensor& buffer) {
+void Module::register_buffer(std::string name, Tensor& buffer, bool persistent) {
   check_new_name(name, "buffer");
-  buffers_.emplace_back(std::move(name), &buffer);
+  tensors_.push_back({std::move(name), &buffer,
+                      persistent ? TensorKind::kBuffer : TensorKind::kNonPersistentBuffer});
 }
 
 void Module::register_module(std::string name, Module& module) {
@@ -53,33 +72,33 @@ void Module::register_modules(std::initializer_list<std::pair<std::string, Modul
   for (const auto& [name, module] : modules) register_module(name, module);
 }
 
-// Calls visit(dotted name, Tensor*) for this module's parameters (or buffers), then its
-// children's, depth first in registration order.
+// Calls visit(dotted name, Tensor*, TensorKind) for this module's parameters and buffers, then
+// its children's, depth first in registration order.
 template <class Visit>
-void Module::visit_tensors(const std::string& prefix, bool parameters, Visit&& visit) const {
-  for (const auto& [name, tensor] : parameters ? parameters_ : buffers_)
-    visit(prefix + name, tensor);
-  for (const auto& [name, child] : children_)
-    child->visit_tensors(prefix + name + ".", parameters, visit);
+void Module::visit_tensors(const std::string& prefix, Visit&& visit) const {
+  for (const NamedTensor& t : tensors_) visit(prefix + t.name, t.tensor, t.kind);
+  for (const auto& [name, child] : children_) child->visit_tensors(prefix + name + ".", visit);
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor>> named;
-  visit_tensors("", true,
-                [&](const std::string& name, Tensor* t) { named.emplace_back(name, *t); });
+  visit_tensors("", [&](const std::string& name, Tensor* t, TensorKind kind) {
+    if (kind == TensorKind::kParameter) named.emplace_back(name, *t);
+  });
   return named;
 }
 
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> tensors;
-  visit_tensors("", true, [&](const std::string&, Tensor* t) { tensors.push_back(*t); });
+  for (auto& [name, parameter] : named_parameters()) tensors.push_back(std::move(parameter));
   return tensors;
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   std::vector<std::pair<std::string, Tensor>> named;
-  visit_tensors("", false,
-                [&](const std::string& name, Tensor* t) { named.emplace_back(name, *t); });
+  visit_tensors("", [&](const std::string& name, Tensor* t, TensorKind kind) {
+    if (kind != TensorKind::kParameter) named.emplace_back(name, *t);
+  });
   return named;
 }
 
@@ -105,12 +124,9 @@ void Module::zero_grad() {
 }
 
 void Module::to(DType dtype) {
-  visit_tensors("", true, [&](const std::string&, Tensor* t) {
-    *t = t->detach().to(dtype).requires_grad_();
-  });
-  visit_tensors("", false, [&](const std::string&, Tensor* t) {
-    if (t->defined() && is_floating(t->dtype())) *t = t->to(dtype);
-  });
+  if (!is_floating(dtype)) fail("Module: to({}): a module converts to float32 or float64", dtype);
+  for (const NamedTensor& t : tensors_) convert_in_place(*t.tensor, dtype);
+  for (const auto& [name, child] : children_) child->to(dtype);
 }
 
 std::string Module::summary() const {
@@ -133,47 +149,57 @@ std::string Module::summary() const {
 
 std::map<std::string, Tensor> Module::state_dict() const {
   std::map<std::string, Tensor> state;
-  for (const auto& [name, t] : named_parameters()) state.emplace(name, t);
-  for (const auto& [name, t] : named_buffers())
-    if (t.defined()) state.emplace(name, t);
+  visit_tensors("", [&](const std::string& name, Tensor* t, TensorKind kind) {
+    if (kind != TensorKind::kNonPersistentBuffer && t->defined()) state.emplace(name, *t);
+  });
   return state;
 }
 
-void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict,
-                             std::string_view source) {
-  std::vector<std::string> missing, mismatched, unexpected;
+LoadResult Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict,
+                                   std::string_view source) {
   std::map<std::string, Tensor*> own;
-  const auto collect = [&](const std::string& name, Tensor* t) {
-    if (t->defined()) own.emplace(name, t);
-  };
-  visit_tensors("", true, collect);
-  visit_tensors("", false, collect);
+  std::set<std::string> computed;  // non-persistent buffers: a key naming one is skipped
+  visit_tensors("", [&](const std::string& name, Tensor* t, TensorKind kind) {
+    if (kind == TensorKind::kNonPersistentBuffer)
+      computed.insert(name);
+    else if (t->defined())
+      own.emplace(name, t);
+  });
+  LoadResult result;
+  std::vector<std::string> missing, unexpected, mismatched;  // with shapes, for the Error
   for (const auto& [name, t] : own) {
     const auto found = state.find(name);
     if (found == state.end()) {
+      result.missing_keys.push_back(name);
       missing.push_back(fmt::format("{} {}", name, t->shape()));
     } else if (found->second.shape() != t->shape()) {
       mismatched.push_back(
           fmt::format("{} (file {}, model {})", name, found->second.shape(), t->shape()));
     }
   }
-  for (const auto& [name, t] : state)
-    if (!own.contains(name)) unexpected.push_back(fmt::format("{} {}", name, t.shape()));
-  if (!mismatched.empty() || (strict && (!missing.empty() || !unexpected.empty())))
-    fail(
-        "load: {} does not match the model: missing keys [{}]; unexpected keys [{}]; shape "
-        "mismatches [{}]",
-        source, fmt::join(missing, ", "), fmt::join(unexpected, ", "), fmt::join(mismatched, ", "));
+  for (const auto& [name, t] : state) {
+    if (own.contains(name) || computed.contains(name)) continue;
+    result.unexpected_keys.push_back(name);
+    unexpected.push_back(fmt::format("{} {}", name, t.shape()));
+  }
+  std::vector<std::string> problems;
+  if (strict && !missing.empty()) problems.push_back(key_group("missing keys", missing));
+  if (strict && !unexpected.empty()) problems.push_back(key_group("unexpected keys", unexpected));
+  if (!mismatched.empty()) problems.push_back(key_group("shape mismatches", mismatched));
+  if (!problems.empty())
+    fail("load: {} does not match the model: {}{}", source, fmt::join(problems, "; "),
+         mismatched.empty() ? "; load with strict = false to load the keys that match" : "");
   for (const auto& [name, t] : own) {
     const auto found = state.find(name);
     if (found != state.end()) copy_into(*t, found->second);
   }
+  return result;
 }
 
 void Module::save(const std::filesystem::path& path) const { save_safetensors(path, state_dict()); }
 
-void Module::load(const std::filesystem::path& path, bool strict) {
-  load_state_dict(load_safetensors(path).tensors, strict, path.string());
+LoadResult Module::load(const std::filesystem::path& path, bool strict) {
+  return load_state_dict(load_safetensors(path).tensors, strict, path.string());
 }
 
 }  // namespace tapegrad::nn

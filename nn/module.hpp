@@ -16,6 +16,12 @@
 
 namespace tapegrad::nn {
 
+// What a load with strict = false left out, by dotted name (PyTorch's names for the two lists).
+struct LoadResult {
+  std::vector<std::string> missing_keys;  // the model's, absent from the state: left as they were
+  std::vector<std::string> unexpected_keys;  // the state's, that the model does not have: ignored
+};
+
 class Module {
  public:
   Module() = default;
@@ -24,14 +30,16 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   // Registration, in the order the names should be listed. A parameter is made to require grad.
+  // A buffer is state that is not trained; a non-persistent one (a table the module computes)
+  // stays out of state_dict and so of save, as in PyTorch.
   void register_parameter(std::string name, Tensor& parameter);
-  void register_buffer(std::string name, Tensor& buffer);
+  void register_buffer(std::string name, Tensor& buffer, bool persistent = true);
   void register_module(std::string name, Module& module);
   void register_modules(std::initializer_list<std::pair<std::string, Module&>> modules);
 
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
-  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;  // persistent or not
   std::vector<std::pair<std::string, Module*>> named_children() const { return children_; }
   std::vector<Module*> children() const;
   int64_t num_parameters() const;
@@ -40,30 +48,39 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();
-  // Converts every parameter and floating buffer (float64 for gradient checks). Create
-  // optimizers after this call: it replaces the parameter tensors.
-  void to(DType dtype);
+  // Converts every parameter (with its gradient) and floating buffer in place, as PyTorch does:
+  // each stays the same tensor, so an optimizer built before this call keeps updating them. A
+  // module with a computed buffer overrides it to compute the buffer again in the new dtype.
+  virtual void to(DType dtype);
 
   // A table of every parameter: name, shape, count, and the total.
   std::string summary() const;
 
-  // Parameters and buffers by dotted name.
+  // Parameters and persistent buffers by dotted name.
   std::map<std::string, Tensor> state_dict() const;
-  // Copies values into the existing tensors. `strict`: the keys must match exactly. Every
-  // missing, unexpected or mismatched key is listed in one Error naming `source`.
-  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true,
-                       std::string_view source = "state dict");
+  // Copies values into the existing tensors. `strict`: the keys must match exactly, else an
+  // Error naming `source` lists the missing and the unexpected keys; without `strict` the load
+  // returns them. A shape mismatch is an Error either way. A key naming a non-persistent buffer
+  // is skipped, neither loaded nor unexpected: files saved while it was persistent still load.
+  LoadResult load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true,
+                             std::string_view source = "state dict");
   void save(const std::filesystem::path& path) const;  // safetensors, written atomically
-  void load(const std::filesystem::path& path, bool strict = true);
+  LoadResult load(const std::filesystem::path& path, bool strict = true);
 
  private:
+  enum class TensorKind { kParameter, kBuffer, kNonPersistentBuffer };
+  struct NamedTensor {
+    std::string name;
+    Tensor* tensor;
+    TensorKind kind;
+  };
+
   // An error unless `name` is non-empty, has no '.', and is not yet taken in this module.
   void check_new_name(const std::string& name, std::string_view what) const;
   template <class Visit>
-  void visit_tensors(const std::string& prefix, bool parameters, Visit&& visit) const;
+  void visit_tensors(const std::string& prefix, Visit&& visit) const;
 
-  std::vector<std::pair<std::string, Tensor*>> parameters_;
-  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<NamedTensor> tensors_;  // parameters and buffers, in registration order
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

@@ -26,27 +26,38 @@ Tensor add_positions(std::string_view module, const Tensor& x, const Tensor& tab
   return x + narrow(table, 0, 0, length);
 }
 
+// pe [max_len, d_model] (see positional_encoding.hpp), computed in float64, stored in `dtype`.
+Tensor sinusoidal_table(int64_t max_len, int64_t d_model, DType dtype) {
+  Tensor table = empty({max_len, d_model}, {.dtype = kFloat64});
+  double* row = table.data<double>();
+  for (int64_t pos = 0; pos < max_len; ++pos, row += d_model) {
+    for (int64_t j = 0; j < d_model; ++j) {
+      const double two_i = static_cast<double>(j - j % 2);
+      const double angle = static_cast<double>(pos) / std::pow(10000.0, two_i / d_model);
+      row[j] = j % 2 == 0 ? std::sin(angle) : std::cos(angle);
+    }
+  }
+  return dtype == kFloat64 ? table : table.to(dtype);
+}
+
 }  // namespace
 
 SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t d_model, int64_t max_len,
                                                            double dropout_p)
     : dropout(dropout_p) {
   check_sizes("nn.SinusoidalPositionalEncoding", max_len, d_model);
-  pe = empty({max_len, d_model});
-  float* row = pe.data<float>();
-  for (int64_t pos = 0; pos < max_len; ++pos, row += d_model) {
-    for (int64_t j = 0; j < d_model; ++j) {
-      const double two_i = static_cast<double>(j - j % 2);
-      const double angle = static_cast<double>(pos) / std::pow(10000.0, two_i / d_model);
-      row[j] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
-    }
-  }
-  register_buffer("pe", pe);
+  pe = sinusoidal_table(max_len, d_model, kFloat32);
+  register_buffer("pe", pe, /*persistent=*/false);
   register_module("dropout", dropout);
 }
 
 Tensor SinusoidalPositionalEncoding::forward(const Tensor& x) {
   return dropout(add_positions("nn.SinusoidalPositionalEncoding", x, pe));
+}
+
+void SinusoidalPositionalEncoding::to(DType dtype) {
+  Module::to(dtype);
+  pe.set_data(sinusoidal_table(pe.size(0), pe.size(1), dtype));
 }
 
 LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t max_len, int64_t d_model) {

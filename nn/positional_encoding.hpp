@@ -1,7 +1,9 @@
 // Position information added to token embeddings x [B, T, d_model] (any leading dims):
-//   SinusoidalPositionalEncoding: the fixed table of "Attention Is All You Need" (a buffer),
+//   SinusoidalPositionalEncoding: the fixed table of "Attention Is All You Need",
 //     pe[pos, 2i] = sin(pos / 10000^(2i/d)), pe[pos, 2i+1] = cos(pos / 10000^(2i/d)),
-//     then dropout, as the PyTorch tutorial's PositionalEncoding;
+//     then dropout, as the PyTorch tutorial's PositionalEncoding. The table is computed in
+//     float64 and stored in the module's dtype (float32, or what to() makes it); it is a
+//     non-persistent buffer: not in state_dict, as PyTorch users register such a table;
 //   LearnedPositionalEmbedding: a learned table, initialised N(0, 0.02²) as GPT-2's wpe (not
 //     PyTorch Embedding's N(0, 1), which would drown the token embeddings it is added to).
 // Both add rows 0..T-1 of their table; T > max_len is an error.
@@ -18,8 +20,9 @@ class SinusoidalPositionalEncoding : public Module {
 
   Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
   Tensor operator()(const Tensor& x) { return forward(x); }
+  void to(DType dtype) override;  // the table computed again, in float64, then stored in dtype
 
-  Tensor pe;  // [max_len, d_model], a buffer
+  Tensor pe;  // [max_len, d_model], a non-persistent buffer
   Dropout dropout;
 };
 

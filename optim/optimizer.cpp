@@ -1,5 +1,6 @@
 #include "optim/optimizer.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "autograd/factories.hpp"
@@ -61,6 +62,16 @@ void Optimizer::zero_grad() {
 
 void Optimizer::for_each_gradient(const Update& update) {
   NoGradGuard no_grad;
+  const bool any_gradient = std::ranges::any_of(groups_, [](const ParamGroup& group) {
+    return std::ranges::any_of(group.params, [](const Tensor& p) { return p.grad().defined(); });
+  });
+  if (!any_gradient)
+    fail(
+        "{}: step() found no gradient on any of its {} parameters: call loss.backward() before "
+        "step(); if you did, the optimizer holds tensors other than the model's parameters "
+        "(e.g. it was built before something replaced them: build it after that, from "
+        "model.parameters())",
+        name_, states_.size());
   std::size_t index = 0;
   for (const ParamGroup& group : groups_) {
     check_hyperparameters(name_, group.lr, group.weight_decay);
@@ -80,7 +91,10 @@ void Optimizer::for_each_gradient(const Update& update) {
 
 Tensor Optimizer::buffer(ParamState& state, std::string_view name, const Tensor& param) {
   const auto found = state.buffers.find(name);
-  if (found != state.buffers.end()) return found->second;
+  if (found != state.buffers.end()) {
+    if (found->second.dtype() != param.dtype()) found->second = found->second.to(param.dtype());
+    return found->second;
+  }
   const Tensor zero = zeros(param.shape(), {.dtype = param.dtype()});
   state.buffers.emplace(std::string(name), zero);
   return zero;

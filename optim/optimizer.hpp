@@ -54,6 +54,8 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update of every parameter that has a gradient; parameters without one are left alone.
+  // An Error when not one has a gradient (no backward() yet, or tensors that are not the ones
+  // the loss was computed from).
   virtual void step() = 0;
   // Clears every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
@@ -77,10 +79,12 @@ class Optimizer {
 
   // Calls update(group, param, grad, state) under NoGradGuard for each parameter with a gradient,
   // after checking the gradient's shape and dtype; grad is contiguous, state.step not yet advanced.
+  // An Error, before any update, when not one parameter has a gradient.
   using Update = std::function<void(const ParamGroup& group, const Tensor& param,
                                     const Tensor& grad, ParamState& state)>;
   void for_each_gradient(const Update& update);
-  // The buffer `name` of a parameter's state, created as zeros shaped like `param` if missing.
+  // The buffer `name` of a parameter's state, created as zeros shaped like `param` if missing,
+  // converted to `param`'s dtype if the parameter has changed dtype since (Module::to).
   static Tensor buffer(ParamState& state, std::string_view name, const Tensor& param);
 
   // The options as JSON, and setting them from JSON (checked as the constructor checks them).

@@ -219,6 +219,33 @@ TEST_CASE("nn.SinusoidalPositionalEncoding table") {
   CHECK(odd.pe.at({2, 4}) == doctest::Approx(std::sin(2 / std::pow(10000.0, 0.8))).epsilon(1e-5));
 }
 
+TEST_CASE("nn.SinusoidalPositionalEncoding computes its table in float64, whatever its dtype") {
+  constexpr int64_t kMaxLen = 50, kDModel = 6;
+  // The closed form in float64: sin(pos / 10000^(2i/d)) at 2i, cos at 2i + 1.
+  std::vector<double> closed_form;
+  for (int64_t pos = 0; pos < kMaxLen; ++pos)
+    for (int64_t j = 0; j < kDModel; ++j) {
+      const double angle =
+          static_cast<double>(pos) / std::pow(10000.0, static_cast<double>(j - j % 2) / kDModel);
+      closed_form.push_back(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  std::vector<double> rounded_to_float;
+  for (double value : closed_form) rounded_to_float.push_back(static_cast<float>(value));
+
+  nn::SinusoidalPositionalEncoding position(kDModel, kMaxLen);
+  CHECK(position.pe.dtype() == kFloat32);
+  testing::check_values(position.pe, rounded_to_float, 0);
+  const Tensor held = position.pe;
+  for (int round = 0; round < 2; ++round) {  // float64 -> float32 -> float64 loses nothing
+    position.to(kFloat64);
+    CHECK(held.dtype() == kFloat64);
+    testing::check_values(held, closed_form, 1e-15);
+    position.to(kFloat32);
+    testing::check_values(held, rounded_to_float, 0);
+  }
+  CHECK(position.state_dict().empty());  // a computed table: a non-persistent buffer
+}
+
 TEST_CASE("nn.SinusoidalPositionalEncoding errors") {
   nn::SinusoidalPositionalEncoding position(4, /*max_len=*/3);
   CHECK_THROWS_WITH_AS(position(zeros({1, 5, 4})),

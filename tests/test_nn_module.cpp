@@ -1,9 +1,11 @@
 // The Module base: dotted names in registration order, parameter counts, train/eval, zero_grad,
-// dtype conversion, the summary table, load_state_dict and its errors, and name checks.
+// dtype conversion (in place: an optimizer built before it keeps working), the summary table,
+// load_state_dict and its errors, and name checks.
 // (save/load through safetensors are tested with autograd/io.)
 #include <doctest/doctest.h>
 
 #include "nn/nn.hpp"
+#include "optim/optim.hpp"
 #include "tests/testing.hpp"
 
 using namespace tapegrad;
@@ -106,6 +108,43 @@ TEST_CASE("Module to converts parameters and buffers and keeps requires_grad") {
   CHECK(model.tok.weight.grad().dtype() == kFloat64);
 }
 
+TEST_CASE("Module to converts in place: handles taken before see the new dtype, gradients too") {
+  Model model;
+  const Tensor weight = model.head.weight;  // a handle held, as an optimizer would
+  const Tensor table = model.pos.pe;
+  model.forward(kIds).sum().backward();
+  const std::vector<double> grad = weight.grad().to_vector();
+  model.to(kFloat64);
+  CHECK(weight.impl() == model.head.weight.impl());
+  CHECK(weight.dtype() == kFloat64);
+  CHECK(table.dtype() == kFloat64);
+  CHECK(weight.grad().dtype() == kFloat64);
+  testing::check_values(weight.grad(), grad, 0);
+  model.to(kFloat32);
+  CHECK(weight.dtype() == kFloat32);
+}
+
+TEST_CASE("Module to: an optimizer built before the conversion trains the converted model") {
+  Model model;
+  model.eval();
+  optim::Adam adam(model.parameters(), {.lr = 0.1});
+  const auto train_step = [&] {
+    adam.zero_grad();
+    model.forward(kIds).sum().backward();
+    adam.step();
+  };
+  train_step();  // float32 state
+  model.to(kFloat64);
+  const std::vector<double> before = model.head.weight.to_vector();
+  train_step();  // the float32 state follows its parameters to float64
+  CHECK(model.head.weight.to_vector() != before);
+  for (const auto& [key, state] : adam.state_dict().tensors) {
+    const std::string& info_key = key;  // clang 14 cannot capture a structured binding
+    INFO(info_key);
+    CHECK(state.dtype() == kFloat64);
+  }
+}
+
 TEST_CASE("Module summary lists each parameter and the total") {
   Model model;
   const std::string summary = model.summary();
@@ -143,25 +182,97 @@ TEST_CASE("Module load_state_dict lists missing, unexpected and mismatched keys"
   SUBCASE("strict") {
     const auto load = [&] { model.load_state_dict(state, true, "checkpoint.safetensors"); };
     CHECK_THROWS_WITH_AS(load(), doctest::Contains("checkpoint.safetensors does not match"), Error);
-    CHECK_THROWS_WITH_AS(load(), doctest::Contains("missing keys [head.bias [2]]"), Error);
-    CHECK_THROWS_WITH_AS(load(), doctest::Contains("unexpected keys [extra.weight [3]]"), Error);
+    CHECK_THROWS_WITH_AS(load(), doctest::Contains("missing keys (1): [head.bias [2]]"), Error);
+    CHECK_THROWS_WITH_AS(load(), doctest::Contains("unexpected keys (1): [extra.weight [3]]"),
+                         Error);
   }
   SUBCASE("non-strict loads what matches") {
     state["head.weight"] = ones({2, 4});
     const std::vector<double> bias = model.head.bias.to_vector();
-    model.load_state_dict(state, false);
+    const nn::LoadResult skipped = model.load_state_dict(state, false);
     testing::check_values(model.head.weight, std::vector<double>(8, 1.0), 0);
     testing::check_values(model.head.bias, bias, 0);
+    CHECK(skipped.missing_keys == std::vector<std::string>{"head.bias"});
+    CHECK(skipped.unexpected_keys == std::vector<std::string>{"extra.weight"});
   }
   SUBCASE("mismatched shapes, strict or not") {
     state["tok.weight"] = zeros({9, 4});
     for (bool strict : {true, false}) {
       CHECK_THROWS_WITH_AS(
           model.load_state_dict(state, strict),
-          doctest::Contains("shape mismatches [tok.weight (file [9, 4], model [10, 4])]"), Error);
+          doctest::Contains("shape mismatches (1): [tok.weight (file [9, 4], model [10, 4])]"),
+          Error);
     }
     CHECK(model.tok.weight.to_vector() != std::vector<double>(40, 0.0));  // nothing loaded
   }
+}
+
+namespace {
+
+// The message of the Error that loading `state` raises, or "" if it loads.
+std::string load_error(nn::Module& model, const std::map<std::string, Tensor>& state, bool strict) {
+  try {
+    model.load_state_dict(state, strict);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Module load_state_dict's Error lists the non-empty groups, the first few keys of each") {
+  Model model;
+  std::map<std::string, Tensor> state = model.state_dict();
+  state.erase("head.bias");
+  const std::string only_missing = load_error(model, state, /*strict=*/true);
+  CHECK(only_missing.find("missing keys (1): [head.bias [2]]") != std::string::npos);
+  CHECK(only_missing.find("unexpected") == std::string::npos);
+  CHECK(only_missing.find("shape mismatches") == std::string::npos);
+  CHECK(only_missing.find("strict = false") != std::string::npos);  // what to do
+
+  for (auto& [name, value] : state) value = zeros({1});  // 10 mismatches: how many, the first 5
+  for (bool strict : {true, false}) {
+    INFO("strict ", strict);
+    const std::string mismatched = load_error(model, state, strict);
+    CHECK(mismatched.find("shape mismatches (10, the first 5): [head.weight (file [1], model [2, "
+                          "4]), layers.0.fc.bias (file [1], model [4]), ") != std::string::npos);
+    CHECK(mismatched.find("layers.0.norm.weight (file [1], model [4]), ...]") != std::string::npos);
+    CHECK(mismatched.find("layers.1.") == std::string::npos);
+    CHECK((mismatched.find("missing keys (1): [head.bias [2]]") != std::string::npos) == strict);
+  }
+}
+
+TEST_CASE("Module register_buffer(persistent = false): out of state_dict and save") {
+  struct Stats : nn::Module {
+    Tensor count = zeros({1});
+    Tensor table = ones({2});  // computed by the module
+    Stats() {
+      register_buffer("count", count);  // persistent, as PyTorch's default
+      register_buffer("table", table, /*persistent=*/false);
+    }
+  };
+  Stats stats;
+  CHECK(names(stats.named_buffers()) == std::vector<std::string>{"count", "table"});
+  CHECK(stats.state_dict().size() == 1);
+  CHECK(stats.state_dict().contains("count"));
+
+  // A file saved while the table was persistent still loads strictly; the table stays computed.
+  const nn::LoadResult loaded =
+      stats.load_state_dict({{"count", tensor({3.0})}, {"table", zeros({2})}});
+  CHECK(loaded.unexpected_keys.empty());
+  testing::check_values(stats.count, {3.0}, 0);
+  testing::check_values(stats.table, {1.0, 1.0}, 0);
+}
+
+TEST_CASE("Module: a model with a sinusoidal table loads a state without it, and one with it") {
+  Model source, target;
+  std::map<std::string, Tensor> state = source.state_dict();
+  CHECK_FALSE(state.contains("pos.pe"));
+  target.load_state_dict(state);    // strict: PyTorch's checkpoints have no table either
+  state["pos.pe"] = source.pos.pe;  // as the classifier's runs saved before the table was computed
+  target.load_state_dict(state);
+  testing::check_values(target.head.weight, source.head.weight.to_vector(), 0);
 }
 
 TEST_CASE("Module registration errors") {
@@ -201,8 +312,9 @@ TEST_CASE("Module save and load a safetensors file, and a bad file is a clear er
   CHECK_THROWS_WITH_AS(wider.load(path), doctest::Contains("weight (file [2, 3], model [2, 4])"),
                        Error);
   nn::Linear no_bias(3, 2, {.bias = false});
-  CHECK_THROWS_WITH_AS(no_bias.load(path), doctest::Contains("unexpected keys [bias [2]]"), Error);
-  no_bias.load(path, /*strict=*/false);
+  CHECK_THROWS_WITH_AS(no_bias.load(path), doctest::Contains("unexpected keys (1): [bias [2]]"),
+                       Error);
+  CHECK(no_bias.load(path, /*strict=*/false).unexpected_keys == std::vector<std::string>{"bias"});
   CHECK(no_bias.weight.to_vector() == saved.weight.to_vector());
 
   std::string bytes = read_file(path);

@@ -237,6 +237,27 @@ TEST_CASE("optim: step skips parameters without a gradient and zero_grad clears 
   CHECK_FALSE(a.grad().defined());
 }
 
+TEST_CASE("optim: step() with no gradient on any parameter is an error that says what to do") {
+  const Tensor a = tensor({1.0}, {.requires_grad = true});
+  const Tensor b = tensor({1.0}, {.requires_grad = true});
+  optim::SGD sgd({a, b});
+  optim::Adam adam({a, b});
+  optim::AdamW adamw({a, b});
+  for (optim::Optimizer* optimizer : std::vector<optim::Optimizer*>{&sgd, &adam, &adamw}) {
+    const std::string& name = optimizer->name();
+    INFO(name);
+    const std::string expected =
+        name +
+        ": step() found no gradient on any of its 2 parameters: call loss.backward() "
+        "before step()";
+    CHECK_THROWS_WITH_AS(optimizer->step(), doctest::Contains(expected.c_str()), Error);
+    CHECK_THROWS_WITH_AS(optimizer->step(),
+                         doctest::Contains("the optimizer holds tensors other than the model's"),
+                         Error);
+  }
+  testing::check_values(a, {1.0}, 0);
+}
+
 TEST_CASE("optim: clip_grad_norm returns the total norm and scales gradients above max_norm") {
   Tensor a = zeros({2}, {.requires_grad = true});
   Tensor b = zeros({1}, {.dtype = kFloat64, .requires_grad = true});

@@ -189,11 +189,19 @@ TEST_CASE("safetensors rejects truncated files and bad header sizes") {
   CHECK_THROWS_WITH_AS(decode_safetensors("abc", kBadFile),
                        doctest::Contains("bad.safetensors: the file has 3 bytes"), Error);
   CHECK_THROWS_WITH_AS(decode_safetensors(std::string("\x10\0\0\0\0\0\0\0{}", 10), kBadFile),
-                       doctest::Contains("bad.safetensors: header size 16 goes past the end"),
+                       doctest::Contains("bad.safetensors: not a safetensors file, or one cut "
+                                         "short: its first 8 bytes give a header size of 16 "
+                                         "bytes, but only 2 bytes follow them"),
                        Error);
   CHECK_THROWS_WITH_AS(decode_safetensors(std::string("\0\0\0\0\0\1\0\0{}", 10), kBadFile),
-                       doctest::Contains("bad.safetensors: header size 1099511627776 is over the "
-                                         "limit of 100000000 bytes"),
+                       doctest::Contains("bad.safetensors: not a safetensors file: its first 8 "
+                                         "bytes give a header size of 1099511627776 bytes, over "
+                                         "the format's limit of 100000000"),
+                       Error);
+  // A text file read as safetensors: "# tapegr" is the header size 8243669176270725155.
+  CHECK_THROWS_WITH_AS(decode_safetensors("# tapegrad\nA README, not weights.\n", kBadFile),
+                       doctest::Contains("bad.safetensors: not a safetensors file: its first 8 "
+                                         "bytes give a header size of 8243669176270725155 bytes"),
                        Error);
   const std::string file = encode_safetensors({{"x", tensor({1, 2})}});
   CHECK_THROWS_WITH_AS(
@@ -236,6 +244,25 @@ TEST_CASE("safetensors rejects malformed headers") {
                  "\"__metadata__\" maps \"epoch\" to 3, not a string");
   check_rejected(R"({"__metadata__": ["pt"]})", "",
                  "\"__metadata__\" is an array of 1 elements, not an object of strings");
+}
+
+TEST_CASE("safetensors refuses a NUL in the header and any byte but spaces after its JSON") {
+  const std::string x = entry("x", "F32", "[1]", "[0, 4]");
+  const std::string four_bytes(4, '\0');
+  // nlohmann's parser stops at a NUL: without the check, this header loaded.
+  check_rejected(std::string("{}\0{\"y\": this is not json", 25), "",
+                 "the header holds a NUL byte at byte offset 10 of the file");
+  check_rejected(std::string("{\"x\"\0: 1}", 9), "",
+                 "the header holds a NUL byte at byte offset 12 of the file");
+  check_rejected(header_of({x}) + " x", four_bytes,
+                 "the byte 0x78 at byte offset 70 of the file follows the header's JSON value");
+  check_rejected(header_of({x}) + "\n", four_bytes, "the byte 0x0A at byte offset 69 of the file");
+  check_rejected(header_of({x}) + "  \t", four_bytes,
+                 "the byte 0x09 at byte offset 71 of the file");
+  check_rejected(R"({} {"y": 1, "y": 2})", "", "the byte 0x7B at byte offset 11 of the file");
+  // Spaces are the padding the format allows, however many.
+  CHECK(decode_safetensors(spec_file(header_of({x}) + std::string(21, ' '), four_bytes), kBadFile)
+            .tensors.contains("x"));
 }
 
 TEST_CASE("safetensors rejects bad shapes and offsets") {

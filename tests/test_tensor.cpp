@@ -68,6 +68,31 @@ TEST_CASE("to converts dtypes and back") {
   CHECK_THROWS_WITH_AS(x.data<double>(), doctest::Contains("float32"), Error);
 }
 
+TEST_CASE("set_data gives every handle the new data and refuses a non-leaf or a stale gradient") {
+  Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor handle = x;  // as a module and an optimizer each hold one
+  x.set_data(tensor({3.0, 4.0, 5.0}, {.dtype = kFloat64}));
+  CHECK(handle.dtype() == kFloat64);
+  CHECK(handle.shape() == Shape{3});
+  CHECK(handle.requires_grad());
+  testing::check_values(handle, {3, 4, 5}, 0);
+
+  CHECK_THROWS_WITH_AS((x * 2.0).set_data(x),
+                       doctest::Contains("set_data: only a leaf tensor can take new data (this one "
+                                         "was made by 'mul_scalar')"),
+                       Error);
+  CHECK_THROWS_WITH_AS(x.set_data(zeros({3}, {.dtype = kInt64})),
+                       doctest::Contains("a tensor that requires grad cannot hold int64 data"),
+                       Error);
+  x.set_grad(ones({3}, {.dtype = kFloat64}));
+  CHECK_THROWS_WITH_AS(x.set_data(zeros({3})),
+                       doctest::Contains("the tensor's gradient (shape [3], float64) would not "
+                                         "match the new data (shape [3], float32); convert or "
+                                         "clear the gradient first"),
+                       Error);
+  CHECK(handle.dtype() == kFloat64);  // a refused set_data changes nothing
+}
+
 TEST_CASE("the same seed gives the same numbers") {
   manual_seed(42);
   const std::vector<double> first = randn({100}).to_vector();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <set>
@@ -117,9 +118,50 @@ std::string describe(const Json& value) {
   return value.dump();
 }
 
-// The header parsed, rejecting duplicate keys (which nlohmann would silently merge) and deep
-// nesting.
+// The header's characters, remembering the last one the JSON parser read: when the parser closes
+// the top-level object, that is its '}', so the end of the JSON value is known exactly.
+class TrackedChar {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  TrackedChar(const char* at, const char** last_read) : at_(at), last_read_(last_read) {}
+  reference operator*() const {
+    *last_read_ = at_;
+    return *at_;
+  }
+  TrackedChar& operator++() {
+    ++at_;
+    return *this;
+  }
+  TrackedChar operator++(int) {
+    TrackedChar before = *this;
+    ++at_;
+    return before;
+  }
+  bool operator==(const TrackedChar& other) const { return at_ == other.at_; }
+
+ private:
+  const char* at_;
+  const char** last_read_;
+};
+
+// The header parsed, rejecting duplicate keys (which nlohmann would silently merge), deep
+// nesting, any NUL (where nlohmann's parser would stop reading, taking what follows for padding)
+// and any byte after the JSON value but the spaces the format pads it with. Errors name the
+// byte's offset in the file.
 Json parse_header(std::string_view text, std::string_view source) {
+  const auto offset_in_file = [](std::size_t index) { return kHeaderSizeBytes + index; };
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos)
+    fail(
+        "safetensors: {}: the header holds a NUL byte at byte offset {} of the file; the header "
+        "is UTF-8 JSON, padded at the end with spaces (0x20) only",
+        source, offset_in_file(nul));
+  const char* last_read = text.data();
+  std::optional<std::size_t> value_end;  // one past the top-level object's '}'
   std::vector<std::set<std::string>> keys_of_open_objects;
   const Json::parser_callback_t check_keys_and_depth = [&](int depth, Json::parse_event_t event,
                                                            Json& parsed) {
@@ -128,20 +170,34 @@ Json parse_header(std::string_view text, std::string_view source) {
       fail("safetensors: {}: the header nests JSON deeper than {} levels", source, kMaxJsonDepth);
     if (event == Event::object_start) keys_of_open_objects.emplace_back();
     if (event == Event::object_end) keys_of_open_objects.pop_back();
+    if (event == Event::object_end && depth == 0)
+      value_end = static_cast<std::size_t>(last_read - text.data()) + 1;
     if (event == Event::key &&
         !keys_of_open_objects.back().insert(parsed.get<std::string>()).second)
       fail("safetensors: {}: the header has the key \"{}\" twice in one object", source,
            parsed.get<std::string>());
     return true;
   };
+  const auto check_padding = [&] {
+    if (!value_end) return;
+    const std::size_t not_space = text.find_first_not_of(' ', *value_end);
+    if (not_space != std::string_view::npos)
+      fail(
+          "safetensors: {}: the byte 0x{:02X} at byte offset {} of the file follows the header's "
+          "JSON value, which may only be padded with spaces (0x20)",
+          source, static_cast<unsigned char>(text[not_space]), offset_in_file(not_space));
+  };
+  const TrackedChar begin(text.data(), &last_read), end(text.data() + text.size(), &last_read);
   Json header;
   try {
-    header = Json::parse(text.begin(), text.end(), check_keys_and_depth);
+    header = Json::parse(begin, end, check_keys_and_depth);
   } catch (const Json::exception& error) {
+    check_padding();
     fail("safetensors: {}: the header is not valid JSON: {}", source, error.what());
   }
   if (!header.is_object())
     fail("safetensors: {}: the header is {}, not a JSON object", source, describe(header));
+  check_padding();
   return header;
 }
 
@@ -311,12 +367,18 @@ TensorFile decode_safetensors(std::string_view bytes, std::string_view source_na
          bytes.size());
   uint64_t header_size = 0;
   std::memcpy(&header_size, bytes.data(), kHeaderSizeBytes);
+  // Absurd sizes are what a file of another kind gives (the first 8 bytes of a text file make a
+  // number near 10^18).
   if (header_size > kMaxHeaderSize)
-    fail("safetensors: {}: header size {} is over the limit of {} bytes", source_name, header_size,
-         kMaxHeaderSize);
+    fail(
+        "safetensors: {}: not a safetensors file: its first 8 bytes give a header size of {} "
+        "bytes, over the format's limit of {}",
+        source_name, header_size, kMaxHeaderSize);
   if (header_size > bytes.size() - kHeaderSizeBytes)
-    fail("safetensors: {}: header size {} goes past the end of the file ({} bytes)", source_name,
-         header_size, bytes.size());
+    fail(
+        "safetensors: {}: not a safetensors file, or one cut short: its first 8 bytes give a "
+        "header size of {} bytes, but only {} bytes follow them",
+        source_name, header_size, bytes.size() - kHeaderSizeBytes);
   const Json header = parse_header(bytes.substr(kHeaderSizeBytes, header_size), source_name);
   const std::string_view data = bytes.substr(kHeaderSizeBytes + header_size);
 
