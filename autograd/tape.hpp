@@ -47,6 +47,9 @@ struct Node {
   SourceLocation recorded_at;
   BackwardFn backward;  // reset by backward() unless retain_graph: the saved tensors go with it
   Tensor grad;          // the output's gradient, while backward() is accumulating it
+  // The output, if it called retain_grad(): backward() also adds its gradient into its grad().
+  // Weak, as the output owns this node.
+  std::weak_ptr<TensorImpl> retained_output;
 };
 
 // Grad mode: on by default, per thread.
