@@ -3,6 +3,20 @@
 // then offers, recursively and with PyTorch's dotted names (`layers.0.attn.in_proj.weight`):
 // parameters, train/eval, zero_grad, dtype conversion, a summary table, and save/load of the
 // state dict as safetensors.
+//
+// Calling a module as a function, model(x), as in PyTorch: derive from CallableModule<YourClass>
+// (which is a Module) instead of Module, and model(args...) runs your forward(args...), whatever
+// its arguments. Module itself has no forward: each module's takes its own arguments, and a
+// virtual one would fix them.
+//   struct Net : nn::CallableModule<Net> {
+//     nn::Linear fc{4, 2};
+//     Net() { register_module("fc", fc); }
+//     Tensor forward(const Tensor& x) { return relu(fc(x)); }
+//   };
+//   Net model;
+//   Tensor y = model(x);  // Net::forward(x)
+// The arguments are passed on as they are, so a braced list needs its type named:
+// model(x, Options{.mask = m}).
 #pragma once
 
 #include <filesystem>
@@ -66,6 +80,19 @@ class Module {
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
+};
+
+// A Module whose call runs Derived's forward (see the top of this file).
+template <class Derived>
+class CallableModule : public Module {
+ public:
+  template <class... Args>
+  requires requires(Derived& module, Args&&... args) {
+    module.forward(std::forward<Args>(args)...);
+  }
+  decltype(auto) operator()(Args&&... args) {
+    return static_cast<Derived&>(*this).forward(std::forward<Args>(args)...);
+  }
 };
 
 }  // namespace tapegrad::nn
