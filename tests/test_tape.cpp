@@ -63,6 +63,8 @@ TEST_CASE("retain_grad keeps a non-leaf's gradient, other non-leaves get none, a
   const Tensor loss = z.sum();
   loss.retain_grad();
   loss.backward({}, /*retain_graph=*/true);
+  REQUIRE(loss.grad().defined());
+  REQUIRE(y.grad().defined());
   testing::check_values(loss.grad(), {1});
   testing::check_values(y.grad(), {4, 8, 12});  // d/dy Σy² = 2y
   testing::check_values(x.grad(), {8, 16, 24});
