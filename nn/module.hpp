@@ -16,7 +16,9 @@
 //   Net model;
 //   Tensor y = model(x);  // Net::forward(x)
 // The arguments are passed on as they are, so a braced list needs its type named:
-// model(x, Options{.mask = m}).
+// model(x, Options{.mask = m}). The layers here whose forwards take tensors only derive from it
+// too; those whose calls take an options struct in braces (attention, the transformer) define
+// their own operator().
 #pragma once
 
 #include <filesystem>

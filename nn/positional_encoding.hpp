@@ -12,23 +12,21 @@
 
 namespace tapegrad::nn {
 
-class SinusoidalPositionalEncoding : public Module {
+class SinusoidalPositionalEncoding : public CallableModule<SinusoidalPositionalEncoding> {
  public:
   SinusoidalPositionalEncoding(int64_t d_model, int64_t max_len = 5000, double dropout = 0.0);
 
   Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
-  Tensor operator()(const Tensor& x) { return forward(x); }
 
   Tensor pe;  // [max_len, d_model], a buffer
   Dropout dropout;
 };
 
-class LearnedPositionalEmbedding : public Module {
+class LearnedPositionalEmbedding : public CallableModule<LearnedPositionalEmbedding> {
  public:
   LearnedPositionalEmbedding(int64_t max_len, int64_t d_model);
 
   Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
-  Tensor operator()(const Tensor& x) { return forward(x); }
 
   Tensor weight;  // [max_len, d_model]
 };
