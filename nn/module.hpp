@@ -84,16 +84,16 @@ class Module {
   bool training_ = true;
 };
 
-// A Module whose call runs Derived's forward (see the top of this file).
+// A Module whose call runs Derived's forward (see the top of this file). Self is Derived, named
+// by the call so that the check for a forward taking these arguments waits for the call, when
+// Derived is complete (clang 14 would check it against the incomplete class).
 template <class Derived>
 class CallableModule : public Module {
  public:
-  template <class... Args>
-  requires requires(Derived& module, Args&&... args) {
-    module.forward(std::forward<Args>(args)...);
-  }
+  template <class... Args, class Self = Derived>
+  requires requires(Self& module, Args&&... args) { module.forward(std::forward<Args>(args)...); }
   decltype(auto) operator()(Args&&... args) {
-    return static_cast<Derived&>(*this).forward(std::forward<Args>(args)...);
+    return static_cast<Self&>(*this).forward(std::forward<Args>(args)...);
   }
 };
 
