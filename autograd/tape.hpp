@@ -2,7 +2,8 @@
 // gradient appends one Node to this thread's tape, in execution order: the op's name, where its
 // inputs' gradients go, and a backward function holding what it saved. Tensor::backward() walks
 // the tape in reverse from the loss's node, calling each node's backward on the gradient of its
-// output and accumulating the results into its inputs' nodes, or into leaves' grad().
+// output and accumulating the results into its inputs' nodes, or into leaves' grad() (and the
+// grad() of the non-leaves that asked for it with retain_grad()).
 //
 // Writing an op (see ops/unary.cpp for the smallest ones):
 //   Tensor y = ...compute the forward...;

@@ -62,8 +62,9 @@ class Tensor {
   // Filled by backward() for leaves that require grad, and for non-leaves that called
   // retain_grad(); undefined for other non-leaves (as PyTorch).
   Tensor grad() const { return Tensor(impl_->grad); }
-  // Keeps this non-leaf's gradient in grad() at the next backward(), accumulated like a leaf's
-  // (a no-op on a leaf that requires grad; an error on a tensor that does not require grad).
+  // From now on, every backward() that reaches this non-leaf also accumulates its gradient into
+  // its grad(), as into a leaf's (a no-op on a leaf that requires grad; an error on a tensor that
+  // does not require grad).
   void retain_grad() const;
   void set_grad(const Tensor& grad);  // an undefined Tensor clears it
   void zero_grad() { impl_->grad.reset(); }
