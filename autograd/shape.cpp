@@ -48,7 +48,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
 int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op) {
   const int64_t range = std::max<int64_t>(ndim, 1);
   if (dim < -range || dim >= range)
-    fail("{}: dim {} is out of range for a tensor of {} dims", op, dim, ndim);
+    fail("{}: dim {} is out of range for a tensor of {} dims; take one in [{}, {}]", op, dim, ndim,
+         -range, range - 1);
   return dim < 0 ? dim + range : dim;
 }
 

@@ -22,7 +22,7 @@ Shape contiguous_strides(const Shape& shape);
 // NumPy broadcasting of two shapes: align on the right, sizes equal or one of them 1.
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
 
-// A dim in [-ndim, ndim) made non-negative; an error naming `op` otherwise.
+// A dim in [-ndim, ndim) made non-negative; an error naming `op` and that range otherwise.
 int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op);
 
 // `shape` seen as [outer, shape[dim], inner] around `dim` (in [0, ndim)): the element counts
