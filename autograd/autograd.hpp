@@ -26,6 +26,7 @@
 #include "autograd/ops/select.hpp"
 #include "autograd/ops/shape_ops.hpp"
 #include "autograd/ops/softmax.hpp"
+#include "autograd/ops/sort.hpp"
 #include "autograd/ops/unary.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"

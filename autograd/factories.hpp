@@ -59,5 +59,10 @@ Tensor normal(const Shape& shape, double mean, double std, TensorOptions options
 // Integers drawn uniformly from [low, high), as int64.
 Tensor randint(int64_t low, int64_t high, const Shape& shape,
                Generator& generator = default_generator());
+// num_samples category indices (int64) drawn from each row of probs, [C] or [B, C], by weight
+// (the rows need not sum to 1): [num_samples] or [B, num_samples]. Without replacement the
+// categories of a row are distinct, in the order in which they were drawn.
+Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement = false,
+                   Generator& generator = default_generator());
 
 }  // namespace tapegrad

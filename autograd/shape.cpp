@@ -1,6 +1,8 @@
 #include "autograd/shape.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <numeric>
 
 #include "autograd/error.hpp"
 
@@ -46,8 +48,15 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
 int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op) {
   const int64_t range = std::max<int64_t>(ndim, 1);
   if (dim < -range || dim >= range)
-    fail("{}: dim {} is out of range for a tensor of {} dims", op, dim, ndim);
+    fail("{}: dim {} is out of range for a tensor of {} dims; take one in [{}, {}]", op, dim, ndim,
+         -range, range - 1);
   return dim < 0 ? dim + range : dim;
+}
+
+AroundDim around_dim(const Shape& shape, int64_t dim) {
+  const auto at = shape.begin() + dim;
+  return {std::accumulate(shape.begin(), at, int64_t{1}, std::multiplies<>()), *at,
+          std::accumulate(at + 1, shape.end(), int64_t{1}, std::multiplies<>())};
 }
 
 Shape unravel_index(int64_t flat, const Shape& shape) {

@@ -22,8 +22,15 @@ Shape contiguous_strides(const Shape& shape);
 // NumPy broadcasting of two shapes: align on the right, sizes equal or one of them 1.
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
 
-// A dim in [-ndim, ndim) made non-negative; an error naming `op` otherwise.
+// A dim in [-ndim, ndim) made non-negative; an error naming `op` and that range otherwise.
 int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op);
+
+// `shape` seen as [outer, shape[dim], inner] around `dim` (in [0, ndim)): the element counts
+// before, along and after it.
+struct AroundDim {
+  int64_t outer, n, inner;
+};
+AroundDim around_dim(const Shape& shape, int64_t dim);
 
 // The multi-index of the `flat`-th element of `shape` in row-major order: for error messages.
 Shape unravel_index(int64_t flat, const Shape& shape);

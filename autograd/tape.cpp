@@ -230,6 +230,8 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
             node->op, node->sequence);
       Tensor grad_output = std::move(node->grad);
       node->grad = Tensor();
+      if (auto retained = node->retained_output.lock())
+        accumulate({nullptr, retained}, grad_output);
       const Grads grads = node->backward(grad_output);
       check_gradients(*node, grads);
       if (!retain_graph) node->backward = nullptr;

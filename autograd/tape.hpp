@@ -2,7 +2,8 @@
 // gradient appends one Node to this thread's tape, in execution order: the op's name, where its
 // inputs' gradients go, and a backward function holding what it saved. Tensor::backward() walks
 // the tape in reverse from the loss's node, calling each node's backward on the gradient of its
-// output and accumulating the results into its inputs' nodes, or into leaves' grad().
+// output and accumulating the results into its inputs' nodes, or into leaves' grad() (and the
+// grad() of the non-leaves that asked for it with retain_grad()).
 //
 // Writing an op (see ops/unary.cpp for the smallest ones):
 //   Tensor y = ...compute the forward...;
@@ -47,6 +48,9 @@ struct Node {
   SourceLocation recorded_at;
   BackwardFn backward;  // reset by backward() unless retain_graph: the saved tensors go with it
   Tensor grad;          // the output's gradient, while backward() is accumulating it
+  // The output, if it called retain_grad(): backward() also adds its gradient into its grad().
+  // Weak, as the output owns this node.
+  std::weak_ptr<TensorImpl> retained_output;
 };
 
 // Grad mode: on by default, per thread.

@@ -58,6 +58,15 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   return *this;
 }
 
+void Tensor::retain_grad() const {
+  if (!requires_grad())
+    fail(
+        "retain_grad: the tensor of shape {} does not require grad, so it gets no gradient; make "
+        "the leaves it comes from require grad (requires_grad_()) first",
+        shape());
+  if (!is_leaf()) grad_fn()->retained_output = impl_;
+}
+
 void Tensor::set_grad(const Tensor& grad) {
   if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype()))
     fail("set_grad: gradient of shape {} and dtype {} for a tensor of shape {} and dtype {}",

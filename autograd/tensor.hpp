@@ -59,7 +59,13 @@ class Tensor {
   Tensor& requires_grad_(bool requires_grad = true);
   bool is_leaf() const { return impl_->grad_fn == nullptr; }
   const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
+  // Filled by backward() for leaves that require grad, and for non-leaves that called
+  // retain_grad(); undefined for other non-leaves (as PyTorch).
   Tensor grad() const { return Tensor(impl_->grad); }
+  // From now on, every backward() that reaches this non-leaf also accumulates its gradient into
+  // its grad(), as into a leaf's (a no-op on a leaf that requires grad; an error on a tensor that
+  // does not require grad).
+  void retain_grad() const;
   void set_grad(const Tensor& grad);  // an undefined Tensor clears it
   void zero_grad() { impl_->grad.reset(); }
   // Reverse-mode gradient of this tensor with respect to every leaf that requires a gradient,

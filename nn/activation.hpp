@@ -6,28 +6,24 @@
 
 namespace tapegrad::nn {
 
-class ReLU : public Module {
+class ReLU : public CallableModule<ReLU> {
  public:
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
-class GELU : public Module {
+class GELU : public CallableModule<GELU> {
  public:
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
-class Tanh : public Module {
+class Tanh : public CallableModule<Tanh> {
  public:
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
-class Sigmoid : public Module {
+class Sigmoid : public CallableModule<Sigmoid> {
  public:
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
 }  // namespace tapegrad::nn

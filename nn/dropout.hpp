@@ -6,12 +6,11 @@
 
 namespace tapegrad::nn {
 
-class Dropout : public Module {
+class Dropout : public CallableModule<Dropout> {
  public:
   explicit Dropout(double p = 0.5);
 
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
   bool is_identity() const { return !is_training() || p == 0; }  // forward(x) is x
 
   double p;

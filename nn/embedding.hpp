@@ -9,12 +9,11 @@
 
 namespace tapegrad::nn {
 
-class Embedding : public Module {
+class Embedding : public CallableModule<Embedding> {
  public:
   Embedding(int64_t num_embeddings, int64_t embedding_dim, EmbeddingOptions options = {});
 
   Tensor forward(const Tensor& ids);  // int64 [...] -> [..., embedding_dim]
-  Tensor operator()(const Tensor& ids) { return forward(ids); }
 
   EmbeddingOptions options;  // padding_idx made non-negative
   Tensor weight;             // [num_embeddings, embedding_dim]

@@ -11,14 +11,13 @@ struct LayerNormOptions {
   bool elementwise_affine = true;
 };
 
-class LayerNorm : public Module {
+class LayerNorm : public CallableModule<LayerNorm> {
  public:
   LayerNorm(Shape normalized_shape, LayerNormOptions options = {});
   LayerNorm(int64_t features, LayerNormOptions options = {})
       : LayerNorm(Shape{features}, options) {}
 
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
 
   Shape normalized_shape;
   LayerNormOptions options;

@@ -10,12 +10,11 @@ struct LinearOptions {
   bool bias = true;
 };
 
-class Linear : public Module {
+class Linear : public CallableModule<Linear> {
  public:
   Linear(int64_t in_features, int64_t out_features, LinearOptions options = {});
 
   Tensor forward(const Tensor& x);  // [..., in_features] -> [..., out_features]
-  Tensor operator()(const Tensor& x) { return forward(x); }
 
   Tensor weight;  // [out_features, in_features]
   Tensor bias;    // [out_features], undefined without bias

@@ -10,24 +10,20 @@
 
 namespace tapegrad::nn {
 
-class CrossEntropyLoss : public Module {
+class CrossEntropyLoss : public CallableModule<CrossEntropyLoss> {
  public:
   explicit CrossEntropyLoss(CrossEntropyOptions options = {});
 
   Tensor forward(const Tensor& logits, const Tensor& target);
-  Tensor operator()(const Tensor& logits, const Tensor& target) { return forward(logits, target); }
 
   CrossEntropyOptions options;
 };
 
-class BCEWithLogitsLoss : public Module {
+class BCEWithLogitsLoss : public CallableModule<BCEWithLogitsLoss> {
  public:
   explicit BCEWithLogitsLoss(BCEWithLogitsOptions options = {});
 
   Tensor forward(const Tensor& logits, const Tensor& targets);
-  Tensor operator()(const Tensor& logits, const Tensor& targets) {
-    return forward(logits, targets);
-  }
 
   BCEWithLogitsOptions options;
 };
@@ -36,12 +32,11 @@ struct MSELossOptions {
   Reduction reduction = Reduction::Mean;
 };
 
-class MSELoss : public Module {
+class MSELoss : public CallableModule<MSELoss> {
  public:
   explicit MSELoss(MSELossOptions options = {});
 
   Tensor forward(const Tensor& input, const Tensor& target);
-  Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
 
   MSELossOptions options;
 };

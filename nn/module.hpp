@@ -3,6 +3,22 @@
 // then offers, recursively and with PyTorch's dotted names (`layers.0.attn.in_proj.weight`):
 // parameters, train/eval, zero_grad, dtype conversion, a summary table, and save/load of the
 // state dict as safetensors.
+//
+// Calling a module as a function, model(x), as in PyTorch: derive from CallableModule<YourClass>
+// (which is a Module) instead of Module, and model(args...) runs your forward(args...), whatever
+// its arguments. Module itself has no forward: each module's takes its own arguments, and a
+// virtual one would fix them.
+//   struct Net : nn::CallableModule<Net> {
+//     nn::Linear fc{4, 2};
+//     Net() { register_module("fc", fc); }
+//     Tensor forward(const Tensor& x) { return relu(fc(x)); }
+//   };
+//   Net model;
+//   Tensor y = model(x);  // Net::forward(x)
+// The arguments are passed on as they are, so a braced list needs its type named:
+// model(x, Options{.mask = m}). The layers here whose forwards take tensors only derive from it
+// too; those whose calls take an options struct in braces (attention, the transformer) define
+// their own operator().
 #pragma once
 
 #include <filesystem>
@@ -83,6 +99,19 @@ class Module {
   std::vector<NamedTensor> tensors_;  // parameters and buffers, in registration order
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
+};
+
+// A Module whose call runs Derived's forward (see the top of this file). Self is Derived, named
+// by the call so that the check for a forward taking these arguments waits for the call, when
+// Derived is complete (clang 14 would check it against the incomplete class).
+template <class Derived>
+class CallableModule : public Module {
+ public:
+  template <class... Args, class Self = Derived>
+  requires requires(Self& module, Args&&... args) { module.forward(std::forward<Args>(args)...); }
+  decltype(auto) operator()(Args&&... args) {
+    return static_cast<Self&>(*this).forward(std::forward<Args>(args)...);
+  }
 };
 
 }  // namespace tapegrad::nn

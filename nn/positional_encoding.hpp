@@ -14,24 +14,22 @@
 
 namespace tapegrad::nn {
 
-class SinusoidalPositionalEncoding : public Module {
+class SinusoidalPositionalEncoding : public CallableModule<SinusoidalPositionalEncoding> {
  public:
   SinusoidalPositionalEncoding(int64_t d_model, int64_t max_len = 5000, double dropout = 0.0);
 
   Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
-  Tensor operator()(const Tensor& x) { return forward(x); }
   void to(DType dtype) override;  // the table computed again, in float64, then stored in dtype
 
   Tensor pe;  // [max_len, d_model], a non-persistent buffer
   Dropout dropout;
 };
 
-class LearnedPositionalEmbedding : public Module {
+class LearnedPositionalEmbedding : public CallableModule<LearnedPositionalEmbedding> {
  public:
   LearnedPositionalEmbedding(int64_t max_len, int64_t d_model);
 
   Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
-  Tensor operator()(const Tensor& x) { return forward(x); }
 
   Tensor weight;  // [max_len, d_model]
 };

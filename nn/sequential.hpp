@@ -25,7 +25,7 @@
 namespace tapegrad::nn {
 
 // A chain of modules with one-tensor forwards, applied in order (the input itself when empty).
-class Sequential : public Module {
+class Sequential : public CallableModule<Sequential> {
  public:
   template <class M, class... Args>
   requires std::derived_from<M, Module> && requires(M& m, const Tensor& x) {
@@ -40,7 +40,6 @@ class Sequential : public Module {
   }
 
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
 
   int64_t size() const { return static_cast<int64_t>(layers_.size()); }
   Module& operator[](int64_t index);  // an error if out of range

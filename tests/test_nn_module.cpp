@@ -4,6 +4,8 @@
 // (save/load through safetensors are tested with autograd/io.)
 #include <doctest/doctest.h>
 
+#include <type_traits>
+
 #include "nn/nn.hpp"
 #include "optim/optim.hpp"
 #include "tests/testing.hpp"
@@ -34,6 +36,19 @@ struct Model : nn::Module {
     for (Block& block : layers) h = block.norm(block.fc(h));
     return head(h);
   }
+};
+
+// Models as a PyTorch user writes them, called as model(x).
+struct TwoLayer : nn::CallableModule<TwoLayer> {
+  nn::Linear fc1{3, 4};
+  nn::Linear fc2{4, 2};
+  TwoLayer() { register_modules({{"fc1", fc1}, {"fc2", fc2}}); }
+  Tensor forward(const Tensor& x) { return fc2(relu(fc1(x))); }
+};
+struct MaskedScale : nn::CallableModule<MaskedScale> {
+  Tensor scale = ones({3});
+  MaskedScale() { register_parameter("scale", scale); }
+  Tensor forward(const Tensor& x, const Tensor& mask) { return masked_fill(x * scale, !mask, 0.0); }
 };
 
 std::vector<std::string> names(const std::vector<std::pair<std::string, Tensor>>& named) {
@@ -321,4 +336,23 @@ TEST_CASE("Module save and load a safetensors file, and a bad file is a clear er
   write_file_atomically(path, bytes.substr(0, bytes.size() - 5));
   CHECK_THROWS_WITH_AS(loaded.load(path), doctest::Contains(path.string().c_str()), Error);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a CallableModule is called as model(x), which runs its forward") {
+  static_assert(std::is_invocable_r_v<Tensor, TwoLayer&, const Tensor&>);
+  static_assert(!std::is_invocable_v<TwoLayer&, const Tensor&, const Tensor&>);  // no such forward
+  static_assert(std::is_invocable_r_v<Tensor, MaskedScale&, const Tensor&, const Tensor&>);
+  manual_seed(0);
+  TwoLayer model;
+  const Tensor x = randn({5, 3});
+  const Tensor y = model(x);
+  CHECK(y.shape() == Shape{5, 2});
+  testing::check_values(y, model.forward(x).to_vector(), 0);
+  y.sum().backward();
+  CHECK(model.fc1.weight.grad().defined());
+  CHECK(model.parameters().size() == 4);  // still a Module: registration, parameters, ...
+
+  MaskedScale masked;
+  const Tensor mask = tensor({1.0, 0.0, 1.0}).to(kBool);
+  testing::check_values(masked(tensor({2.0, 3.0, 4.0}), mask), {2, 0, 4});
 }

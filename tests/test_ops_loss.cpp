@@ -132,6 +132,30 @@ TEST_CASE("cross_entropy with a target of the wrong shape or dtype is an error")
                        doctest::Contains("got float32 of shape [2]"), tapegrad::Error);
 }
 
+TEST_CASE("cross_entropy with the classes in the last dim says how to reshape or permute") {
+  // A language model's [B, T, V] logits with [B, T] targets.
+  manual_seed(0);
+  const Tensor logits = randn({2, 4, 5}, {.dtype = kFloat64});
+  const Tensor targets = randint(0, 5, {2, 4});
+  CHECK_THROWS_WITH_AS(
+      cross_entropy(logits, targets),
+      doctest::Contains(
+          "cross_entropy: logits of shape [2, 4, 5] and target of shape [2, 4] hold the classes in "
+          "the last dim, but cross_entropy takes them in dim 1 (as PyTorch); flatten both, "
+          "cross_entropy(logits.reshape({-1, 5}), target.reshape({-1})), or move the classes to "
+          "dim 1 with logits.permute({0, 2, 1}) (shape [2, 5, 4])"),
+      tapegrad::Error);
+  // Both remedies work, and agree.
+  const Tensor flat = cross_entropy(logits.reshape({-1, 5}), targets.reshape({-1}));
+  const Tensor permuted = cross_entropy(logits.permute({0, 2, 1}), targets);
+  testing::check_values(permuted, {flat.item()}, 1e-12);
+  CHECK_THROWS_WITH_AS(cross_entropy(zeros({2, 3, 4, 5}), ids(std::vector<int64_t>(24), {2, 3, 4})),
+                       doctest::Contains("logits.reshape({-1, 5}), target.reshape({-1})), or move "
+                                         "the classes to dim 1 with logits.permute({0, 3, 1, 2}) "
+                                         "(shape [2, 5, 3, 4])"),
+                       tapegrad::Error);
+}
+
 TEST_CASE("cross_entropy with logits of one dim is an error") {
   CHECK_THROWS_WITH_AS(
       cross_entropy(zeros({3}), ids({0}, {1})),

@@ -137,3 +137,47 @@ TEST_CASE("reduction errors name the op, the dims and the shape") {
   CHECK_THROWS_WITH_AS(max(zeros({3, 0}), 1),
                        doctest::Contains("max: dim 1 of shape [3, 0] is empty"), Error);
 }
+
+TEST_CASE("argmax and argmin give where the first extreme is, as int64") {
+  testing::check_values(argmax(matrix(), 1), {1, 2});  // [[1, 5, 3], [4, 2, 6]]
+  testing::check_values(argmax(matrix(), 0), {1, 0, 1});
+  testing::check_values(argmin(matrix(), -1), {0, 1});
+  testing::check_values(argmin(matrix(), 0), {0, 1, 0});
+  CHECK(argmax(matrix(), 0, true).shape() == Shape{1, 3});
+  CHECK(argmin(matrix(), 1, true).shape() == Shape{2, 1});
+  const Tensor flat_max = argmax(matrix()), flat_min = argmin(matrix());
+  CHECK(flat_max.shape() == Shape{});
+  CHECK(flat_max.dtype() == kInt64);
+  testing::check_values(flat_max, {5});  // 6 is the 6th element
+  testing::check_values(flat_min, {0});
+  testing::check_values(argmax(matrix().transpose(0, 1), 1), {1, 0, 1});
+  // Ties go to the first occurrence; a NaN counts as the extreme both ways, as in PyTorch.
+  testing::check_values(argmax(tensor({3.0, 7.0, 7.0})), {1});
+  testing::check_values(argmin(tensor({2.0, 1.0, 1.0})), {1});
+  testing::check_values(argmax(tensor({1.0, NAN, 0.0})), {1});
+  testing::check_values(argmin(tensor({1.0, NAN, 0.0})), {1});
+  // Not differentiable: indices never join the tape.
+  const Tensor x = tensor({1.0, 3.0}, {.requires_grad = true});
+  CHECK_FALSE(argmax(x).requires_grad());
+  CHECK_FALSE(argmin(x, 0).requires_grad());
+}
+
+TEST_CASE("argmax and argmin errors name the op and the shape") {
+  CHECK_THROWS_WITH_AS(argmax(zeros({2, 3}), 2),
+                       doctest::Contains("argmax: dim 2 is out of range for a tensor of 2 dims"),
+                       Error);
+  CHECK_THROWS_WITH_AS(argmin(zeros({2, 3}), -3),
+                       doctest::Contains("argmin: dim -3 is out of range for a tensor of 2 dims"),
+                       Error);
+  CHECK_THROWS_WITH_AS(argmin(zeros({0, 3})),
+                       doctest::Contains("argmin: the tensor of shape [0, 3] is empty"), Error);
+  CHECK_THROWS_WITH_AS(argmax(zeros({3, 0}), 1),
+                       doctest::Contains("argmax: dim 1 of shape [3, 0] is empty"), Error);
+  const Tensor ids = from_vector(std::vector<int64_t>{1, 2}, {2});
+  CHECK_THROWS_WITH_AS(argmax(ids, 0),
+                       doctest::Contains("argmax: expected a floating tensor (float32 or "
+                                         "float64), got int64"),
+                       Error);
+  CHECK_THROWS_WITH_AS(argmin(ids, 0), doctest::Contains("argmin: expected a floating tensor"),
+                       Error);
+}

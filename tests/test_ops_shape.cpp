@@ -1,6 +1,6 @@
 // Shape ops: views (reshape, view, transpose, permute, unsqueeze, squeeze, expand, narrow, slice,
-// split), index_select, cat and stack. Gradient checks in float64 on contiguous and
-// non-contiguous inputs, values against hand-written tensors, and the error paths.
+// split, select), index_select, gather, scatter_add, cat and stack. Gradient checks in float64 on
+// contiguous and non-contiguous inputs, values against hand-written tensors, and the error paths.
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -137,6 +137,69 @@ TEST_CASE("gradcheck index_select") {
   testing::check_values(leaf.grad(), {0, 0, 2, 2, 1, 1});  // repeated indices accumulate
 }
 
+TEST_CASE("gradcheck select") {
+  check_views_of({3, 4}, [](const Tensor& x) { return select(x, 1, 2); });
+  check_views_of({3, 4}, [](const Tensor& x) { return select(x, 0, -1); });
+  check_views_of({2, 3, 4}, [](const Tensor& x) { return select(x, 1, 0); });
+  const Tensor x = counting({2, 3});  // [[0, 1, 2], [3, 4, 5]]
+  const Tensor row = select(x, 0, 1);
+  CHECK(row.shape() == Shape{3});
+  CHECK(is_view_of(row, x));
+  testing::check_values(row, {3, 4, 5});
+  testing::check_values(select(x, 1, -1), {2, 5});
+  testing::check_values(select(select(x, 0, 1), 0, 2), {5});
+  const Tensor leaf = zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true});
+  (select(leaf, 1, 1) * counting({2})).sum().backward();
+  testing::check_values(leaf.grad(), {0, 0, 0, 0, 1, 0});
+}
+
+TEST_CASE("gradcheck gather") {
+  const Tensor along_rows = from_vector(std::vector<int64_t>{1, 0, 3, 3, 2, 0}, {2, 3});
+  const Tensor along_columns = from_vector(std::vector<int64_t>{2, 2, 0, 1, 1, 1, 2, 0}, {4, 2});
+  check_views_of({4, 3}, [&](const Tensor& x) { return gather(x, 0, along_rows); });
+  check_views_of({4, 3}, [&](const Tensor& x) { return gather(x, -1, along_columns); });
+  check_views_of({2, 3, 4}, [](const Tensor& x) {
+    return gather(x, 2, from_vector(std::vector<int64_t>{3, 0, 0, 1, 2, 3}, {2, 1, 3}));
+  });
+  const Tensor x = counting({2, 3});  // [[0, 1, 2], [3, 4, 5]]
+  const Tensor picked = gather(x, 1, from_vector(std::vector<int64_t>{0, 0, 1, 0}, {2, 2}));
+  CHECK(picked.shape() == Shape{2, 2});
+  testing::check_values(picked, {0, 0, 4, 3});
+  testing::check_values(gather(x, 0, from_vector(std::vector<int64_t>{1, 0, 1}, {1, 3})),
+                        {3, 1, 5});
+  const Tensor leaf = zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true});
+  gather(leaf, 1, from_vector(std::vector<int64_t>{0, 0, 1, 0}, {2, 2})).sum().backward();
+  testing::check_values(leaf.grad(), {2, 0, 0, 1, 1, 0});  // repeated indices accumulate
+}
+
+TEST_CASE("gradcheck scatter_add") {
+  const Tensor index = from_vector(std::vector<int64_t>{0, 0, 2, 1}, {2, 2});
+  for (const Shape& src_shape : {Shape{2, 2}, Shape{3, 4}}) {  // src as large as index, or larger
+    INFO("src shape ", fmt::format("{}", src_shape));
+    const auto fn = [&](Inputs in) { return scatter_add(in[0], 1, index, in[1]); };
+    CHECK(gradcheck(fn, {testing::input({2, 3}, 1), testing::input(src_shape, 2)}));
+    CHECK(gradcheck(fn,
+                    {testing::transposed_input({2, 3}, 3), testing::strided_input(src_shape, 4)}));
+  }
+  CHECK(gradcheck(
+      [](Inputs in) {
+        return scatter_add(in[0], 0, indices({2, 0, 2}).reshape({3, 1}), in[1]);
+      },
+      {testing::input({3, 2}, 5), testing::transposed_input({3, 2}, 6)}));
+  const Tensor x = counting({2, 3});  // [[0, 1, 2], [3, 4, 5]]
+  const Tensor src = tensor({{1.0, 2.0, 9.0}, {3.0, 4.0, 9.0}}, {.dtype = kFloat64});
+  testing::check_values(scatter_add(x, 1, index, src), {3, 1, 2, 3, 8, 8});  // the 9s are unused
+  testing::check_values(scatter_add(x, 0, indices({0, 1, 0}).reshape({1, 3}),
+                                    tensor({{10.0, 20.0, 30.0}}, {.dtype = kFloat64})),
+                        {10, 1, 32, 3, 24, 5});
+  testing::check_values(x, {0, 1, 2, 3, 4, 5});  // out of place
+  const Tensor x_leaf = zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true});
+  const Tensor src_leaf = zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true});
+  (scatter_add(x_leaf, 1, index, src_leaf) * (counting({2, 3}) + 1.0)).sum().backward();
+  testing::check_values(x_leaf.grad(), {1, 2, 3, 4, 5, 6});
+  testing::check_values(src_leaf.grad(), {1, 1, 0, 6, 5, 0});  // read where each src went
+}
+
 TEST_CASE("gradcheck cat") {
   const auto fn = [](Inputs in) { return cat({in[0], in[1], in[2]}, 1); };
   CHECK(gradcheck(
@@ -224,6 +287,59 @@ TEST_CASE("indexing errors name the op and the shapes") {
                        doctest::Contains("index_select: the index must be a 0- or 1-dim int64 "
                                          "tensor, got float32 of shape [2] (input shape [2, 3])"),
                        Error);
+}
+
+TEST_CASE("select, gather and scatter_add errors name the op and the shapes") {
+  const Tensor x = counting({2, 3});
+  CHECK_THROWS_WITH_AS(select(x, 1, 3),
+                       doctest::Contains("select: index 3 is out of range for dim 1 of shape [2, "
+                                         "3]; it must be in [-3, 3)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(select(x, 0, -3),
+                       doctest::Contains("select: index -3 is out of range for dim 0"), Error);
+  CHECK_THROWS_WITH_AS(select(x, 2, 0),
+                       doctest::Contains("select: dim 2 is out of range for a tensor of 2 dims"),
+                       Error);
+  CHECK_THROWS_WITH_AS(select(scalar_tensor(1.0), 0, 0),
+                       doctest::Contains("select: a 0-dim tensor has no dim"), Error);
+  const Tensor pairs = from_vector(std::vector<int64_t>{0, 1, 1, 0}, {2, 2});
+  CHECK_THROWS_WITH_AS(gather(x, 1, zeros({2, 2})),
+                       doctest::Contains("gather: index must be int64, got float32 of shape [2, "
+                                         "2] (input shape [2, 3]); convert it with .to(kInt64)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gather(x, 1, indices({0, 1})),
+                       doctest::Contains("gather: index of shape [2] must have as many dims as "
+                                         "the input of shape [2, 3]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      gather(x, 1, indices({0, 1, 2}).reshape({3, 1})),
+      doctest::Contains("gather: index of shape [3, 1] is larger than the input of shape [2, 3] in "
+                        "dim 0; only dim 1 (the one indexed) may be larger"),
+      Error);
+  CHECK_THROWS_WITH_AS(gather(x, 1, indices({0, 3}).reshape({1, 2})),
+                       doctest::Contains("gather: index 3 at position [0, 1] is out of range [0, "
+                                         "3) for dim 1 of input shape [2, 3]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gather(x, 0, indices({-1}).reshape({1, 1})),
+                       doctest::Contains("gather: index -1 at position [0, 0] is out of range"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gather(x, -3, pairs),
+                       doctest::Contains("gather: dim -3 is out of range for a tensor of 2 dims"),
+                       Error);
+  CHECK_THROWS_WITH_AS(scatter_add(x, 1, pairs, zeros({2, 2})),
+                       doctest::Contains("scatter_add: src (float32 of shape [2, 2]) must have "
+                                         "the input's dtype and number of dims (float64 of shape "
+                                         "[2, 3])"),
+                       Error);
+  CHECK_THROWS_WITH_AS(scatter_add(x, 1, pairs, counting({2, 1})),
+                       doctest::Contains("scatter_add: index of shape [2, 2] is larger than src of "
+                                         "shape [2, 1] in dim 1; it may be no larger in any dim"),
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      scatter_add(x, 0, from_vector(std::vector<int64_t>{0, 2, 2, 0}, {2, 2}), counting({2, 2})),
+      doctest::Contains("scatter_add: index 2 at position [0, 1] is out of range "
+                        "[0, 2) for dim 0 of input shape [2, 3]"),
+      Error);
 }
 
 TEST_CASE("join errors name the op and the shapes") {

@@ -1,5 +1,5 @@
-// The tape: accumulation into leaves, freed graphs, retain_graph, NoGradGuard, detach, anomaly
-// mode, the graph printer and gradcheck's own ability to catch a wrong backward.
+// The tape: accumulation into leaves, retain_grad, freed graphs, retain_graph, NoGradGuard,
+// detach, anomaly mode, the graph printer and gradcheck's own ability to catch a wrong backward.
 #include <doctest/doctest.h>
 
 #include "tests/testing.hpp"
@@ -53,6 +53,29 @@ TEST_CASE("a gradient shared by two paths is summed") {
   const Tensor y = x * x;
   (y + y * x).sum().backward();  // d/dx (x² + x³) = 2x + 3x² = 33
   testing::check_values(x.grad(), {33});
+}
+
+TEST_CASE("retain_grad keeps a non-leaf's gradient, other non-leaves get none, as in PyTorch") {
+  const Tensor x = tensor({1.0, 2.0, 3.0}, {.requires_grad = true});
+  const Tensor y = x * 2.0;  // [2, 4, 6]
+  y.retain_grad();
+  const Tensor z = y * y;
+  const Tensor loss = z.sum();
+  loss.retain_grad();
+  loss.backward({}, /*retain_graph=*/true);
+  REQUIRE(loss.grad().defined());
+  REQUIRE(y.grad().defined());
+  testing::check_values(loss.grad(), {1});
+  testing::check_values(y.grad(), {4, 8, 12});  // d/dy Σy² = 2y
+  testing::check_values(x.grad(), {8, 16, 24});
+  CHECK_FALSE(z.grad().defined());
+  x.retain_grad();             // a leaf keeps its gradient anyway
+  (y * 3.0).sum().backward();  // a second graph through y: accumulated, like a leaf's
+  testing::check_values(y.grad(), {7, 11, 15});
+  testing::check_values(x.grad(), {14, 22, 30});
+  CHECK_THROWS_WITH_AS(
+      tensor({1.0, 2.0}).retain_grad(),
+      doctest::Contains("retain_grad: the tensor of shape [2] does not require grad"), Error);
 }
 
 TEST_CASE("backward of a non-scalar needs a gradient of its shape") {

@@ -1,7 +1,10 @@
-// Tensors: factories, views sharing storage, values, dtypes, seeded randomness and printing.
+// Tensors: factories, views sharing storage, values, dtypes, seeded randomness (multinomial too)
+// and printing.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "tests/testing.hpp"
 
@@ -125,6 +128,82 @@ TEST_CASE("random fills have the requested distribution") {
   const std::vector<double> ints = randint(3, 6, {1000}, generator).to_vector();
   CHECK(*std::min_element(ints.begin(), ints.end()) == 3);
   CHECK(*std::max_element(ints.begin(), ints.end()) == 5);
+}
+
+TEST_CASE("multinomial draws by weight, the same draws for the same seed") {
+  const Tensor probs = arange(1.0, 11.0);  // weights 1, 2, ..., 10
+  for (bool replacement : {false, true}) {
+    INFO("replacement ", replacement);
+    Generator a(7), b(7), c(8);
+    const std::vector<double> first = multinomial(probs, 8, replacement, a).to_vector();
+    CHECK(multinomial(probs, 8, replacement, b).to_vector() == first);
+    CHECK(multinomial(probs, 8, replacement, a).to_vector() != first);  // the stream moved on
+    CHECK(multinomial(probs, 8, replacement, c).to_vector() != first);
+    manual_seed(5);
+    const std::vector<double> by_default = multinomial(probs, 8, replacement).to_vector();
+    manual_seed(5);
+    CHECK(multinomial(probs, 8, replacement).to_vector() == by_default);
+  }
+  // One category possible: always it; rows drawn apart; weights need not sum to 1.
+  Generator generator(1);
+  const Tensor sure = multinomial(tensor({0.0, 0.0, 2.0, 0.0}), 5, true, generator);
+  CHECK(sure.dtype() == kInt64);
+  CHECK(sure.shape() == Shape{5});
+  testing::check_values(sure, {2, 2, 2, 2, 2});
+  const Tensor rows = multinomial(tensor({{1.0, 0.0}, {0.0, 3.0}}), 3, true, generator);
+  CHECK(rows.shape() == Shape{2, 3});
+  testing::check_values(rows, {0, 0, 0, 1, 1, 1});
+  std::vector<double> both =
+      multinomial(tensor({0.0, 3.0, 0.0, 1.0}), 2, false, generator).to_vector();
+  std::sort(both.begin(), both.end());
+  CHECK(both == std::vector<double>{1, 3});  // distinct, never a zero-weight category
+
+  // Frequencies: with replacement, category 1 of [0.2, 0.8] four times in five; without, the
+  // first draw of [1, 3] is category 1 three times in four (then the other one).
+  const std::vector<double> draws =
+      multinomial(tensor({0.2, 0.8}), 20000, true, generator).to_vector();
+  CHECK(std::count(draws.begin(), draws.end(), 1.0) / 20000.0 ==
+        doctest::Approx(0.8).epsilon(0.02));
+  const Tensor pairs = multinomial(ones({20000, 1}) * tensor({1.0, 3.0}), 2, false, generator);
+  const std::vector<double> firsts = select(pairs, 1, 0).to_vector();
+  const std::vector<double> seconds = select(pairs, 1, 1).to_vector();
+  CHECK(std::count(firsts.begin(), firsts.end(), 1.0) / 20000.0 ==
+        doctest::Approx(0.75).epsilon(0.02));
+  for (std::size_t i = 0; i < firsts.size(); ++i) CHECK(firsts[i] + seconds[i] == 1.0);
+}
+
+TEST_CASE("multinomial errors name the probs' shape and say what to do") {
+  CHECK_THROWS_WITH_AS(
+      multinomial(tensor({0.5, -0.5, 1.0}), 1),
+      doctest::Contains("multinomial: probs[1] = -0.5 (probs of shape [3]); every probability "
+                        "must be finite and non-negative"),
+      Error);
+  CHECK_THROWS_WITH_AS(multinomial(tensor({{0.5, 1.0}, {NAN, 1.0}}), 1),
+                       doctest::Contains("multinomial: probs[1, 0] = nan (probs of shape [2, 2])"),
+                       Error);
+  CHECK_THROWS_WITH_AS(multinomial(tensor({{1.0, 1.0}, {0.0, 0.0}}), 1, true),
+                       doctest::Contains("multinomial: row 1 of probs (shape [2, 2]) is all zero; "
+                                         "give at least one category a positive probability"),
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      multinomial(tensor({0.2, 0.3, 0.5}), 4),
+      doctest::Contains("multinomial: 4 samples without replacement from 3 categories (probs "
+                        "shape [3]); pass replacement = true or ask for at most 3"),
+      Error);
+  CHECK_THROWS_WITH_AS(
+      multinomial(tensor({0.2, 0.0, 0.5}), 3),
+      doctest::Contains("multinomial: 3 samples without replacement, but row 0 of probs (shape "
+                        "[3]) has only 2 categories of nonzero probability; pass replacement = "
+                        "true or ask for at most 2"),
+      Error);
+  CHECK_THROWS_WITH_AS(multinomial(tensor({0.2, 0.8}), 0),
+                       doctest::Contains("multinomial: num_samples 0 must be positive"), Error);
+  CHECK_THROWS_WITH_AS(multinomial(from_vector(std::vector<int64_t>{1, 2}, {2}), 1),
+                       doctest::Contains("multinomial: probs must be float32 or float64 of shape "
+                                         "[C] or [B, C], got int64 of shape [2]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(multinomial(ones({2, 2, 2}), 1),
+                       doctest::Contains("got float32 of shape [2, 2, 2]"), Error);
 }
 
 TEST_CASE("tensors print like PyTorch") {

@@ -59,12 +59,32 @@ struct SoftTarget {
   }
 };
 
+// A language model's logits [B, T, V] with targets [B, T]: the classes are in the last dim, not in
+// dim 1 as cross_entropy (and PyTorch) takes them. The error says how to get either layout.
+void check_classes_not_last(const Tensor& logits, const Tensor& target) {
+  Shape leading = logits.shape();
+  const int64_t classes = leading.back();
+  leading.pop_back();
+  if (logits.dim() < 3 || target.shape() != leading) return;
+  Shape classes_second = {0, logits.dim() - 1};  // the permutation that moves the classes to dim 1
+  for (int64_t d = 1; d < logits.dim() - 1; ++d) classes_second.push_back(d);
+  Shape permuted = {logits.shape()[0], classes};
+  permuted.insert(permuted.end(), leading.begin() + 1, leading.end());
+  fail(
+      "cross_entropy: logits of shape {} and target of shape {} hold the classes in the last dim, "
+      "but cross_entropy takes them in dim 1 (as PyTorch); flatten both, "
+      "cross_entropy(logits.reshape({{-1, {}}}), target.reshape({{-1}})), or move the classes to "
+      "dim 1 with logits.permute({{{}}}) (shape {})",
+      logits.shape(), target.shape(), classes, fmt::join(classes_second, ", "), permuted);
+}
+
 void check_cross_entropy(const Tensor& logits, const Tensor& target,
                          const CrossEntropyOptions& options) {
   if (logits.dim() < 2)
     fail("cross_entropy: logits must be [N, C] or [N, C, d...], got shape {}", logits.shape());
   Shape target_shape = logits.shape();
   target_shape.erase(target_shape.begin() + 1);
+  if (target.shape() != target_shape) check_classes_not_last(logits, target);
   if (target.dtype() != kInt64 || target.shape() != target_shape)
     fail(
         "cross_entropy: target must be int64 of shape {} for logits of shape {}, got {} of shape "

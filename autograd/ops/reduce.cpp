@@ -127,42 +127,78 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
-ValuesAndIndices max(const Tensor& x, int64_t dim, bool keepdim) {
-  const std::vector<bool> reduced = reduced_dims(x, {dim}, "max");
+namespace {
+
+// The largest element of each line along `dim` and where it first occurs, off the tape, with the
+// [outer, n, inner] layout of the lines; errors name `op`.
+struct LineMaxima {
+  ValuesAndIndices maxima;
+  int64_t outer, n, inner;
+};
+LineMaxima line_maxima(const Tensor& x, int64_t dim, bool keepdim, std::string_view op) {
+  const std::vector<bool> reduced = reduced_dims(x, {dim}, op);
   const Shape kept = keepdim_shape(x, reduced);
   const Lines lines = reduction_lines(x, reduced);
   if (lines.n == 0)
-    fail("max: dim {} of shape {} is empty; the max of no elements is undefined", dim, x.shape());
+    fail("{}: dim {} of shape {} is empty; the max of no elements is undefined", op, dim,
+         x.shape());
   const Shape out_shape = result_shape(kept, reduced, keepdim);
   Tensor values = Tensor::empty(out_shape, x.dtype());
   Tensor indices = Tensor::empty(out_shape, kInt64);
-  dispatch_floating(x.dtype(), "max", [&]<class T>() {
+  dispatch_floating(x.dtype(), op, [&]<class T>() {
     kernels::max(lines.values.data<T>(), lines.outer, lines.n, lines.inner, values.data<T>(),
                  indices.data<int64_t>());
   });
-  // d/dx max: g at each line's arg-max, 0 elsewhere
+  return {{values, indices}, lines.outer, lines.n, lines.inner};
+}
+
+// x flattened, after checking that it has an element to pick.
+Tensor flat_nonempty(const Tensor& x, std::string_view op) {
+  if (x.numel() == 0)
+    fail("{}: the tensor of shape {} is empty; the max of no elements is undefined", op, x.shape());
+  return flatten(x);
+}
+
+}  // namespace
+
+ValuesAndIndices max(const Tensor& x, int64_t dim, bool keepdim) {
+  const LineMaxima lines = line_maxima(x, dim, keepdim, "max");
+  const Tensor indices = lines.maxima.indices;
   const int64_t outer = lines.outer, n = lines.n, inner = lines.inner;
-  values = record("max", values, {x}, [=, input_shape = x.shape()](const Tensor& g) -> Grads {
-    const Tensor grad_output = contiguous(g);
-    Tensor grad = zeros(input_shape, {.dtype = g.dtype()});
-    dispatch_floating(g.dtype(), "max", [&]<class T>() {
-      const T* from = grad_output.data<T>();
-      const int64_t* arg_max = indices.data<int64_t>();
-      T* to = grad.data<T>();
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t j = 0; j < inner; ++j)
-          to[(o * n + arg_max[o * inner + j]) * inner + j] = from[o * inner + j];
-    });
-    return {grad};
-  });
+  // d/dx max: g at each line's arg-max, 0 elsewhere
+  const Tensor values = record(
+      "max", lines.maxima.values, {x}, [=, input_shape = x.shape()](const Tensor& g) -> Grads {
+        const Tensor grad_output = contiguous(g);
+        Tensor grad = zeros(input_shape, {.dtype = g.dtype()});
+        dispatch_floating(g.dtype(), "max", [&]<class T>() {
+          const T* from = grad_output.data<T>();
+          const int64_t* arg_max = indices.data<int64_t>();
+          T* to = grad.data<T>();
+          for (int64_t o = 0; o < outer; ++o)
+            for (int64_t j = 0; j < inner; ++j)
+              to[(o * n + arg_max[o * inner + j]) * inner + j] = from[o * inner + j];
+        });
+        return {grad};
+      });
   return {values, indices};
 }
 
-Tensor max(const Tensor& x) {
-  if (x.numel() == 0)
-    fail("max: the tensor of shape {} is empty; the max of no elements is undefined", x.shape());
-  return max(flatten(x), 0).values;
+Tensor max(const Tensor& x) { return max(flat_nonempty(x, "max"), 0).values; }
+
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  return line_maxima(x.detach(), dim, keepdim, "argmax").maxima.indices;
 }
+
+Tensor argmax(const Tensor& x) { return argmax(flat_nonempty(x.detach(), "argmax"), 0); }
+
+// -x's first maximum is x's first minimum; a NaN stays NaN, which wins either way (as PyTorch).
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  if (!is_floating(x.dtype()))  // before neg, so that the error names argmin
+    fail("argmin: expected a floating tensor (float32 or float64), got {}", x.dtype());
+  return line_maxima(neg(x.detach()), dim, keepdim, "argmin").maxima.indices;
+}
+
+Tensor argmin(const Tensor& x) { return argmin(flat_nonempty(x.detach(), "argmin"), 0); }
 
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   const std::vector<bool> reduced = reduced_dims(x, dims, "var");

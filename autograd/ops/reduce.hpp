@@ -21,6 +21,14 @@ struct ValuesAndIndices {
 };
 ValuesAndIndices max(const Tensor& x, int64_t dim, bool keepdim = false);
 
+// Where the largest (smallest) element first occurs along `dim`, as int64, with the dim kept as
+// size 1 on request; without a dim, the flat index into x (a 0-dim tensor). A NaN counts as both
+// the largest and the smallest (as PyTorch). Not differentiable.
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x);
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& x);
+
 // Σ(x - mean)² / (n - correction) over `dims`, n the number of elements reduced: correction 1 is
 // the unbiased estimate, 0 the population variance. Two passes (no E[x²] - E[x]² cancellation).
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction = 1, bool keepdim = false);
