@@ -4,7 +4,7 @@
 //
 //   bench_attention --path fused --seq 2048 --threads 2 --backward 1 --steps 5
 //
-// d_model 256, 8 heads, batch 8 (issue 6; --d_model, --heads, --batch change them), float32,
+// d_model 256, 8 heads, batch 8 (--d_model, --heads, --batch change them), float32,
 // self-attention, no mask, dropout 0, train mode. The plain path is MultiHeadAttention with
 // need_weights (matmul, softmax, matmul over [B, H, T, T], weights per head so nothing is
 // averaged); the fused path is the same module without need_weights. With --backward 1 a step is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The attention grid of issue 6: MultiHeadAttention d 256, 8 heads, batch 8, T = 128 .. 2048,
+# The attention grid: MultiHeadAttention d 256, 8 heads, batch 8, T = 128 .. 2048,
 # forward and forward + backward, plain and fused paths, 1 and 2 threads; one process per case
 # (peak RSS is per process). Writes one JSON line per case to $1 (default attention.jsonl) and
 # prints a table (cpu: CPU ms per step summed over threads, what counts on a busy machine).

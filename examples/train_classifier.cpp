@@ -2,9 +2,13 @@
 // corpus), trained end to end. Read it top to bottom; it is the shape of a training script:
 //   1. data: read the mail, tokenize, build the vocabulary on the train split, encode;
 //   2. model, optimizer (AdamW), schedule (linear warmup, cosine decay);
-//   3. epochs of shuffled batches with gradient clipping, evaluated on dev; the best model by dev
-//      F1 is kept, and training stops when dev F1 has not improved for --patience epochs;
-//   4. the best model on the test split and on the hard ham, with metrics, curves and pictures.
+//   3. epochs of shuffled, length-bucketed batches with gradient clipping: each step learns from
+//      whole mails and from their short views (subject lines, body spans: mail_views.hpp), so
+//      the one model serves mails and typed sentences; evaluated on dev as whole mails and as
+//      subject lines, the best model by the mean of both F1 is kept, and training stops when
+//      that has not improved for --patience epochs;
+//   4. the best model calibrated on dev (a temperature, a threshold: calibration.hpp), then on the
+//      test split and the hard ham, both views, with metrics, curves and pictures.
 // Training is crash-safe: a checkpoint (model, optimizer, schedule, random generator, position in
 // the batches, early-stopping state, curves) is written atomically after every epoch and every
 // --checkpoint-every steps, and --resume continues from it to the very same final weights. A NaN
@@ -51,7 +55,8 @@ struct Flags {
   std::string out = "runs/classifier";
   text::SpamModelConfig model;
   // Weights of the short views in the loss, beside the whole mails' weight 1 (mail_views.hpp).
-  double subject_weight = 1.0;
+  // Subjects weigh 2 (seed 0, 256 tokens: subject-line F1 0.846 at weight 1, 0.849 at 2).
+  double subject_weight = 2.0;
   double span_weight = 1.0;
   text::BodySpanOptions span;
   int64_t limit_train = 0;  // 0: every train message
@@ -352,7 +357,8 @@ Examples read_examples(Flags& flags, const std::filesystem::path& out) {
 // The calibration of the kept model: one temperature fitted on dev, on both views pooled (the
 // predict tool meets whole mails and sentences alike), the spam fraction of the train split as
 // the prior, and the threshold 0.5 unless one on a grid of calibrated probabilities gives a
-// higher dev score (the mean F1 of both views, as early stopping).
+// higher dev F0.5 (the mean over both views). F0.5 counts precision twice as much as recall: a
+// spam filter's false alarm, a person's mail lost, costs more than a spam let through.
 report::Calibration calibrate(const Examples& examples, const Evaluation& on_dev,
                               const Evaluation& on_dev_subject) {
   std::vector<double> margins = on_dev.margins;
@@ -367,8 +373,9 @@ report::Calibration calibrate(const Examples& examples, const Evaluation& on_dev
   const auto score_at = [&](double threshold) {
     report::Calibration at = calibration;
     at.threshold = threshold;
-    return dev_score(report::f1(calibrated_confusion(on_dev, at)),
-                     report::f1(calibrated_confusion(on_dev_subject, at)));
+    return (report::f_beta(calibrated_confusion(on_dev, at), 0.5) +
+            report::f_beta(calibrated_confusion(on_dev_subject, at), 0.5)) /
+           2;
   };
   double best = score_at(0.5);
   for (int percent = 5; percent <= 95; percent += 5)
@@ -411,7 +418,12 @@ void train_and_report(Flags flags) {
   // 2. Model, optimizer, schedule.
   text::SpamClassifier model(flags.model);
   optim::AdamW optimizer(model.parameters(), {.lr = flags.lr, .weight_decay = flags.weight_decay});
-  text::BatchOrder order(static_cast<int64_t>(examples.train.size()), flags.batch_size, flags.seed);
+  std::vector<int64_t> train_lengths;  // batches of mails of about one length pad little
+  for (const int64_t i : examples.train)
+    train_lengths.push_back(
+        static_cast<int64_t>(examples.whole[static_cast<std::size_t>(i)].size()));
+  text::BatchOrder order(static_cast<int64_t>(examples.train.size()), flags.batch_size, flags.seed,
+                         train_lengths);
   const int64_t steps = order.steps_per_epoch();
   const int64_t total_steps = steps * flags.epochs;  // warmup: the first epoch, or all but a step
   optim::LinearWarmupCosine schedule(
@@ -507,7 +519,7 @@ void train_and_report(Flags flags) {
       "calibration: temperature {:.3f} (fitted on dev, both views); test ECE {:.4f} -> "
       "{:.4f}; threshold {} ({})\n",
       calibration.temperature, ece_before, ece_after, calibration.threshold,
-      calibration.threshold == 0.5 ? "no other beat 0.5 on dev" : "beat 0.5 on dev");
+      calibration.threshold == 0.5 ? "no other beat 0.5 on dev F0.5" : "beat 0.5 on dev F0.5");
 
   write_file_atomically(
       out / "curves.svg",

@@ -19,7 +19,7 @@ class SinusoidalPositionalEncoding : public CallableModule<SinusoidalPositionalE
   SinusoidalPositionalEncoding(int64_t d_model, int64_t max_len = 5000, double dropout = 0.0);
 
   Tensor forward(const Tensor& x);  // [..., T, d_model] -> the same shape
-  void to(DType dtype) override;  // the table computed again, in float64, then stored in dtype
+  void to(DType dtype) override;    // the table computed again, in float64, then stored in dtype
 
   Tensor pe;  // [max_len, d_model], a non-persistent buffer
   Dropout dropout;

@@ -97,6 +97,15 @@ TEST_CASE("report: F1 is the harmonic mean of precision and recall") {
   CHECK(f1(counts) == doctest::Approx(0.5));
 }
 
+TEST_CASE("report: F-beta weighs precision and recall as the formula says") {
+  // P = 0.75, R = 0.375: F_β = (1 + β²)·P·R / (β²·P + R)
+  const ConfusionMatrix counts{.tp = 3, .fp = 1, .fn = 5, .tn = 10};
+  CHECK(f_beta(counts, 1) == doctest::Approx(f1(counts)));
+  CHECK(f_beta(counts, 0.5) == doctest::Approx(1.25 * 0.75 * 0.375 / (0.25 * 0.75 + 0.375)));
+  CHECK(f_beta(counts, 2) == doctest::Approx(5 * 0.75 * 0.375 / (4 * 0.75 + 0.375)));
+  CHECK(f_beta(ConfusionMatrix{.tn = 4}, 0.5) == 0);
+}
+
 TEST_CASE("report: the 0/0 cases are 0 as in scikit-learn's zero_division=0") {
   SUBCASE("all predictions negative: precision and F1 are 0") {
     const auto counts = confusion_matrix({0, 0, 0, 0}, {1, 0, 1, 0});

@@ -312,6 +312,37 @@ TEST_CASE("text: BatchOrder takes each example once per epoch, the last batch sh
   check_error([] { BatchOrder(4, 0, 1); }, {"batch_size", "0"});
 }
 
+TEST_CASE("text: BatchOrder with lengths buckets: each batch of about one length, all once") {
+  // 1000 examples of lengths 1..500 in a scrambled order; batches of 8, pools of 32 batches.
+  std::vector<int64_t> lengths(1000);
+  for (std::size_t i = 0; i < lengths.size(); ++i)
+    lengths[i] = static_cast<int64_t>((i * 7919) % 500 + 1);
+  text::BatchOrder order(1000, 8, 3, lengths), plain(1000, 8, 3);
+  int64_t padded = 0, padded_plain = 0;
+  std::vector<int> seen(1000, 0);
+  std::vector<int64_t> first_lengths;
+  for (int64_t step = 0; step < order.steps_per_epoch(); ++step) {
+    const std::vector<int64_t> batch = order.next(), plain_batch = plain.next();
+    const auto longest = [&](const std::vector<int64_t>& rows) {
+      int64_t most = 0;
+      for (const int64_t i : rows) most = std::max(most, lengths[static_cast<std::size_t>(i)]);
+      return most * static_cast<int64_t>(rows.size());
+    };
+    padded += longest(batch);
+    padded_plain += longest(plain_batch);
+    for (const int64_t i : batch) ++seen[static_cast<std::size_t>(i)];
+    first_lengths.push_back(lengths[static_cast<std::size_t>(batch.front())]);
+  }
+  CHECK(std::all_of(seen.begin(), seen.end(), [](int count) { return count == 1; }));
+  CHECK(padded < padded_plain * 6 / 10);  // pools of 256 of lengths 1..500: little padding left
+  CHECK(!std::is_sorted(first_lengths.begin(), first_lengths.end()));  // batches shuffled
+  text::BatchOrder again(1000, 8, 3, lengths);
+  CHECK(again.permutation(2) == order.permutation(2));
+  CHECK(order.permutation(1) != order.permutation(2));
+  CHECK_THROWS_WITH_AS(text::BatchOrder(10, 4, 0, {1, 2, 3}),
+                       doctest::Contains("3 lengths for 10 examples"), Error);
+}
+
 TEST_CASE("text: BatchOrder resumes exactly at a saved position") {
   BatchOrder original(23, 5, 2024);
   for (int step = 0; step < 7; ++step) original.next();  // into epoch 1

@@ -61,7 +61,7 @@ std::vector<Case> all_cases() {
       cases.push_back({kind, fmt::format("T={}", T), shape});
     }
   }
-  // Square, then the projections of a small transformer (tokens x d_model x width) of issue 2.
+  // Square, then the projections of a small transformer (tokens x d_model x width).
   for (GemmShape g :
        {GemmShape{1024, 1024, 1024}, GemmShape{1024, 64, 64}, GemmShape{1024, 64, 192},
         GemmShape{4096, 256, 256}, GemmShape{4096, 256, 768}, GemmShape{4096, 256, 1024},

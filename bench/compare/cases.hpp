@@ -12,7 +12,7 @@
 
 namespace comparison {
 
-// The classifier of issue 6: Embedding + sinusoidal positions (dropout 0.1) + post-LN
+// The classifier benchmarked: Embedding + sinusoidal positions (dropout 0.1) + post-LN
 // TransformerEncoderLayer x layers (ReLU FFN, dropout 0.1) + mean over T + Linear(d_model, 2).
 struct ModelShape {
   int64_t vocab, d_model, heads, layers, ffn, seq_len, batch;

@@ -1,8 +1,8 @@
 // compare: tapegrad side by side with libtorch (models, attention) and OpenBLAS (GEMM), the cases
-// of issue 6, each at 1 and 2 threads, both sides stepped in turn in one process so that machine
-// noise hits both; the reference under its fastest thread arrangement; peak memory of each side
-// in a fresh child process. Prints tables (--markdown for the README) and writes --json FILE.
-// bench/README.md says how to build and run it (bench/compare.sh does both).
+// of the performance targets, each at 1 and 2 threads, both sides stepped in turn in one process
+// so that machine noise hits both; the reference under its fastest thread arrangement; peak
+// memory of each side in a fresh child process. Prints tables (--markdown for the README) and
+// writes --json FILE. bench/README.md says how to build and run it (bench/compare.sh does both).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -227,7 +227,7 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   comparison::Options options;
-  CLI::App app{"tapegrad side by side with libtorch and OpenBLAS (issue 6)"};
+  CLI::App app{"tapegrad side by side with libtorch and OpenBLAS"};
   app.add_option("--json", options.json, "Write the records to this file (atomically)");
   app.add_option("--cases", options.cases,
                  "Only these cases, by id (train/B), name (gemm) or config (T=2048, B)")

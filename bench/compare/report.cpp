@@ -267,7 +267,7 @@ void print_tables(const std::vector<Record>& records, bool markdown) {
   std::vector<Row> rows;
   for (const Target& t : targets(records))
     rows.push_back({t.what, t.measured, t.pass ? (*t.pass ? "PASS" : "MISS") : "—"});
-  print_table("Targets of issue 6", {"target", "measured", "status"}, rows, markdown);
+  print_table("Performance targets", {"target", "measured", "status"}, rows, markdown);
   fmt::print(
       "\n\"free cores\": how many of the thread count's cores compare had around the case's "
       "timing (the fewer of before and after). Below it, other jobs shared the cores.\n");

@@ -1,5 +1,5 @@
 // What compare found: one record per case and thread count, as JSON (the issue's fields plus a
-// few), as tables on stdout (plain or markdown), and checked against the targets of issue 6.
+// few), as tables on stdout (plain or markdown), and checked against the performance targets.
 #pragma once
 
 #include <nlohmann/json.hpp>

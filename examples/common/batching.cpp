@@ -9,6 +9,19 @@
 #include "examples/common/vocabulary.hpp"
 
 namespace tapegrad::text {
+namespace {
+
+// Fisher-Yates; each draw is uniform on [0, i] by rejecting the top partial range of 2^64.
+void shuffle(std::vector<int64_t>& items, Generator& generator) {
+  for (uint64_t i = items.size() - 1; i > 0 && i < items.size(); --i) {
+    const uint64_t range = i + 1, limit = UINT64_MAX - UINT64_MAX % range;
+    uint64_t draw = generator.next_u64();
+    while (draw >= limit) draw = generator.next_u64();
+    std::swap(items[i], items[draw % range]);
+  }
+}
+
+}  // namespace
 
 Batch make_batch(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int>& labels,
                  std::span<const int64_t> indices) {
@@ -45,10 +58,17 @@ Batch make_batch(const std::vector<std::vector<int64_t>>& sequences, const std::
   return batch;
 }
 
-BatchOrder::BatchOrder(int64_t dataset_size, int64_t batch_size, uint64_t seed)
-    : dataset_size_(dataset_size), batch_size_(batch_size), seed_(seed) {
+BatchOrder::BatchOrder(int64_t dataset_size, int64_t batch_size, uint64_t seed,
+                       std::vector<int64_t> lengths)
+    : dataset_size_(dataset_size),
+      batch_size_(batch_size),
+      seed_(seed),
+      lengths_(std::move(lengths)) {
   if (dataset_size < 1) fail("BatchOrder: dataset_size must be >= 1, got {}", dataset_size);
   if (batch_size < 1) fail("BatchOrder: batch_size must be >= 1, got {}", batch_size);
+  if (!lengths_.empty() && static_cast<int64_t>(lengths_.size()) != dataset_size)
+    fail("BatchOrder: {} lengths for {} examples (give one per example, or none)", lengths_.size(),
+         dataset_size);
   order_ = permutation(0);
 }
 
@@ -57,14 +77,33 @@ std::vector<int64_t> BatchOrder::permutation(int64_t epoch) const {
   Generator generator(seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch + 1)));
   std::vector<int64_t> order(static_cast<std::size_t>(dataset_size_));
   std::iota(order.begin(), order.end(), int64_t{0});
-  // Fisher-Yates; each draw is uniform on [0, i] by rejecting the top partial range of 2^64.
-  for (uint64_t i = order.size() - 1; i > 0; --i) {
-    const uint64_t range = i + 1, limit = UINT64_MAX - UINT64_MAX % range;
-    uint64_t draw = generator.next_u64();
-    while (draw >= limit) draw = generator.next_u64();
-    std::swap(order[i], order[draw % range]);
+  shuffle(order, generator);
+  if (lengths_.empty()) return order;
+
+  const auto size = static_cast<std::size_t>(dataset_size_);
+  const auto batch = static_cast<std::size_t>(batch_size_);
+  const std::size_t pool = batch * static_cast<std::size_t>(kBatchesPerPool);
+  for (std::size_t start = 0; start < size; start += pool)
+    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start),
+                     order.begin() + static_cast<std::ptrdiff_t>(std::min(start + pool, size)),
+                     [&](int64_t a, int64_t b) {
+                       return lengths_[static_cast<std::size_t>(a)] <
+                              lengths_[static_cast<std::size_t>(b)];
+                     });
+  std::vector<int64_t> whole_batches(size / batch);
+  std::iota(whole_batches.begin(), whole_batches.end(), int64_t{0});
+  shuffle(whole_batches, generator);
+  std::vector<int64_t> bucketed;
+  bucketed.reserve(size);
+  for (const int64_t b : whole_batches) {
+    const auto first =
+        order.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(b) * batch);
+    bucketed.insert(bucketed.end(), first, first + static_cast<std::ptrdiff_t>(batch));
   }
-  return order;
+  bucketed.insert(bucketed.end(),
+                  order.begin() + static_cast<std::ptrdiff_t>(whole_batches.size() * batch),
+                  order.end());
+  return bucketed;
 }
 
 std::vector<int64_t> BatchOrder::next() {

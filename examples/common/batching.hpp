@@ -6,6 +6,13 @@
 // saves position() and a resumed run calls seek() to take up exactly where it stopped. The last
 // batch of an epoch is shorter when batch_size does not divide the dataset size.
 //
+// Given the examples' lengths, BatchOrder also buckets, as torchtext's BucketIterator: the
+// shuffled order is cut into pools of kBatchesPerPool batches, each pool sorted by length, so a
+// batch holds examples of about one length and make_batch pads little; then the whole batches are
+// shuffled among themselves (a short last batch stays last), so the lengths do not rise and fall
+// in step through the epoch. For mails of 8 to 512 tokens this halves the padded tokens a step
+// computes on.
+//
 // make_batch pads each row with <pad> up to the longest sequence in the batch. The mask is true on
 // real tokens (tapegrad's one mask polarity). An empty sequence becomes a single <unk> with mask
 // true: "nothing known here" is what the model sees, and no row of the mask is ever all false
@@ -39,8 +46,12 @@ struct BatchPosition {
 
 class BatchOrder {
  public:
-  // An Error unless dataset_size >= 1 and batch_size >= 1.
-  BatchOrder(int64_t dataset_size, int64_t batch_size, uint64_t seed);
+  static constexpr int64_t kBatchesPerPool = 32;
+
+  // An Error unless dataset_size >= 1, batch_size >= 1, and `lengths` is empty (no bucketing) or
+  // holds one length per example.
+  BatchOrder(int64_t dataset_size, int64_t batch_size, uint64_t seed,
+             std::vector<int64_t> lengths = {});
 
   int64_t steps_per_epoch() const { return (dataset_size_ + batch_size_ - 1) / batch_size_; }
   // A permutation of [0, dataset_size): the order of the examples in `epoch`.
@@ -58,6 +69,7 @@ class BatchOrder {
   int64_t dataset_size_;
   int64_t batch_size_;
   uint64_t seed_;
+  std::vector<int64_t> lengths_;  // empty: no bucketing
   BatchPosition position_;
   std::vector<int64_t> order_;  // permutation(position_.epoch)
 };

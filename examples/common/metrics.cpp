@@ -64,6 +64,13 @@ double f1(const ConfusionMatrix& counts) {
   return ratio_or_zero(2 * counts.tp, 2 * counts.tp + counts.fp + counts.fn);
 }
 
+double f_beta(const ConfusionMatrix& counts, double beta) {
+  const double b2 = beta * beta, tp = static_cast<double>(counts.tp);
+  const double denominator =
+      (1 + b2) * tp + b2 * static_cast<double>(counts.fn) + static_cast<double>(counts.fp);
+  return denominator == 0 ? 0.0 : (1 + b2) * tp / denominator;
+}
+
 std::string format_confusion_matrix(const ConfusionMatrix& counts) {
   const std::string positive = "Predicted Positive", negative = "Predicted Negative";
   const std::size_t width = std::max(

@@ -40,6 +40,10 @@ double accuracy(const ConfusionMatrix& counts);
 double precision(const ConfusionMatrix& counts);
 double recall(const ConfusionMatrix& counts);
 double f1(const ConfusionMatrix& counts);
+// F_β = (1 + β²)·tp / ((1 + β²)·tp + β²·fn + fp): recall counts β times as much as precision
+// (β = 0.5: precision twice as much, for a filter whose false alarms cost more than its misses);
+// F_1 is f1. 0 when tp, fp and fn are all 0.
+double f_beta(const ConfusionMatrix& counts, double beta);
 
 // |                 | Predicted Positive | Predicted Negative |
 // | Actual Positive | 12                 | 3                  |
