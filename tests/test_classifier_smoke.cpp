@@ -8,7 +8,7 @@
 #include "examples/common/metrics.hpp"
 #include "examples/common/spam_model.hpp"
 #include "examples/common/tokenizer.hpp"
-#include "optim/optim.hpp"
+#include "tests/spam_testing.hpp"
 #include "tests/testing.hpp"
 
 using namespace tapegrad;
@@ -47,14 +47,7 @@ TEST_CASE("classifier smoke: a tiny model learns separable sentences") {
   Generator generator(1);
   const Sentences train = make_sentences(256, generator), held_out = make_sentences(100, generator);
   const text::Vocabulary vocabulary = text::Vocabulary::build(train.tokens);
-  const text::SpamModelConfig config{.vocab_size = vocabulary.size(),
-                                     .d_model = 16,
-                                     .heads = 2,
-                                     .layers = 1,
-                                     .ffn = 32,
-                                     .max_len = 8,
-                                     .body_words = 8,
-                                     .dropout = 0.0};
+  const text::SpamModelConfig config = testing::tiny_spam_config(vocabulary.size());
   const auto encode = [&](const Sentences& s) {
     std::vector<std::vector<int64_t>> ids;
     for (const auto& tokens : s.tokens) ids.push_back(vocabulary.encode(tokens, config.max_len));
@@ -64,16 +57,7 @@ TEST_CASE("classifier smoke: a tiny model learns separable sentences") {
                                           held_out_ids = encode(held_out);
 
   text::SpamClassifier model(config);
-  optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
-  text::BatchOrder order(static_cast<int64_t>(train_ids.size()), 16, 1);
-  for (int64_t step = 0; step < 3 * order.steps_per_epoch(); ++step) {
-    const std::vector<int64_t> indices = order.next();
-    const text::Batch batch = text::make_batch(train_ids, train.labels, indices);
-    const Tensor loss = cross_entropy(model.forward(batch.ids, batch.mask), batch.labels);
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-  }
+  testing::train_tiny(model, train_ids, train.labels, 3, 1);
 
   NoGradGuard no_grad;
   model.eval();

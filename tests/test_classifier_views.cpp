@@ -13,7 +13,7 @@
 #include "examples/common/mail_views.hpp"
 #include "examples/common/spam_prediction.hpp"
 #include "examples/common/tokenizer.hpp"
-#include "optim/optim.hpp"
+#include "tests/spam_testing.hpp"
 #include "tests/testing.hpp"
 
 using namespace tapegrad;
@@ -134,26 +134,11 @@ class OneWordRun {
       sentences.push_back(words);
     }
     const text::Vocabulary vocabulary = text::Vocabulary::build(sentences);
-    const text::SpamModelConfig config{.vocab_size = vocabulary.size(),
-                                       .d_model = 16,
-                                       .heads = 2,
-                                       .layers = 1,
-                                       .ffn = 32,
-                                       .max_len = 8,
-                                       .body_words = 8,
-                                       .dropout = 0.0};
+    const text::SpamModelConfig config = testing::tiny_spam_config(vocabulary.size());
     std::vector<std::vector<int64_t>> ids;
     for (const auto& words : sentences) ids.push_back(vocabulary.encode(words, config.max_len));
     text::SpamClassifier model(config);
-    optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
-    text::BatchOrder order(static_cast<int64_t>(ids.size()), 16, 2);
-    for (int64_t step = 0; step < 4 * order.steps_per_epoch(); ++step) {
-      const text::Batch batch = text::make_batch(ids, labels, order.next());
-      const Tensor loss = cross_entropy(model.forward(batch.ids, batch.mask), batch.labels);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-    }
+    testing::train_tiny(model, ids, labels, 4, 2);
     vocabulary.save(dir_ / "vocabulary.json");
     write_file_atomically(dir_ / "config.json", text::to_json(config).dump());
     model.save(dir_ / "model.safetensors");
