@@ -34,20 +34,15 @@ Tensor split_heads(const Tensor& x, int64_t heads) {
   return x.reshape({1, T, heads, head_dim}).transpose(1, 2);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string sentence = "The cat sat on the mat", svg = "attention_walkthrough.svg";
-  uint64_t seed = 0;
-  CLI::App app{"Trace a sentence through embedding and multi-head attention, stage by stage"};
-  app.add_option("--sentence", sentence, "the sentence to trace");
-  app.add_option("--svg", svg, "where to write the attention heatmap");
-  app.add_option("--seed", seed, "seed for the random weights");
-  CLI11_PARSE(app, argc, argv);
+// Prints every stage for `sentence` and writes the heatmap to `svg`; 0 if MultiHeadAttention
+// agrees with the stages.
+int trace(const std::string& sentence, const std::string& svg, uint64_t seed) {
   manual_seed(seed);
-  const int64_t d_model = 64, heads = 4, head_dim = d_model / heads;
+  const int64_t d_model = 64, heads = 4, head_dim = d_model / heads, max_len = 64;
 
   const std::vector<std::string> tokens = text::tokenize(sentence);
+  if (tokens.empty() || static_cast<int64_t>(tokens.size()) > max_len)
+    fail("--sentence \"{}\" has {} words: give 1 to {}", sentence, tokens.size(), max_len);
   const text::Vocabulary vocabulary = text::Vocabulary::build({tokens});
   std::vector<int64_t> id_values;
   for (const std::string& token : tokens) id_values.push_back(vocabulary.id(token));
@@ -57,7 +52,7 @@ int main(int argc, char** argv) {
              id_values);
 
   nn::Embedding embedding(vocabulary.size(), d_model);
-  nn::SinusoidalPositionalEncoding positions(d_model, 64);
+  nn::SinusoidalPositionalEncoding positions(d_model, max_len);
   nn::MultiHeadAttention attention(d_model, heads);
   NoGradGuard no_grad;
 
@@ -95,4 +90,22 @@ int main(int argc, char** argv) {
                                                            fmt::format("\"{}\"", sentence)));
   fmt::print("wrote {}: one panel per head, queries down, keys across\n", svg);
   return output_gap < 1e-5 && weights_gap < 1e-6 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string sentence = "The cat sat on the mat", svg = "attention_walkthrough.svg";
+  uint64_t seed = 0;
+  CLI::App app{"Trace a sentence through embedding and multi-head attention, stage by stage"};
+  app.add_option("--sentence", sentence, "the sentence to trace");
+  app.add_option("--svg", svg, "where to write the attention heatmap");
+  app.add_option("--seed", seed, "seed for the random weights");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return trace(sentence, svg, seed);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "attention_walkthrough: {}\n", e.what());
+    return 1;
+  }
 }

@@ -256,6 +256,25 @@ TEST_CASE("predict_classifier: bad input is a message and exit code 1, never an 
   refused(predict(dir.path().string()), "calibration.json");
 }
 
+TEST_CASE(
+    "attention_walkthrough: a sentence with no word, or a heatmap it cannot write, is a message") {
+  const testing::ScratchDirectory dir;
+  const ToolRun empty =
+      run_tool(fmt::format("'{}' --sentence '!!' --svg '{}' 2>&1", TAPEGRAD_ATTENTION_WALKTHROUGH,
+                           (dir / "a.svg").string()));
+  INFO(empty.output);
+  CHECK(empty.exit_code == 1);
+  CHECK(empty.output.find("attention_walkthrough: --sentence \"!!\" has 0 words") !=
+        std::string::npos);
+  const ToolRun unwritable =
+      run_tool(fmt::format("'{}' --svg '{}' 2>&1", TAPEGRAD_ATTENTION_WALKTHROUGH,
+                           (dir / "no-such-folder" / "a.svg").string()));
+  INFO(unwritable.output);
+  CHECK(unwritable.exit_code == 1);
+  CHECK(unwritable.output.find("attention_walkthrough: ") != std::string::npos);
+  CHECK(unwritable.output.find("terminate called") == std::string::npos);
+}
+
 TEST_CASE("train_classifier: a value out of range is refused with readable bounds") {
   const ToolRun run = run_tool(fmt::format("'{}' --lr -1 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
   INFO(run.output);
