@@ -1,4 +1,4 @@
-// The non-GEMM ops of a transformer training step, at the shapes of the config B (batch 32,
+// The non-GEMM ops of a transformer training step, at the shapes of config B (batch 32,
 // T 128, d 256, 8 heads, FFN 1024), on 1 and 2 OpenMP threads: time per call and GB/s of the
 // bytes the op must read and write.
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's comparison in one command: installs what is missing (libtorch-dev and the rest, via
+# The libtorch comparison in one command: installs what is missing (libtorch-dev and the rest, via
 # scripts/deps.sh), builds bench/compare in Release (build/compare), and runs every case, passing
 # its arguments on:   bash bench/compare.sh --json compare.json [--cases train --markdown ...]
 # About 15-20 minutes on 2 cores; `--quick` (3-5 steps a case) takes about 10.

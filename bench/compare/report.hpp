@@ -1,4 +1,4 @@
-// What compare found: one record per case and thread count, as JSON (the fields plus a
+// What compare found: one record per case and thread count, as JSON (the target's fields plus a
 // few), as tables on stdout (plain or markdown), and checked against the performance targets.
 #pragma once
 
