@@ -30,3 +30,4 @@
 #include "autograd/ops/unary.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"
+#include "autograd/threads.hpp"

@@ -11,7 +11,6 @@
 // forward, sum, backward, with the input requiring a gradient as inside a model. Prints one JSON
 // line.
 #include <fmt/format.h>
-#include <omp.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,7 +95,7 @@ double cpu_ms() {
 
 int main(int argc, char** argv) {
   const Flags flags = parse(argc, argv);
-  omp_set_num_threads(flags.threads);
+  tapegrad::set_num_threads(flags.threads);
   manual_seed(0);
   nn::MultiHeadAttention mha(flags.d_model, flags.heads);
   Tensor x = randn({flags.batch, flags.seq, flags.d_model});

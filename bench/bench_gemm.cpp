@@ -8,9 +8,9 @@
 // ("Prescott"); the context line "openblas_core" shows which kernels it uses. Force the AVX-512
 // ones with OPENBLAS_CORETYPE=SkylakeX.
 #include "autograd/kernels/gemm.hpp"
+#include "autograd/threads.hpp"
 
 #include <benchmark/benchmark.h>
-#include <omp.h>
 #ifdef TAPEGRAD_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -118,7 +118,7 @@ void shapes(benchmark::internal::Benchmark* bench) {
   }
 }
 
-BENCHMARK(BM_sgemm<tapegrad_sgemm, omp_set_num_threads>)->Name("tapegrad")->Apply(shapes);
+BENCHMARK(BM_sgemm<tapegrad_sgemm, tapegrad::set_num_threads>)->Name("tapegrad")->Apply(shapes);
 
 #ifdef TAPEGRAD_HAVE_OPENBLAS
 void openblas_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a,

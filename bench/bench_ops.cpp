@@ -1,12 +1,11 @@
 // The non-GEMM ops of a transformer training step, at the shapes of config B (batch 32,
-// T 128, d 256, 8 heads, FFN 1024), on 1 and 2 OpenMP threads: time per call and GB/s of the
+// T 128, d 256, 8 heads, FFN 1024), on 1 and 2 threads: time per call and GB/s of the
 // bytes the op must read and write.
 //
 //   bench_ops --benchmark_min_time=0.2 --benchmark_filter=dropout
 //
 // Names read op/threads. Backward cases time forward + backward through the tape.
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
 #include <cstdint>
 
@@ -22,10 +21,10 @@ constexpr int64_t kFloat = sizeof(float);
 // Runs the benchmark body with the thread count of its argument, restoring the previous one.
 class Threads {
  public:
-  explicit Threads(const benchmark::State& state) : previous_(omp_get_max_threads()) {
-    omp_set_num_threads(static_cast<int>(state.range(0)));
+  explicit Threads(const benchmark::State& state) : previous_(tapegrad::num_threads()) {
+    tapegrad::set_num_threads(static_cast<int>(state.range(0)));
   }
-  ~Threads() { omp_set_num_threads(previous_); }
+  ~Threads() { tapegrad::set_num_threads(previous_); }
   Threads(const Threads&) = delete;
   Threads& operator=(const Threads&) = delete;
 

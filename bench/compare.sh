@@ -23,12 +23,12 @@ if grep -qw avx512f /proc/cpuinfo && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   export OPENBLAS_CORETYPE=SkylakeX
   echo "compare.sh: AVX-512 CPU: OPENBLAS_CORETYPE=SkylakeX (OpenBLAS 0.3.21 would pick SSE3 kernels)"
 fi
-# Both sides share libgomp, whose waits spin for a while by default: the best on idle cores, and
-# what users of either get. While other jobs hold the cores, every 2-thread region then waits for
-# a scheduler slice (milliseconds) and 2-thread figures mean nothing: so wait up to 5 minutes in
+# libtorch runs on libgomp, whose waits spin for a while by default: the best on idle cores, and
+# what its users get. While other jobs hold the cores, every 2-thread region then waits for a
+# scheduler slice (milliseconds) and 2-thread figures mean nothing: so wait up to 5 minutes in
 # all for free cores (--wait-quiet; the table's "free cores" column says what each case had). On
-# a machine that is never quiet, OMP_WAIT_POLICY=PASSIVE bash bench/compare.sh keeps the ratios
-# sane at ~10-40 µs more per parallel region for both sides (bench/README.md).
+# a machine that is never quiet, OMP_WAIT_POLICY=PASSIVE bash bench/compare.sh keeps libtorch's
+# figures sane at ~10-40 µs more per parallel region (bench/README.md).
 echo "compare.sh: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset, libgomp default}"
 echo "compare.sh: load average $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine make the figures noisy)"
 exec "$compare" --wait-quiet 300 "$@"

@@ -14,7 +14,6 @@
 // --checkpoint-every steps, and --resume continues from it to the very same final weights. A NaN
 // or Inf loss or gradient stops the run naming the step and the parameter (or, with
 // --skip-nonfinite, skips the update); a non-finite model is never saved.
-#include <omp.h>
 #include <CLI/CLI.hpp>
 #include <tapegrad/tapegrad.hpp>
 
@@ -407,7 +406,7 @@ nlohmann::json hard_ham_json(const report::ConfusionMatrix& confusion) {
 void train_and_report(Flags flags) {
   if (flags.span.min_length > flags.span.max_length)
     fail("--span-min {} is more than --span-max {}", flags.span.min_length, flags.span.max_length);
-  omp_set_num_threads(flags.threads);
+  set_num_threads(flags.threads);
   manual_seed(flags.seed);
   const std::filesystem::path out = flags.out;
   std::filesystem::create_directories(out);
@@ -595,7 +594,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-count", flags.min_count, "train-split occurrences for a token to get an id")
       ->check(text::in_range(1, 1000));
   app.add_option("--seed", flags.seed, "seed for the weights, dropout and batch order");
-  app.add_option("--threads", flags.threads, "OpenMP threads")->check(text::in_range(1, 256));
+  app.add_option("--threads", flags.threads, "Threads the kernels use (set_num_threads)")
+      ->check(text::in_range(1, 256));
   app.add_option("--data-dir", flags.data_dir,
                  "the corpus: <group>/<id>.txt folders (scripts/fetch_data.sh)");
   app.add_option("--out", flags.out, "run directory for the model, metrics and pictures");

@@ -6,7 +6,6 @@
 //
 // Adding a case: one line in kCases (shapes, tiles, what to mask).
 #include <doctest/doctest.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +19,7 @@
 #include "autograd/kernels/flash_attention.hpp"
 #include "autograd/kernels/simd.hpp"
 #include "autograd/kernels/tile_product.hpp"
+#include "autograd/threads.hpp"
 
 namespace k = tapegrad::kernels;
 
@@ -230,12 +230,12 @@ TEST_CASE("kernels: flash attention's forward without lse (no backward to come) 
 TEST_CASE("kernels: flash attention gives the same bits with 1 and 2 threads") {
   const Case c{2, 3, 70, 70, 16, 16, 32, 32, true, true, 0.1};
   const std::vector<bool> mask = random_mask(c);
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const int threads = tapegrad::num_threads();
+  tapegrad::set_num_threads(1);
   const Run<float> one = run<float>(c, mask, false);
-  omp_set_num_threads(2);
+  tapegrad::set_num_threads(2);
   const Run<float> two = run<float>(c, mask, false);
-  omp_set_num_threads(threads);
+  tapegrad::set_num_threads(threads);
   CHECK(one.out == two.out);
   CHECK(one.lse == two.lse);
   CHECK(one.dq == two.dq);

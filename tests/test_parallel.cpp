@@ -1,8 +1,7 @@
-// The OpenMP kernels give bit-identical results on 1 and 2 threads, on inputs large enough to be
-// shared among threads (the kernels' own checks against their references are in test_kernels).
+// The multithreaded kernels give bit-identical results on 1 and 2 threads, on inputs large enough
+// to be shared among threads (the kernels' own checks against their references are in
+// test_kernels).
 #include <doctest/doctest.h>
-
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -27,13 +26,13 @@ namespace k = tapegrad::kernels;
 
 namespace {
 
-// What f returns when run with OpenMP's thread count set to `threads`.
+// What f returns when run with `threads` threads.
 template <class F>
 auto with_threads(int threads, const F& f) {
-  const int previous = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const int previous = num_threads();
+  set_num_threads(threads);
   auto result = f();
-  omp_set_num_threads(previous);
+  set_num_threads(previous);
   return result;
 }
 

@@ -7,8 +7,6 @@
 // them, like fully masked queries, a row shift of +inf so that their weights exp(s - shift) are 0.
 #include "autograd/kernels/flash_attention.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "autograd/error.hpp"
+#include "autograd/kernels/parallel.hpp"
 #include "autograd/kernels/simd.hpp"
 #include "autograd/kernels/tile_product.hpp"
 
@@ -206,12 +205,15 @@ Sizes sizes_of(const AttentionProblem& problem) {
           round_up(problem.value_dim, kLanes<T>)};
 }
 
-// Problems smaller than this many flops are not worth waking threads for.
+// Problems smaller than this many flops are not worth sharing among threads, and smaller than
+// kWakeFlopsPerThread a thread not worth waking a sleeping worker for (parallel.hpp).
 constexpr double kFlopsPerThread = 1 << 21;
+constexpr double kWakeFlopsPerThread = 8 * kFlopsPerThread;
 
-bool worth_threads(const AttentionProblem& p) {
-  return 2.0 * p.batch * p.heads * p.queries * p.keys * (p.head_dim + p.value_dim) >
-         kFlopsPerThread;
+Team team_of(const AttentionProblem& p) {
+  const double flops = 2.0 * p.batch * p.heads * p.queries * p.keys * (p.head_dim + p.value_dim);
+  const int threads = flops > kFlopsPerThread ? ThreadPool::instance().threads() : 1;
+  return {threads, flops / threads >= kWakeFlopsPerThread};
 }
 
 // ---- forward ----
@@ -549,26 +551,28 @@ void flash_attention_forward(const AttentionProblem& problem, const HeadsView<co
                              const HeadsView<T>& out, T* lse) {
   const Sizes z = sizes_of<T>(problem);
   // Tasks: heads, cut into chunks of query tiles when there are too few heads to keep every
-  // thread busy (each chunk packs its head's keys and values again). Each thread takes one run of
-  // consecutive tasks (static schedule): the batch items whose q, k, v rows the projection GEMM
-  // wrote from that thread, still in its L2 (dynamic scheduling: 10% slower inference at T = 32).
-  const bool threaded = worth_threads(problem);
+  // thread busy (each chunk packs its head's keys and values again). Each thread works through its
+  // own run of consecutive tasks first (thread_pool.hpp): the batch items whose q, k, v rows the
+  // projection GEMM wrote from that thread, still in its L2 (a shared queue of tasks, each taken
+  // by whichever thread is free: 10% slower inference at T = 32).
   const int64_t heads = problem.batch * problem.heads;
   const int64_t query_tiles = ceil_div(problem.queries, z.query_tile);
-  const int64_t chunks = std::clamp<int64_t>(
-      ceil_div(4 * (threaded ? omp_get_max_threads() : 1), std::max<int64_t>(heads, 1)), 1,
-      std::max<int64_t>(query_tiles, 1));
+  const Team team = team_of(problem);
+  const int64_t threads = ThreadPool::instance().available(team);
+  const int64_t chunks = std::clamp<int64_t>(ceil_div(4 * threads, std::max<int64_t>(heads, 1)), 1,
+                                             std::max<int64_t>(query_tiles, 1));
   const int64_t chunk_tiles = ceil_div(query_tiles, chunks);
-#pragma omp parallel if (threaded)
-  {
+  parallel_for_each_thread(heads * chunks, team, [&](ItemRanges& tasks) {
     ForwardTiles<T> tile(z, problem.keys);
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < heads * chunks; ++task) {
-      const int64_t head = task / chunks, first_tile = task % chunks * chunk_tiles;
-      forward_query_tiles(problem, z, q, k, v, out, lse, head / problem.heads, head % problem.heads,
-                          first_tile, std::min(query_tiles, first_tile + chunk_tiles), tile);
+    while (const auto range = tasks.next()) {
+      for (int64_t task = range->begin; task < range->end; ++task) {
+        const int64_t head = task / chunks, first_tile = task % chunks * chunk_tiles;
+        forward_query_tiles(problem, z, q, k, v, out, lse, head / problem.heads,
+                            head % problem.heads, first_tile,
+                            std::min(query_tiles, first_tile + chunk_tiles), tile);
+      }
     }
-  }
+  });
 }
 
 template <class T>
@@ -580,14 +584,14 @@ void flash_attention_backward(const AttentionProblem& problem, const HeadsView<c
   const Sizes z = sizes_of<T>(problem);
   const int64_t heads = problem.batch * problem.heads;
   // Consecutive heads per thread, as in the forward.
-#pragma omp parallel if (worth_threads(problem))
-  {
+  parallel_for_each_thread(heads, team_of(problem), [&](ItemRanges& ranges) {
     BackwardTiles<T> tiles(z, problem.queries);
-#pragma omp for schedule(static)
-    for (int64_t head = 0; head < heads; ++head)
-      backward_head(problem, z, q, k, v, out, lse, grad_out, dq, dk, dv, head / problem.heads,
-                    head % problem.heads, tiles);
-  }
+    while (const auto range = ranges.next()) {
+      for (int64_t head = range->begin; head < range->end; ++head)
+        backward_head(problem, z, q, k, v, out, lse, grad_out, dq, dk, dv, head / problem.heads,
+                      head % problem.heads, tiles);
+    }
+  });
 }
 
 // ---- references ----

@@ -12,9 +12,9 @@
 //   dQ += dS K · scale,  dK += dSᵀ Q · scale.
 //
 // A query that may attend to no key gets a zero output, lse = -inf and zero gradients, never NaN.
-// Threads (OpenMP) split the forward over batch × heads × query tiles and the backward over
-// batch × heads; each task's results come from one thread in a fixed order, so they do not depend
-// on the thread count. The tile products are tile_product's register-blocked FMA loops.
+// Threads (thread_pool.hpp) split the forward over batch × heads × query tiles and the backward
+// over batch × heads; each task's results come from one thread in a fixed order, so they do not
+// depend on the thread count. The tile products are tile_product's register-blocked FMA loops.
 //
 // Dropout on the weights draws no random numbers: whether weight (b, h, i, j) is kept is a hash
 // of (seed, b, h, i, j) (attention_dropout_keep), which the backward evaluates again. The weights

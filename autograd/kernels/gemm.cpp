@@ -19,14 +19,14 @@
 // (a row-major A whose whole panels serve a single column block), the kernel reads A in place.
 // The epilogue (bias, residual, relu) rides on the stores of the micro-kernel: bias and residual
 // join in the first K slice, relu in the last, so C is never passed over again.
-// With OpenMP, the threads split C into a grid of independent blocks (gemm_batched: the batch).
+// Threads (thread_pool.hpp) split C into a grid of independent blocks (gemm_batched: the batch).
 // Measurements behind these choices, and ideas that measured no better: docs/gemm.md.
 #include "autograd/kernels/gemm.hpp"
 
 #include "autograd/error.hpp"
 #include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/parallel.hpp"
 
-#include <omp.h>
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
@@ -410,22 +410,22 @@ Range split(int64_t extent, int64_t parts, int64_t index, int64_t granule) {
   return {std::min(extent, index * chunk), std::min(extent, (index + 1) * chunk)};
 }
 
-// The threads split C into row_parts x col_parts blocks. The grid minimises the largest block,
-// counted in whole micro-tiles, then the elements a thread packs: its rows of A once, and its
-// columns of B once per block of MC rows.
-struct ThreadGrid {
+// C cut into row_parts x col_parts blocks, one per item of a parallel loop. The grid minimises
+// the largest block, counted in whole micro-tiles, then the elements a block packs: its rows of A
+// once, and its columns of B once per block of MC rows.
+struct BlockGrid {
   int64_t row_parts;
   int64_t col_parts;
 };
 
 template <class T>
-ThreadGrid choose_thread_grid(int64_t M, int64_t N, int64_t K, int64_t threads) {
+BlockGrid choose_block_grid(int64_t M, int64_t N, int64_t K, int64_t blocks) {
   using Sizes = Blocking<T>;
-  ThreadGrid best{1, threads};
+  BlockGrid best{1, blocks};
   std::pair<int64_t, int64_t> best_cost{INT64_MAX, INT64_MAX};
-  for (int64_t row_parts = 1; row_parts <= threads; ++row_parts) {
-    if (threads % row_parts != 0) continue;
-    const int64_t col_parts = threads / row_parts;
+  for (int64_t row_parts = 1; row_parts <= blocks; ++row_parts) {
+    if (blocks % row_parts != 0) continue;
+    const int64_t col_parts = blocks / row_parts;
     const int64_t rows = round_up(ceil_div(M, row_parts), Sizes::mr);
     const int64_t cols = round_up(ceil_div(N, col_parts), Sizes::nr);
     const std::pair cost{rows * cols, rows * K + K * cols * ceil_div(rows, Sizes::mc)};
@@ -437,12 +437,15 @@ ThreadGrid choose_thread_grid(int64_t M, int64_t N, int64_t K, int64_t threads) 
   return best;
 }
 
-// Problems smaller than this many flops per thread are not worth a thread's start-up cost.
+// Problems smaller than this many flops per thread are not worth a thread's start-up cost, and
+// smaller than kWakeFlopsPerThread not worth waking a sleeping worker (parallel.hpp).
 constexpr double kFlopsPerThread = 1 << 21;
+constexpr double kWakeFlopsPerThread = 8 * kFlopsPerThread;
 
-int threads_for(double flops) {
+Team team_for(double flops) {
   const double useful = std::max(1.0, flops / kFlopsPerThread);
-  return static_cast<int>(std::min<double>(omp_get_max_threads(), useful));
+  const int threads = static_cast<int>(std::min<double>(ThreadPool::instance().threads(), useful));
+  return {threads, flops / threads >= kWakeFlopsPerThread};
 }
 
 // C = relu(beta * C + bias + residual) when the product is empty (K = 0) or alpha = 0.
@@ -458,11 +461,11 @@ void finish_without_product(int64_t M, int64_t N, T beta, const Epilogue<T>& epi
   }
 }
 
-// gemm on checked arguments, with up to `threads` OpenMP threads.
+// gemm on checked arguments, on up to `threads` threads.
 template <class T>
 void gemm_checked(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha,
                   const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                  const Epilogue<T>& epilogue, int threads) {
+                  const Epilogue<T>& epilogue, Team team) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == T(0)) {
     finish_without_product(M, N, beta, epilogue, C, ldc);
@@ -470,18 +473,24 @@ void gemm_checked(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, in
   }
   const MatrixView<T> a = view(A, lda, trans_a);
   const MatrixView<T> b = view(B, ldb, trans_b);
+  const int64_t threads = ThreadPool::instance().available(team);
   if (threads <= 1) {
     gemm_block(a, b, {0, M}, {0, N}, K, alpha, beta, epilogue, C, ldc);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    const ThreadGrid grid = choose_thread_grid<T>(M, N, K, omp_get_num_threads());
-    const int64_t thread = omp_get_thread_num();
-    const Range rows = split(M, grid.row_parts, thread / grid.col_parts, Blocking<T>::mr);
-    const Range cols = split(N, grid.col_parts, thread % grid.col_parts, Blocking<T>::nr);
-    gemm_block(a, b, rows, cols, K, alpha, beta, epilogue, C, ldc);
-  }
+  // One block of C per thread; a thread whose core is taken leaves its block to the others if it
+  // has not started it (thread_pool.hpp).
+  const BlockGrid grid = choose_block_grid<T>(M, N, K, threads);
+  parallel_for_each_thread(
+      threads, {static_cast<int>(threads), team.wake}, [&](ItemRanges& ranges) {
+        while (const auto range = ranges.next()) {
+          for (int64_t block = range->begin; block < range->end; ++block) {
+            const Range rows = split(M, grid.row_parts, block / grid.col_parts, Blocking<T>::mr);
+            const Range cols = split(N, grid.col_parts, block % grid.col_parts, Blocking<T>::nr);
+            gemm_block(a, b, rows, cols, K, alpha, beta, epilogue, C, ldc);
+          }
+        }
+      });
 }
 
 void check_arguments(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K,
@@ -504,8 +513,8 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K,
           const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
           Epilogue<T> epilogue) {
   check_arguments(trans_a, trans_b, M, N, K, lda, ldb, ldc);
-  const int threads = threads_for(2.0 * M * N * K);
-  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, threads);
+  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue,
+               team_for(2.0 * M * N * K));
 }
 
 template <class T>
@@ -522,21 +531,24 @@ void gemm_batched(Transpose trans_a, Transpose trans_b, int64_t batch, int64_t M
          stride_c);
   }
   const double flops = 2.0 * M * N * K;
-  const int problem_threads = threads_for(flops);
-  const int batch_threads = threads_for(flops * batch);
+  const Team problem_team = team_for(flops);
+  const Team batch_team = team_for(flops * batch);
+  const int batch_threads = batch_team.threads;
   // One thread per problem, unless that leaves threads idle for a large part of the run.
   const bool split_batch =
       batch_threads > 1 && batch >= batch_threads &&
-      (problem_threads == 1 || batch % batch_threads == 0 || batch >= 4 * batch_threads);
-  const auto solve = [&](int64_t i, int threads) {
+      (problem_team.threads == 1 || batch % batch_threads == 0 || batch >= 4 * batch_threads);
+  const auto solve = [&](int64_t i, Team team) {
     gemm_checked(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb,
-                 beta, C + i * stride_c, ldc, Epilogue<T>{}, threads);
+                 beta, C + i * stride_c, ldc, Epilogue<T>{}, team);
   };
   if (split_batch) {
-#pragma omp parallel for num_threads(batch_threads) schedule(static)
-    for (int64_t i = 0; i < batch; ++i) solve(i, 1);
+    parallel_for_each_thread(batch, batch_team, [&](ItemRanges& ranges) {
+      while (const auto range = ranges.next())
+        for (int64_t i = range->begin; i < range->end; ++i) solve(i, Team{1, false});
+    });
   } else {
-    for (int64_t i = 0; i < batch; ++i) solve(i, problem_threads);
+    for (int64_t i = 0; i < batch; ++i) solve(i, problem_team);
   }
 }
 

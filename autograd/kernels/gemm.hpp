@@ -11,7 +11,7 @@
 // linear layer's bias and activation, and a residual connection's sum.
 // Negative sizes or too small leading dimensions throw tapegrad::Error.
 //
-// gemm and gemm_batched are cache-blocked, SIMD and OpenMP-parallel (see gemm.cpp);
+// gemm and gemm_batched are cache-blocked, SIMD and multithreaded (see gemm.cpp);
 // gemm_reference is the plain triple loop the tests compare them against.
 // All three are defined for float and double.
 #pragma once

@@ -1,4 +1,5 @@
-// Parallel loops over independent items with OpenMP, serial below a work threshold.
+// Parallel loops over independent items on tapegrad's threads (thread_pool.hpp), serial below a
+// work threshold.
 //
 // Kernels cut their work into items whose results do not depend on how the items are shared out
 // (rows, lines, fixed-size blocks; never one reduction split by the thread count), so 1 and 2
@@ -6,45 +7,50 @@
 // each element takes the same (batch or tail) path whatever the split.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 
+#include "autograd/kernels/thread_pool.hpp"
+
 namespace tapegrad::kernels {
 
-// Units of work (about one element read and written) each thread must get before a team is worth
-// starting: a parallel region costs ~1 µs with the worker spinning and ~5 µs waking it, against
+// Units of work (about one element read and written) each thread must get before a loop is worth
+// sharing: a shared loop costs ~1 µs with the workers spinning and more waking them, against
 // ~0.13 ns per element of an add in cache (measurements in docs/ops-performance.md).
 inline constexpr int64_t kParallelGrain = 1 << 14;
 
-// The threads worth using for `work` units: 1 below kParallelGrain per thread, and 1 inside a
-// parallel region (no nested teams).
-inline int threads_for_work(int64_t work) {
-  if (omp_in_parallel()) return 1;
-  return static_cast<int>(
-      std::clamp<int64_t>(work / kParallelGrain, 1, std::max(1, omp_get_max_threads())));
+// Work per thread from which a loop wakes sleeping workers even on a busy machine
+// (thread_pool.hpp).
+inline constexpr int64_t kWakeGrain = 16 * kParallelGrain;
+
+// The team worth using for `work` units: 1 thread below kParallelGrain per thread.
+inline Team team_for_work(int64_t work) {
+  const int threads = static_cast<int>(
+      std::clamp<int64_t>(work / kParallelGrain, 1, ThreadPool::instance().threads()));
+  return {threads, work / threads >= kWakeGrain};
 }
 
-// Calls f(begin, end) over consecutive ranges covering [0, items), one range per thread (all of
-// it serially when the work, items · work_per_item, is small).
+// Calls body(ranges) on each thread of the team that shares the loop; the body takes ranges of
+// [0, items) from ranges.next() until it returns none: one body per thread, so a body may set up
+// scratch space once for all the items it gets.
+template <class Body>
+void parallel_for_each_thread(int64_t items, Team team, const Body& body) {
+  ThreadPool::instance().run(items, team, body);
+}
+
+// Calls f(begin, end) over consecutive ranges covering [0, items), a few per thread (all of it at
+// once when the work, items · work_per_item, is small).
 template <class F>
 void parallel_for(int64_t items, int64_t work_per_item, const F& f) {
   if (items <= 0) return;
-  const int threads =
-      items == 1
-          ? 1
-          : static_cast<int>(std::min<int64_t>(items, threads_for_work(items * work_per_item)));
-  if (threads <= 1) {
+  const Team team = items == 1 ? Team{1, false} : team_for_work(items * work_per_item);
+  if (team.threads <= 1) {
     f(int64_t{0}, items);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    const int64_t thread = omp_get_thread_num(), team = omp_get_num_threads();
-    const int64_t begin = items * thread / team, end = items * (thread + 1) / team;
-    if (begin < end) f(begin, end);
-  }
+  parallel_for_each_thread(items, team, [&](ItemRanges& ranges) {
+    while (const auto range = ranges.next()) f(range->begin, range->end);
+  });
 }
 
 // Calls f(begin, end) over ranges covering [0, n) elements, cut at multiples of `unit`.

@@ -36,20 +36,7 @@ std::optional<double> Case::flops() const {
 }
 
 std::vector<Case> all_cases() {
-  const ModelShape a{.vocab = 5000,
-                     .d_model = 64,
-                     .heads = 4,
-                     .layers = 1,
-                     .ffn = 128,
-                     .seq_len = 32,
-                     .batch = 32};
-  const ModelShape b{.vocab = 10000,
-                     .d_model = 256,
-                     .heads = 8,
-                     .layers = 4,
-                     .ffn = 1024,
-                     .seq_len = 128,
-                     .batch = 32};
+  const ModelShape a = tapegrad::bench::kClassifierA, b = tapegrad::bench::kClassifierB;
   std::vector<Case> cases;
   for (Kind kind : {Kind::Train, Kind::Inference}) {
     cases.push_back({kind, "A", a});

@@ -10,13 +10,13 @@
 #include <variant>
 #include <vector>
 
+#include "bench/classifier_shapes.hpp"
+
 namespace comparison {
 
 // The classifier benchmarked: Embedding + sinusoidal positions (dropout 0.1) + post-LN
 // TransformerEncoderLayer x layers (ReLU FFN, dropout 0.1) + mean over T + Linear(d_model, 2).
-struct ModelShape {
-  int64_t vocab, d_model, heads, layers, ffn, seq_len, batch;
-};
+using ModelShape = tapegrad::bench::ClassifierShape;
 
 // Self-attention of MultiHeadAttention on x [batch, seq_len, d_model] (no weights returned).
 struct AttentionShape {

@@ -188,7 +188,7 @@ std::unique_ptr<Runner> make_reference_runner(const Case& c) {
 }
 
 // at::set_num_threads also rebuilds libtorch's pthreadpool: only when the count changes. The
-// OpenMP count is set every time, since tapegrad's steps set it too.
+// OpenMP count is set every time, in case anything else in the process changed it.
 void use_reference_threads(ReferenceThreads threads) {
   static int intra_op = 0;
   if (threads.intra_op != intra_op) {

@@ -28,7 +28,7 @@ struct Record {
   // Cores this process got, of `threads`, measured before and after the timing (the fewer): below
   // `threads`, other jobs shared the cores and both sides ran slower than they can.
   std::optional<double> free_cores;
-  std::string omp_wait_policy;  // OMP_WAIT_POLICY (both sides share libgomp), "" if unset
+  std::string omp_wait_policy;  // OMP_WAIT_POLICY (libtorch's libgomp), "" if unset
   // The reference's thread arrangements tried before the timing: label and median ms.
   std::vector<std::pair<std::string, double>> arrangements;
   // GEMM only: FLOPs per step and the per-core fp32 peak the percentages divide by.

@@ -2,7 +2,7 @@
 // libtorch for models and attention, OpenBLAS's cblas_sgemm for GEMM). Each side builds its own
 // model from a fixed seed (weights and token batches differ between the sides; shapes and work do
 // not) and sets its own thread pools before each of its steps, since the two share the process:
-// tapegrad and libtorch share one OpenMP runtime, libtorch and cblas_sgemm one OpenBLAS pool.
+// libtorch and cblas_sgemm share one OpenBLAS pool.
 #pragma once
 
 #include <memory>
@@ -13,7 +13,7 @@
 namespace comparison {
 
 std::unique_ptr<Runner> make_tapegrad_runner(const Case& c);
-void use_tapegrad_threads(int threads);  // OpenMP
+void use_tapegrad_threads(int threads);  // set_num_threads
 
 // libtorch's intra-op pool (OpenMP) and the OpenBLAS pool its GEMMs run on.
 struct ReferenceThreads {

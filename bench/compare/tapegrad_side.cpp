@@ -2,11 +2,10 @@
 // pointers, as cblas_sgemm is called).
 #include <tapegrad/tapegrad.hpp>
 
-#include <omp.h>
-
 #include <utility>
 
 #include "autograd/kernels/gemm.hpp"
+#include "bench/train_step.hpp"
 #include "sides.hpp"
 
 namespace comparison {
@@ -15,66 +14,14 @@ namespace {
 using namespace tapegrad;
 
 constexpr uint64_t kSeed = 0;
-constexpr double kDropout = 0.1;
-constexpr int kBatches = 4;
-
-struct Classifier : nn::Module {
-  nn::Embedding tok;
-  nn::SinusoidalPositionalEncoding pos;
-  nn::TransformerEncoder encoder;
-  nn::Linear head;
-
-  explicit Classifier(const ModelShape& s)
-      : tok(s.vocab, s.d_model),
-        pos(s.d_model, s.seq_len, kDropout),
-        encoder(
-            {.d_model = s.d_model, .nhead = s.heads, .dim_feedforward = s.ffn, .dropout = kDropout},
-            s.layers),
-        head(s.d_model, 2) {
-    register_modules({{"tok", tok}, {"pos", pos}, {"encoder", encoder}, {"head", head}});
-  }
-
-  // ids [B, T] -> logits [B, 2]
-  Tensor forward(const Tensor& ids) { return head(mean(encoder(pos(tok(ids))), {1})); }
-};
-
-// kBatches token batches ids [B, T] and labels [B], drawn before timing and used in turn.
-class Batches {
- public:
-  explicit Batches(const ModelShape& s) {
-    for (int i = 0; i < kBatches; ++i) {
-      ids_.push_back(randint(0, s.vocab, {s.batch, s.seq_len}));
-      labels_.push_back(randint(0, 2, {s.batch}));
-    }
-  }
-  std::pair<const Tensor&, const Tensor&> next() {
-    next_ = (next_ + 1) % kBatches;
-    return {ids_[next_], labels_[next_]};
-  }
-
- private:
-  std::vector<Tensor> ids_, labels_;
-  int next_ = 0;
-};
 
 class TrainRunner : public Runner {
  public:
-  explicit TrainRunner(const ModelShape& s)
-      : model_(s),
-        optimizer_(model_.parameters(), {.lr = 1e-3, .weight_decay = 1e-2}),
-        batches_(s) {}
-  void step() override {
-    const auto [ids, labels] = batches_.next();
-    optimizer_.zero_grad();
-    const Tensor loss = cross_entropy(model_.forward(ids), labels);
-    loss.backward();
-    optimizer_.step();
-  }
+  explicit TrainRunner(const ModelShape& s) : train_step_(s) {}
+  void step() override { train_step_(); }
 
  private:
-  Classifier model_;
-  optim::AdamW optimizer_;
-  Batches batches_;
+  tapegrad::bench::ClassifierTrainStep train_step_;
 };
 
 class InferenceRunner : public Runner {
@@ -86,8 +33,8 @@ class InferenceRunner : public Runner {
   }
 
  private:
-  Classifier model_;
-  Batches batches_;
+  tapegrad::bench::BenchClassifier model_;
+  tapegrad::bench::TokenBatches batches_;
 };
 
 class AttentionRunner : public Runner {
@@ -149,6 +96,6 @@ std::unique_ptr<Runner> make_tapegrad_runner(const Case& c) {
   return nullptr;
 }
 
-void use_tapegrad_threads(int threads) { omp_set_num_threads(threads); }
+void use_tapegrad_threads(int threads) { set_num_threads(threads); }
 
 }  // namespace comparison
