@@ -29,6 +29,14 @@ double Generator::normal() {
   return radius * std::cos(angle);
 }
 
+uint64_t Generator::below(uint64_t bound) {
+  if (bound == 0) fail("Generator::below: bound 0; give 1 or more");
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+  uint64_t draw = engine_();
+  while (draw >= limit) draw = engine_();
+  return draw % bound;
+}
+
 std::string Generator::state() const {
   std::ostringstream out;
   out << engine_ << ' ' << has_spare_normal_ << ' ';

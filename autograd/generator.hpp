@@ -18,6 +18,9 @@ class Generator {
   // Standard normal (Box-Muller; the second value of each pair is kept for the next call).
   double normal();
   uint64_t next_u64() { return engine_(); }
+  // Uniform on [0, bound) (bound >= 1), without the bias of a plain `% bound`: draws that fall in
+  // the top partial range of 2^64 are drawn again.
+  uint64_t below(uint64_t bound);
 
   // The whole state as text, and back: checkpoints store it to resume the same stream.
   std::string state() const;

@@ -111,6 +111,23 @@ TEST_CASE("the same seed gives the same numbers") {
   CHECK(b.normal() == next);
 }
 
+TEST_CASE("Generator::below draws uniformly below the bound, without modulo bias") {
+  Generator generator(5);
+  // bound = 3 * 2^62: a plain `draw % bound` would fold the top quarter of the draws onto
+  // [0, 2^62) and give values below 2^62 half the time, not a third.
+  const uint64_t bound = uint64_t{3} << 62;
+  int low = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const uint64_t value = generator.below(bound);
+    CHECK(value < bound);
+    low += value < (uint64_t{1} << 62);
+  }
+  CHECK(low > 850);
+  CHECK(low < 1150);
+  CHECK(generator.below(1) == 0);
+  CHECK_THROWS_WITH_AS(generator.below(0), "Generator::below: bound 0; give 1 or more", Error);
+}
+
 TEST_CASE("random fills have the requested distribution") {
   Generator generator(3);
   const std::vector<double> u = uniform({20000}, -1, 3, {}, generator).to_vector();

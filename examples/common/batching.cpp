@@ -11,14 +11,10 @@
 namespace tapegrad::text {
 namespace {
 
-// Fisher-Yates; each draw is uniform on [0, i] by rejecting the top partial range of 2^64.
+// Fisher-Yates: item i swaps with one drawn uniformly from [0, i].
 void shuffle(std::vector<int64_t>& items, Generator& generator) {
-  for (uint64_t i = items.size() - 1; i > 0 && i < items.size(); --i) {
-    const uint64_t range = i + 1, limit = UINT64_MAX - UINT64_MAX % range;
-    uint64_t draw = generator.next_u64();
-    while (draw >= limit) draw = generator.next_u64();
-    std::swap(items[i], items[draw % range]);
-  }
+  for (uint64_t i = items.size() - 1; i > 0 && i < items.size(); --i)
+    std::swap(items[i], items[generator.below(i + 1)]);
 }
 
 }  // namespace

@@ -7,14 +7,6 @@
 namespace tapegrad::text {
 namespace {
 
-// Uniform on [0, bound) by rejecting the top partial range of 2^64.
-uint64_t uniform_below(uint64_t bound, Generator& generator) {
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-  uint64_t draw = generator.next_u64();
-  while (draw >= limit) draw = generator.next_u64();
-  return draw % bound;
-}
-
 std::vector<int64_t> first(const std::vector<int64_t>& ids, int64_t count) {
   return {ids.begin(), ids.begin() + std::min<int64_t>(count, static_cast<int64_t>(ids.size()))};
 }
@@ -48,12 +40,12 @@ std::vector<int64_t> body_span_view(const EncodedMail& mail, const BodySpanOptio
     fail("body_span_view: needs 1 <= min_length <= max_length, got {} and {}", options.min_length,
          options.max_length);
   const auto lengths = static_cast<uint64_t>(options.max_length - options.min_length + 1);
-  const auto length = std::min<int64_t>(
-      options.min_length + static_cast<int64_t>(uniform_below(lengths, generator)),
-      static_cast<int64_t>(mail.body.size()));
+  const auto length =
+      std::min<int64_t>(options.min_length + static_cast<int64_t>(generator.below(lengths)),
+                        static_cast<int64_t>(mail.body.size()));
   if (length == 0) return {};
   const auto starts = static_cast<uint64_t>(static_cast<int64_t>(mail.body.size()) - length + 1);
-  const auto start = static_cast<int64_t>(uniform_below(starts, generator));
+  const auto start = static_cast<int64_t>(generator.below(starts));
   return {mail.body.begin() + start, mail.body.begin() + start + length};
 }
 
