@@ -1,11 +1,14 @@
-// Everything in nn/: the Module base, layers, attention and losses.
+// Everything in nn/: the Module base, layers, attention, losses, and the decoder with generation.
 #pragma once
 
 #include "nn/activation.hpp"
 #include "nn/attention.hpp"
+#include "nn/decoder.hpp"
 #include "nn/dropout.hpp"
 #include "nn/embedding.hpp"
 #include "nn/feed_forward.hpp"
+#include "nn/generate.hpp"
+#include "nn/kv_cache.hpp"
 #include "nn/layer_norm.hpp"
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
@@ -14,5 +17,6 @@
 #include "nn/multi_head_attention.hpp"
 #include "nn/pooling.hpp"
 #include "nn/positional_encoding.hpp"
+#include "nn/sampling.hpp"
 #include "nn/sequential.hpp"
 #include "nn/transformer.hpp"

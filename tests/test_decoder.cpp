@@ -1,0 +1,204 @@
+// The decoder-only language model (nn/decoder.hpp) and its KV cache (nn/kv_cache.hpp): GPT-2's
+// names, causality, cached decoding against the full forward, tied weights, gradient checks, and
+// the errors for sequences longer than the model or the cache.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "nn/nn.hpp"
+#include "tests/testing.hpp"
+
+using namespace tapegrad;
+using namespace tapegrad::nn;
+
+namespace {
+
+using Inputs = const std::vector<Tensor>&;
+
+std::vector<Tensor> with_parameters(const Module& module, std::vector<Tensor> inputs) {
+  for (const Tensor& p : module.parameters()) inputs.push_back(p);
+  return inputs;
+}
+
+std::vector<std::string> names(const Module& module) {
+  std::vector<std::string> result;
+  for (const auto& [name, parameter] : module.named_parameters()) result.push_back(name);
+  return result;
+}
+
+// A small model's options. Seeds the default generator: the model made next has fixed weights.
+DecoderLMOptions small(PositionEncoding positions, bool tie_weights = true,
+                       int64_t num_layers = 2) {
+  manual_seed(3);
+  return {.vocab_size = 11,
+          .max_len = 12,
+          .d_model = 8,
+          .nhead = 2,
+          .num_layers = num_layers,
+          .positions = positions,
+          .tie_weights = tie_weights};
+}
+
+void to_eval(DecoderLM& model, DType dtype) {
+  model.to(dtype);
+  model.eval();
+}
+
+Tensor random_ids(int64_t B, int64_t T, int64_t vocab, uint64_t seed) {
+  Generator generator(seed);
+  return randint(0, vocab, {B, T}, generator);
+}
+
+// max |a - b| / max |b| over every element
+double relative_error(const Tensor& a, const Tensor& b) {
+  const std::vector<double> x = a.to_vector(), y = b.to_vector();
+  REQUIRE(x.size() == y.size());
+  double difference = 0, scale = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    difference = std::max(difference, std::abs(x[i] - y[i]));
+    scale = std::max(scale, std::abs(y[i]));
+  }
+  return difference / scale;
+}
+
+}  // namespace
+
+TEST_CASE("nn.DecoderLM: GPT-2's names") {
+  DecoderLM tied(small(PositionEncoding::Learned, true, 1));
+  to_eval(tied, kFloat32);
+  CHECK(names(tied) ==
+        std::vector<std::string>{"wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.ln_1.bias",
+                                 "h.0.attn.in_proj_weight", "h.0.attn.in_proj_bias",
+                                 "h.0.attn.out_proj.weight", "h.0.attn.out_proj.bias",
+                                 "h.0.ln_2.weight", "h.0.ln_2.bias", "h.0.mlp.linear1.weight",
+                                 "h.0.mlp.linear1.bias", "h.0.mlp.linear2.weight",
+                                 "h.0.mlp.linear2.bias", "ln_f.weight", "ln_f.bias"});
+  CHECK(tied.h[0].mlp.linear1.weight.shape() == Shape{32, 8});  // dim_feedforward 4 * d_model
+  CHECK(tied.lm_head_weight().impl() == tied.wte.weight.impl());
+
+  DecoderLM untied(small(PositionEncoding::Sinusoidal, false, 1));
+  to_eval(untied, kFloat32);
+  const std::vector<std::string> untied_names = names(untied);
+  CHECK(untied_names.back() == "lm_head.weight");
+  CHECK(std::count(untied_names.begin(), untied_names.end(), "wpe.weight") == 0);
+  CHECK(untied.lm_head_weight().shape() == Shape{11, 8});
+}
+
+TEST_CASE("nn.DecoderLM: causal, a later token changes no earlier logit") {
+  DecoderLM model(small(PositionEncoding::Learned));
+  to_eval(model, kFloat64);
+  const Tensor ids = random_ids(1, 6, 11, 5);
+  const Tensor changed = clone(ids);
+  changed.data<int64_t>()[4] = (ids.data<int64_t>()[4] + 1) % 11;
+  const Tensor before = model(ids), after = model(changed);  // [1, 6, 11]
+  CHECK(relative_error(narrow(after, 1, 0, 4), narrow(before, 1, 0, 4)) == 0.0);
+  CHECK(relative_error(narrow(after, 1, 4, 2), narrow(before, 1, 4, 2)) > 1e-3);
+}
+
+TEST_CASE("nn.DecoderLM: cached decoding equals the full forward at every position") {
+  // Prefill 4 tokens, a chunk of 3 after them (its causal mask is offset by the cache), then one
+  // token per call; the logits of every position against one forward over all 10.
+  for (const DType dtype : {kFloat64, kFloat32}) {
+    for (const PositionEncoding positions :
+         {PositionEncoding::Learned, PositionEncoding::Sinusoidal}) {
+      CAPTURE(dtype);
+      CAPTURE(static_cast<int>(positions));
+      DecoderLM model(small(positions));
+      to_eval(model, dtype);
+      const int64_t B = 2, T = 10;
+      const Tensor ids = random_ids(B, T, 11, 7);
+      const Tensor full = model(ids);  // [B, T, V]
+
+      std::vector<KVCache> cache = model.make_cache(B);
+      std::vector<Tensor> pieces;
+      const auto feed = [&](int64_t first, int64_t length) {
+        pieces.push_back(model(narrow(ids, 1, first, length).contiguous(), cache));
+      };
+      feed(0, 4);
+      feed(4, 3);
+      for (int64_t t = 7; t < T; ++t) feed(t, 1);
+      CHECK(cache[0].length() == T);
+      const Tensor cached = cat(pieces, 1);  // [B, T, V]
+      CHECK(cached.shape() == full.shape());
+      const double error = relative_error(cached, full);
+      CAPTURE(error);
+      CHECK(error <= (dtype == kFloat64 ? 1e-12 : 1e-5));
+    }
+  }
+}
+
+TEST_CASE("nn.DecoderLM: cached decoding records nothing on the tape") {
+  DecoderLM model(small(PositionEncoding::Learned));
+  to_eval(model, kFloat64);
+  std::vector<KVCache> cache = model.make_cache();
+  const Tensor logits = model(random_ids(1, 3, 11, 1), cache);
+  CHECK_FALSE(logits.requires_grad());
+}
+
+TEST_CASE("nn.DecoderLM: tied weights get the sum of both gradients") {
+  DecoderLM tied(small(PositionEncoding::Learned, true));
+  to_eval(tied, kFloat64);
+  DecoderLM untied(small(PositionEncoding::Learned, false));
+  to_eval(untied, kFloat64);
+  untied.load_state_dict(tied.state_dict(), /*strict=*/false);
+  copy_into(untied.lm_head->weight, tied.wte.weight);
+
+  const Tensor ids = random_ids(2, 5, 11, 9);
+  const Tensor weights = testing::input({2, 5, 11}, 4).detach();  // a loss that weighs each logit
+  sum(tied(ids) * weights).backward();
+  sum(untied(ids) * weights).backward();
+  const Tensor expected = untied.wte.weight.grad() + untied.lm_head->weight.grad();
+  CHECK(relative_error(tied.wte.weight.grad(), expected) <= 1e-14);
+  // Both uses matter: neither gradient alone is the sum.
+  CHECK(relative_error(tied.wte.weight.grad(), untied.lm_head->weight.grad()) > 1e-3);
+  CHECK(relative_error(tied.wte.weight.grad(), untied.wte.weight.grad()) > 1e-3);
+}
+
+TEST_CASE("gradcheck nn.DecoderBlock") {
+  const Tensor x = testing::input({2, 3, 4}, 1);
+  DecoderBlock block({.d_model = 4, .nhead = 2, .dim_feedforward = 6, .dropout = 0.0});
+  block.to(kFloat64);
+  CHECK(gradcheck([&](Inputs in) { return block(in[0]); }, with_parameters(block, {x})));
+}
+
+TEST_CASE("gradcheck nn.DecoderLM") {
+  const Tensor ids = random_ids(2, 3, 5, 2);
+  for (const bool tie_weights : {true, false}) {
+    for (const PositionEncoding positions :
+         {PositionEncoding::Learned, PositionEncoding::Sinusoidal}) {
+      CAPTURE(tie_weights);
+      CAPTURE(static_cast<int>(positions));
+      DecoderLM model({.vocab_size = 5,
+                       .max_len = 4,
+                       .d_model = 4,
+                       .nhead = 2,
+                       .num_layers = 2,
+                       .dim_feedforward = 6,
+                       .dropout = 0.0,
+                       .positions = positions,
+                       .tie_weights = tie_weights});
+      model.to(kFloat64);
+      CHECK(gradcheck([&](Inputs) { return model(ids); }, with_parameters(model, {})));
+    }
+  }
+}
+
+TEST_CASE("nn.DecoderLM: sequences longer than the model or the cache are errors") {
+  DecoderLM model(small(PositionEncoding::Learned));
+  to_eval(model, kFloat32);
+  CHECK_THROWS_WITH_AS(model(random_ids(1, 13, 11, 1)),
+                       doctest::Contains("positions 0..12 (ids of shape [1, 13] after 0 earlier "
+                                         "tokens) exceed max_len 12"),
+                       Error);
+  std::vector<KVCache> cache = model.make_cache(1, 5);
+  model(random_ids(1, 4, 11, 1), cache);
+  CHECK_THROWS_WITH_AS(
+      model(random_ids(1, 2, 11, 1), cache),
+      doctest::Contains("4 cached tokens + 2 new ones exceed the cache's max_len 5"), Error);
+  CHECK_THROWS_WITH_AS(model.make_cache(1, 13),
+                       doctest::Contains("max_len 13 exceeds the model's max_len 12"), Error);
+  cache.pop_back();
+  CHECK_THROWS_WITH_AS(model(random_ids(1, 1, 11, 1), cache),
+                       doctest::Contains("1 caches for 2 blocks"), Error);
+}
