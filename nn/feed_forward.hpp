@@ -1,7 +1,7 @@
-// The position-wise feed-forward block of a transformer (Vaswani et al. 2017,
-// section 3.3), applied to every token alone:  FFN(x) =
-// linear2(dropout(activation(linear1(x)))) The submodule names are PyTorch's
-// TransformerEncoderLayer's: linear1, dropout, linear2.
+// The position-wise feed-forward block of a transformer (Vaswani et al. 2017, section 3.3),
+// applied to every token alone:
+//   FFN(x) = linear2(dropout(activation(linear1(x))))
+// The submodule names are PyTorch's TransformerEncoderLayer's: linear1, dropout, linear2.
 #pragma once
 
 #include "nn/dropout.hpp"

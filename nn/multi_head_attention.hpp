@@ -1,26 +1,23 @@
 // Multi-head attention (Vaswani et al. 2017, section 3.2.2), batch first:
-//   head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V),   MultiHead(Q, K, V) =
-//   Concat(head_i) W^O
-// The H heads of size D = embed_dim / H are one projection of width embed_dim,
-// split into [B, T, H, D] and viewed as [B, H, T, D] so that attention runs on
-// every head at once. Without need_weights, self-attention hands the packed
-// projection [B, T, 3, H, D] to the fused kernel, which reads the heads in
-// place and writes [B, T, H, D]: neither the split nor the merge copies.
+//   head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)
+//   MultiHead(Q, K, V) = Concat(head_1, ..., head_H) W^O
+// The H heads of size D = embed_dim / H are one projection of width embed_dim, split into
+// [B, T, H, D] and viewed as [B, H, T, D] so that attention runs on every head at once. Without
+// need_weights, self-attention hands the packed projection [B, T, 3, H, D] to the fused kernel,
+// which reads the heads in place and writes [B, T, H, D]: neither the split nor the merge copies.
 //
 // Parameters carry PyTorch's names so that weights move between the two: when
-// kdim == vdim == embed_dim, one packed in_proj_weight [3E, E] (self-attention
-// projects Q, K and V in one GEMM), else q_proj_weight [E, E], k_proj_weight
-// [E, kdim], v_proj_weight [E, vdim]; in_proj_bias [3E] either way, and
-// out_proj (a Linear: out_proj.weight, out_proj.bias). PyTorch's
-// initialisation: Xavier-uniform projections, zero biases.
+// kdim == vdim == embed_dim, one packed in_proj_weight [3E, E] (self-attention projects Q, K and
+// V in one GEMM), else q_proj_weight [E, E], k_proj_weight [E, kdim], v_proj_weight [E, vdim];
+// in_proj_bias [3E] either way, and out_proj (a Linear: out_proj.weight, out_proj.bias).
+// PyTorch's initialisation: Xavier-uniform projections, zero biases.
 //
-// need_weights is true by default, as in PyTorch, and asking for the weights
-// takes the slow path: the plain attention (matmul, softmax, matmul) that forms
-// the [B, H, Tq, Tk] weights, about 6.5× slower forward+backward than the fused
-// path at T = 512. Pass {.need_weights = false} unless you use the weights.
+// need_weights is true by default, as in PyTorch, and asking for the weights takes the slow path:
+// the plain attention (matmul, softmax, matmul) that forms the [B, H, Tq, Tk] weights, about 6.5×
+// slower forward+backward than the fused path at T = 512. Pass {.need_weights = false} unless you
+// use the weights.
 //
-// Masks are bool, true = may attend (PyTorch's key_padding_mask means the
-// opposite).
+// Masks are bool, true = may attend (PyTorch's key_padding_mask means the opposite).
 #pragma once
 
 #include <optional>

@@ -1,17 +1,15 @@
-// The transformer encoder (Vaswani et al. 2017, section 3.1), batch first, with
-// PyTorch's names, defaults and submodule names, so weights move between the
-// two:
-//   post-LN (norm_first = false, the paper):  x = norm1(x + SA(x));  x =
-//   norm2(x + FF(x)) pre-LN  (norm_first = true):              x = x +
-//   SA(norm1(x));  x = x + FF(norm2(x))
-// where SA(x) = dropout1(self_attn(x, x, x)) and FF(x) =
-// dropout2(linear2(dropout(act(linear1(x))))). Where dropout1 (dropout2) is
-// the identity (eval mode, or p = 0), the residual x joins in the GEMM of
-// out_proj (linear2): no pass of its own.
+// The transformer encoder (Vaswani et al. 2017, section 3.1), batch first, with PyTorch's names,
+// defaults and submodule names, so weights move between the two:
+//   post-LN (norm_first = false, the paper):  x = norm1(x + SA(x));  x = norm2(x + FF(x))
+//   pre-LN  (norm_first = true):              x = x + SA(norm1(x));  x = x + FF(norm2(x))
+// where
+//   SA(x) = dropout1(self_attn(x, x, x))
+//   FF(x) = dropout2(linear2(dropout(act(linear1(x)))))
+// Where dropout1 (dropout2) is the identity (eval mode, or p = 0), the residual x joins in the
+// GEMM of out_proj (linear2): no pass of its own.
 //
-// Masks are bool, true = may attend: src_key_padding_mask [B, T] (true = a real
-// token) and src_mask [T, T], [B * H, T, T] or [B, H, T, T]; is_causal adds
-// causal_mask(T).
+// Masks are bool, true = may attend: src_key_padding_mask [B, T] (true = a real token) and
+// src_mask [T, T], [B * H, T, T] or [B, H, T, T]; is_causal adds causal_mask(T).
 #pragma once
 
 #include <optional>

@@ -53,8 +53,8 @@ class StepLR : public LRScheduler {
   StepLR(Optimizer& optimizer, StepLROptions options);
 };
 
-// lr = base_lr · (start_factor + (end_factor - start_factor) · min(step, total_iters) /
-// total_iters)
+// lr = base_lr · (start_factor + (end_factor - start_factor) · s / total_iters),
+// with s = min(step, total_iters)
 struct LinearLROptions {
   double start_factor = 1.0 / 3;  // in (0, 1]
   double end_factor = 1.0;        // in [0, 1]
@@ -68,8 +68,8 @@ class LinearLR : public LRScheduler {
 // Linear warmup from 0 to base_lr over warmup_steps, then a cosine from base_lr down to
 // min = min_lr_ratio · base_lr at total_steps, and min after:
 //   step < warmup_steps: lr = base_lr · step / warmup_steps
-//   else: lr = min + (base_lr - min) · (1 + cos(π · min(1, (step - warmup) / (total - warmup)))) /
-//   2
+//   else:                lr = min + (base_lr - min) · (1 + cos(π · t)) / 2,
+//                        t = min(1, (step - warmup_steps) / (total_steps - warmup_steps))
 // The first optimizer step with warmup runs with lr 0, as Hugging Face's cosine-with-warmup.
 struct LinearWarmupCosineOptions {
   int64_t warmup_steps = 0;  // >= 0
