@@ -191,11 +191,10 @@ int ThreadPool::available(Team team) const {
 }
 
 void ThreadPool::run_erased(int64_t items, Team team, const void* body, Call call) {
-  const int threads = std::min(team.threads, this->threads());
-  if (threads > 1) probe_preemption();
+  if (team.threads > 1) probe_preemption();
+  const int threads = available(team);
   std::unique_lock lock(running_, std::defer_lock);
-  const bool wake = may_wake(team);
-  if (items <= 1 || threads <= 1 || inside_body || (!wake && all_asleep()) || !lock.try_lock()) {
+  if (items <= 1 || threads <= 1 || !lock.try_lock()) {
     ItemRanges alone(items);
     call(body, alone);
     return;
@@ -215,7 +214,7 @@ void ThreadPool::run_erased(int64_t items, Team team, const void* body, Call cal
   }
   unfinished_.store(static_cast<int32_t>(chunks), std::memory_order_relaxed);
   generation_.store(generation);  // seq_cst: ordered before the read of sleeping_workers_
-  if (wake && sleeping_workers_.load() > 0 && !wake_pending_.exchange(true)) {
+  if (may_wake(team) && sleeping_workers_.load() > 0 && !wake_pending_.exchange(true)) {
     const std::lock_guard lock(sleep_);  // a worker between its check and its sleep has the lock
     loop_started_.notify_all();
   }
