@@ -16,16 +16,8 @@ namespace {
 
 using Inputs = const std::vector<Tensor>&;
 
-std::vector<Tensor> with_parameters(const Module& module, std::vector<Tensor> inputs) {
-  for (const Tensor& p : module.parameters()) inputs.push_back(p);
-  return inputs;
-}
-
-std::vector<std::string> names(const Module& module) {
-  std::vector<std::string> result;
-  for (const auto& [name, parameter] : module.named_parameters()) result.push_back(name);
-  return result;
-}
+using testing::to_eval;
+using testing::with_parameters;
 
 // A small model's options. Seeds the default generator: the model made next has fixed weights.
 DecoderLMOptions small(PositionEncoding positions, bool tie_weights = true,
@@ -38,11 +30,6 @@ DecoderLMOptions small(PositionEncoding positions, bool tie_weights = true,
           .num_layers = num_layers,
           .positions = positions,
           .tie_weights = tie_weights};
-}
-
-void to_eval(DecoderLM& model, DType dtype) {
-  model.to(dtype);
-  model.eval();
 }
 
 Tensor random_ids(int64_t B, int64_t T, int64_t vocab, uint64_t seed) {
@@ -67,7 +54,7 @@ double relative_error(const Tensor& a, const Tensor& b) {
 TEST_CASE("nn.DecoderLM: GPT-2's names") {
   DecoderLM tied(small(PositionEncoding::Learned, true, 1));
   to_eval(tied, kFloat32);
-  CHECK(names(tied) ==
+  CHECK(testing::parameter_names(tied) ==
         std::vector<std::string>{"wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.ln_1.bias",
                                  "h.0.attn.in_proj_weight", "h.0.attn.in_proj_bias",
                                  "h.0.attn.out_proj.weight", "h.0.attn.out_proj.bias",
@@ -79,10 +66,38 @@ TEST_CASE("nn.DecoderLM: GPT-2's names") {
 
   DecoderLM untied(small(PositionEncoding::Sinusoidal, false, 1));
   to_eval(untied, kFloat32);
-  const std::vector<std::string> untied_names = names(untied);
+  const std::vector<std::string> untied_names = testing::parameter_names(untied);
   CHECK(untied_names.back() == "lm_head.weight");
   CHECK(std::count(untied_names.begin(), untied_names.end(), "wpe.weight") == 0);
   CHECK(untied.lm_head_weight().shape() == Shape{11, 8});
+}
+
+TEST_CASE("nn.DecoderLM: logits by hand when the blocks add nothing") {
+  // With out_proj and linear2 zero, every block adds 0 to the residual stream, so
+  //   logits[t] = ln_f(wte[id_t] + wpe[t]) · wteᵀ   (tied).
+  // In 2 dimensions layer norm maps (a, b) to c · (sign(a - b), -sign(a - b)) with
+  // c = 0.5 / sqrt(0.25 + 1e-5) when |a - b| = 1 (ln_f's weight 1, bias 0).
+  DecoderLM model({.vocab_size = 3,
+                   .max_len = 2,
+                   .d_model = 2,
+                   .nhead = 1,
+                   .num_layers = 1,
+                   .dim_feedforward = 3,
+                   .dropout = 0.0});
+  to_eval(model, kFloat64);
+  for (auto& [name, parameter] : model.named_parameters()) {
+    if (name.find("out_proj") != std::string::npos || name.find("linear2") != std::string::npos)
+      copy_into(parameter, zeros_like(parameter));
+  }
+  copy_into(model.wte.weight, from_vector(std::vector<double>{1, 0, 0, 1, 2, -1}, {3, 2}));
+  copy_into(model.wpe->weight, from_vector(std::vector<double>{0, 0, 2, 0}, {2, 2}));
+  // Token 0 at position 0: (1, 0) -> c (1, -1); token 1 at position 1: (0, 1) + (2, 0) = (2, 1)
+  // -> c (1, -1) too; token 1 at position 0: (0, 1) -> c (-1, 1). The logits of n are
+  // (n · (1, 0), n · (0, 1), n · (2, -1)).
+  const double c = 0.5 / std::sqrt(0.25 + 1e-5);
+  const Tensor ids = from_vector(std::vector<int64_t>{0, 1, 1, 1}, {2, 2});
+  testing::check_values(model(ids), {c, -c, 3 * c, c, -c, 3 * c, -c, c, -3 * c, c, -c, 3 * c},
+                        1e-12);
 }
 
 TEST_CASE("nn.DecoderLM: causal, a later token changes no earlier logit") {
@@ -201,4 +216,26 @@ TEST_CASE("nn.DecoderLM: sequences longer than the model or the cache are errors
   cache.pop_back();
   CHECK_THROWS_WITH_AS(model(random_ids(1, 1, 11, 1), cache),
                        doctest::Contains("1 caches for 2 blocks"), Error);
+}
+
+TEST_CASE("nn.DecoderLM, DecoderBlock and KVCache: bad arguments are errors naming them") {
+  CHECK_THROWS_WITH_AS(DecoderBlock({.d_model = 0, .nhead = 2}),
+                       doctest::Contains("nn.DecoderBlock: d_model 0 and nhead 2"), Error);
+  CHECK_THROWS_WITH_AS(DecoderLM({.vocab_size = 0, .d_model = 4, .nhead = 2, .num_layers = 1}),
+                       doctest::Contains("nn.DecoderLM: vocab_size 0"), Error);
+  DecoderLM model(small(PositionEncoding::Learned));
+  CHECK_THROWS_WITH_AS(model(zeros({2, 3})),
+                       doctest::Contains("ids must be int64 [B, T], got float32 of shape [2, 3]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(KVCache(1, 2, 0, 4, kFloat32),
+                       doctest::Contains("KVCache: batch 1, heads 2, max_len 0 and head_dim 4"),
+                       Error);
+  KVCache cache(1, 2, 8, 4, kFloat32);
+  CHECK_THROWS_WITH_AS(cache.append(zeros({1, 2, 3, 5}), zeros({1, 2, 3, 5})),
+                       doctest::Contains("must both be [B, H, T, head_dim] = [1, 2, 3, 4]"), Error);
+  const MultiHeadAttention packed(8, 2), separate(8, 2, {.kdim = 6});
+  CHECK_THROWS_WITH_AS(cached_self_attention(packed, zeros({1, 3, 7}), cache),
+                       doctest::Contains("x of shape [1, 3, 7] is not [B, T, 8]"), Error);
+  CHECK_THROWS_WITH_AS(cached_self_attention(separate, zeros({1, 3, 8}), cache),
+                       doctest::Contains("needs the packed in_proj_weight"), Error);
 }

@@ -21,10 +21,7 @@ namespace {
 
 using Inputs = const std::vector<Tensor>&;
 
-std::vector<Tensor> with_parameters(const Module& module, std::vector<Tensor> inputs) {
-  for (const Tensor& p : module.parameters()) inputs.push_back(p);
-  return inputs;
-}
+using testing::with_parameters;
 
 // The output and the weights (if any were asked for), flattened into one
 // vector, so one gradcheck covers both.
@@ -35,12 +32,6 @@ Tensor output_and_weights(const AttentionOutput& attention) {
 
 Tensor bools(const std::vector<int64_t>& values, const Shape& shape) {
   return from_vector(values, shape).to(kBool);
-}
-
-std::vector<std::string> names(const Module& module) {
-  std::vector<std::string> out;
-  for (const auto& [name, p] : module.named_parameters()) out.push_back(name);
-  return out;
 }
 
 bool all_finite(const Tensor& t) {
@@ -487,16 +478,18 @@ TEST_CASE("nn.MultiHeadAttention: causal output at t ignores later tokens") {
 
 TEST_CASE("nn.MultiHeadAttention: PyTorch's parameter names and shapes") {
   MultiHeadAttention packed(8, 2);
-  CHECK(names(packed) == std::vector<std::string>{"in_proj_weight", "in_proj_bias",
-                                                  "out_proj.weight", "out_proj.bias"});
+  CHECK(testing::parameter_names(packed) ==
+        std::vector<std::string>{"in_proj_weight", "in_proj_bias", "out_proj.weight",
+                                 "out_proj.bias"});
   CHECK(packed.in_proj_weight.shape() == Shape{24, 8});
   CHECK(packed.in_proj_bias.shape() == Shape{24});
   testing::check_values(packed.in_proj_bias, std::vector<double>(24, 0.0), 0);
   testing::check_values(packed.out_proj.bias, std::vector<double>(8, 0.0), 0);
 
   MultiHeadAttention separate(8, 2, {.bias = false, .kdim = 3, .vdim = 5});
-  CHECK(names(separate) == std::vector<std::string>{"q_proj_weight", "k_proj_weight",
-                                                    "v_proj_weight", "out_proj.weight"});
+  CHECK(testing::parameter_names(separate) ==
+        std::vector<std::string>{"q_proj_weight", "k_proj_weight", "v_proj_weight",
+                                 "out_proj.weight"});
   CHECK(separate.k_proj_weight.shape() == Shape{8, 3});
   CHECK(separate.v_proj_weight.shape() == Shape{8, 5});
   CHECK(separate.head_dim == 4);
@@ -530,8 +523,9 @@ TEST_CASE("gradcheck nn.FeedForward") {
   for (const Activation activation : {Activation::ReLU, Activation::GELU}) {
     FeedForward ff(4, 6, {.activation = activation, .dropout = 0.0});
     ff.to(kFloat64);
-    CHECK(names(ff) == std::vector<std::string>{"linear1.weight", "linear1.bias", "linear2.weight",
-                                                "linear2.bias"});
+    CHECK(testing::parameter_names(ff) == std::vector<std::string>{"linear1.weight", "linear1.bias",
+                                                                   "linear2.weight",
+                                                                   "linear2.bias"});
     CHECK(gradcheck([&](Inputs in) { return ff(in[0]); }, with_parameters(ff, {x})));
   }
 }
@@ -594,7 +588,7 @@ TEST_CASE(
     "nn.TransformerEncoderLayer: PyTorch's names, and post-LN and pre-LN "
     "by hand") {
   TransformerEncoderLayer layer({.d_model = 8, .nhead = 2, .dim_feedforward = 16});
-  CHECK(names(layer) ==
+  CHECK(testing::parameter_names(layer) ==
         std::vector<std::string>{"self_attn.in_proj_weight", "self_attn.in_proj_bias",
                                  "self_attn.out_proj.weight", "self_attn.out_proj.bias",
                                  "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
@@ -640,7 +634,7 @@ TEST_CASE(
     "then the norm") {
   TransformerEncoder encoder({.d_model = 4, .nhead = 2, .dim_feedforward = 8}, 2,
                              LayerNormOptions{});
-  const std::vector<std::string> all = names(encoder);
+  const std::vector<std::string> all = testing::parameter_names(encoder);
   REQUIRE(all.size() == 2 * 12 + 2);
   CHECK(all[0] == "layers.0.self_attn.in_proj_weight");
   CHECK(all[12] == "layers.1.self_attn.in_proj_weight");
@@ -654,7 +648,8 @@ TEST_CASE(
   const Tensor by_hand = (*encoder.norm)(encoder.layers[1](
       encoder.layers[0](x, {.src_key_padding_mask = mask}), {.src_key_padding_mask = mask}));
   testing::check_values(encoder(x, {.src_key_padding_mask = mask}), by_hand.to_vector(), 0);
-  CHECK(names(TransformerEncoder({.d_model = 4, .nhead = 2}, 1)).back() == "layers.0.norm2.bias");
+  CHECK(testing::parameter_names(TransformerEncoder({.d_model = 4, .nhead = 2}, 1)).back() ==
+        "layers.0.norm2.bias");
 }
 
 TEST_CASE("nn.TransformerEncoderLayer and TransformerEncoder: errors") {

@@ -41,11 +41,6 @@ DecoderLMOptions tiny(int64_t max_len = 16) {
   return {.vocab_size = 7, .max_len = max_len, .d_model = 8, .nhead = 2, .num_layers = 2};
 }
 
-void to_eval(DecoderLM& model) {
-  model.to(kFloat64);
-  model.eval();
-}
-
 // Greedy continuation by full forwards over the whole sequence, without a cache.
 std::vector<int64_t> greedy_by_full_forward(DecoderLM& model, std::vector<int64_t> sequence,
                                             int64_t new_tokens) {
@@ -132,7 +127,7 @@ TEST_CASE("TokenSampler: bad options are errors naming them") {
 
 TEST_CASE("generate: greedy equals a loop of full forwards, and streams each token") {
   DecoderLM model(tiny());
-  to_eval(model);
+  testing::to_eval(model, kFloat64);
   const std::vector<int64_t> prompt{1, 4, 2};
   std::vector<int64_t> streamed;
   const std::vector<int64_t> tokens =
@@ -152,7 +147,7 @@ TEST_CASE("generate: greedy equals a loop of full forwards, and streams each tok
 
 TEST_CASE("generate: the same seed gives the same tokens") {
   DecoderLM model(tiny());
-  to_eval(model);
+  testing::to_eval(model, kFloat64);
   const auto sample = [&](uint64_t seed) {
     Generator generator(seed);
     return generate(model, std::vector<int64_t>{3},
@@ -164,7 +159,7 @@ TEST_CASE("generate: the same seed gives the same tokens") {
 
 TEST_CASE("generate: stop sequences, stop strings and the end of the positions") {
   DecoderLM model(tiny());
-  to_eval(model);
+  testing::to_eval(model, kFloat64);
   const std::vector<int64_t> prompt{0};
   const std::vector<int64_t> all = generate(model, prompt, {.max_new_tokens = 10});
   REQUIRE(all.size() == 10);
@@ -185,7 +180,7 @@ TEST_CASE("generate: stop sequences, stop strings and the end of the positions")
 
 TEST_CASE("generate: a prompt longer than max_len, an empty one, a training model are errors") {
   DecoderLM model(tiny(8));
-  to_eval(model);
+  testing::to_eval(model, kFloat64);
   CHECK_THROWS_WITH_AS(generate(model, std::vector<int64_t>(9, 1)),
                        doctest::Contains("the prompt of 9 tokens is longer than the model's "
                                          "max_len 8"),

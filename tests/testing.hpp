@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "nn/module.hpp"
 
 namespace tapegrad::testing {
 
@@ -58,6 +59,25 @@ inline void check_values(const Tensor& actual, const std::vector<double>& expect
     INFO("element ", i, ": ", values[i], " vs ", expected[i]);
     CHECK(std::abs(values[i] - expected[i]) <= atol + rtol * std::abs(expected[i]));
   }
+}
+
+// `inputs` followed by every parameter of `module`: what a gradcheck of a module perturbs.
+inline std::vector<Tensor> with_parameters(const nn::Module& module, std::vector<Tensor> inputs) {
+  for (const Tensor& p : module.parameters()) inputs.push_back(p);
+  return inputs;
+}
+
+// The names of the module's parameters, in its order.
+inline std::vector<std::string> parameter_names(const nn::Module& module) {
+  std::vector<std::string> result;
+  for (const auto& [name, parameter] : module.named_parameters()) result.push_back(name);
+  return result;
+}
+
+// The module in `dtype` and in eval mode (no dropout): ready to compare values.
+inline void to_eval(nn::Module& module, DType dtype) {
+  module.to(dtype);
+  module.eval();
 }
 
 // A fresh directory under the system's temporary directory, removed with everything in it.
