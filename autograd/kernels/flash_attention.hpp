@@ -53,8 +53,9 @@ struct AttentionProblem {
   // Sliding-window (local causal) attention, as in Mistral: with window W > 0, query i may attend
   // key j only when i - W < j <= i (its W latest keys, itself included), ANDed with the mask and
   // `causal` (which W > 0 implies). Indices are those of `causal`: query i and key i are the same
-  // position, aligned at the start when Tq != Tk. 0: no window. Both passes skip the key tiles
-  // (and the backward the query tiles) wholly outside the band: O(Tq · W), not O(Tq · Tk).
+  // position, aligned at the start when Tq != Tk. 0: no window. The forward skips, per query
+  // tile, the key tiles wholly outside the band, and the backward, per key tile, the query tiles:
+  // O(Tq · W), not O(Tq · Tk).
   int64_t window = 0;
   double dropout = 0.0;  // probability of dropping a weight, in [0, 1]
   uint64_t dropout_seed = 0;
