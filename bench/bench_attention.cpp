@@ -10,6 +10,11 @@
 // averaged); the fused path is the same module without need_weights. With --backward 1 a step is
 // forward, sum, backward, with the input requiring a gradient as inside a model. Prints one JSON
 // line.
+//
+// --window W > 0 makes it sliding-window attention (each query sees its W latest keys), whose
+// fused path's time and memory grow linearly in T:
+//
+//   bench_attention --path fused --seq 8192 --batch 1 --window 256 --threads 2 --steps 3
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -37,6 +42,7 @@ struct Flags {
   bool backward = true;
   int steps = 5;
   int64_t batch = 8, d_model = 256, heads = 8;
+  int64_t window = 0;  // 0: full attention
 };
 
 Flags parse(int argc, char** argv) {
@@ -60,6 +66,8 @@ Flags parse(int argc, char** argv) {
       flags.d_model = std::atoll(value);
     else if (name == "--heads")
       flags.heads = std::atoll(value);
+    else if (name == "--window")
+      flags.window = std::atoll(value);
     else
       fail("bench_attention: unknown flag {}", name);
   }
@@ -100,8 +108,8 @@ int main(int argc, char** argv) {
   nn::MultiHeadAttention mha(flags.d_model, flags.heads);
   Tensor x = randn({flags.batch, flags.seq, flags.d_model});
   x.requires_grad_();
-  const nn::MultiHeadAttentionForwardOptions options{.need_weights = flags.path == "plain",
-                                                     .average_attn_weights = false};
+  const nn::MultiHeadAttentionForwardOptions options{
+      .window = flags.window, .need_weights = flags.path == "plain", .average_attn_weights = false};
 
   const auto step = [&] {
     const Tensor out = mha(x, x, x, options).output;
@@ -126,10 +134,10 @@ int main(int argc, char** argv) {
   std::sort(cpu.begin(), cpu.end());
   fmt::print(
       "{{\"case\": \"mha {}\", \"path\": \"{}\", \"threads\": {}, \"seq_len\": {}, \"batch\": {}, "
-      "\"d_model\": {}, \"heads\": {}, "
+      "\"d_model\": {}, \"heads\": {}, \"window\": {}, "
       "\"ms\": {:.2f}, \"min_ms\": {:.2f}, \"cpu_ms\": {:.2f}, \"steps\": {}, "
       "\"rss_before_mb\": {:.0f}, \"peak_growth_mb\": {:.0f}}}\n",
       flags.backward ? "fwd+bwd" : "fwd", flags.path, flags.threads, flags.seq, flags.batch,
-      flags.d_model, flags.heads, ms[ms.size() / 2], ms.front(), cpu[cpu.size() / 2], flags.steps,
-      rss_before, peak_rss_mb() - rss_before);
+      flags.d_model, flags.heads, flags.window, ms[ms.size() / 2], ms.front(), cpu[cpu.size() / 2],
+      flags.steps, rss_before, peak_rss_mb() - rss_before);
 }

@@ -91,6 +91,7 @@ FusedAttentionOptions fused_attention_options(const ScaledDotProductAttentionOpt
   const double p = options.training ? options.dropout_p : 0.0;
   return {.mask = options.mask,
           .is_causal = options.is_causal,
+          .window = options.window,
           .scale = options.scale,
           .dropout_p = p,
           .dropout_seed = p > 0 ? default_generator().next_u64() : 0};
@@ -105,15 +106,20 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
   scores_shape.push_back(Tq);
   scores_shape.push_back(Tk);
   if (options.mask.defined()) check_mask(options.mask, scores_shape);
+  if (options.window < 0)
+    fail("{}: window {} is negative (0 for none, W > 0 for the W latest keys)", kOp,
+         options.window);
   if (!options.need_weights)
     return {fused_scaled_dot_product_attention(q, k, v, scores_shape, options), Tensor()};
 
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
   Tensor scores = matmul(q, transpose(k, -2, -1)) * scale;  // [..., Tq, Tk]
   Tensor allowed = options.mask;
-  if (options.is_causal) {
-    const Tensor causal = causal_mask(Tq, Tk);  // [Tq, Tk]
-    allowed = allowed.defined() ? allowed && causal : causal;
+  if (options.is_causal || options.window > 0) {
+    // [Tq, Tk]; the window's band lies inside the causal triangle
+    const Tensor band =
+        options.window > 0 ? window_mask(Tq, Tk, options.window) : causal_mask(Tq, Tk);
+    allowed = allowed.defined() ? allowed && band : band;
   }
   if (allowed.defined())
     scores = masked_fill(scores, !allowed, -std::numeric_limits<double>::infinity());
@@ -138,6 +144,7 @@ AttentionOutput ScaledDotProductAttention::forward(const Tensor& q, const Tensor
   return scaled_dot_product_attention(q, k, v,
                                       {.mask = options.mask,
                                        .is_causal = options.is_causal,
+                                       .window = options.window,
                                        .dropout_p = dropout,
                                        .scale = options.scale,
                                        .need_weights = options.need_weights,

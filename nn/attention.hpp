@@ -25,7 +25,11 @@ namespace tapegrad::nn {
 struct ScaledDotProductAttentionOptions {
   Tensor mask = {};        // bool, broadcastable to [..., Tq, Tk]; undefined: attend to all
   bool is_causal = false;  // also mask keys after the query (combined with mask by &&)
-  double dropout_p = 0.0;  // on the attention weights, while training
+  // Sliding window W > 0: query i sees only keys i - W < j <= i (implies is_causal; combined
+  // with mask by &&); 0 = none. The fused path skips what lies outside the band (O(T · W)); the
+  // plain one masks with window_mask (nn/mask.hpp).
+  int64_t window = 0;
+  double dropout_p = 0.0;                      // on the attention weights, while training
   std::optional<double> scale = std::nullopt;  // default 1/sqrt(d)
   bool need_weights = false;
   bool training = true;
@@ -49,6 +53,7 @@ FusedAttentionOptions fused_attention_options(const ScaledDotProductAttentionOpt
 struct AttentionForwardOptions {
   Tensor mask = {};
   bool is_causal = false;
+  int64_t window = 0;  // sliding window, as in ScaledDotProductAttentionOptions
   std::optional<double> scale = std::nullopt;
   bool need_weights = false;
 };

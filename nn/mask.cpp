@@ -14,6 +14,18 @@ Tensor causal_mask(int64_t query_length, int64_t key_length) {
   return le(key.unsqueeze(0), query.unsqueeze(1));                                    // [Tq, Tk]
 }
 
+Tensor window_mask(int64_t query_length, int64_t key_length, int64_t window) {
+  if (query_length < 0 || key_length < 0)
+    fail("window_mask: lengths {} and {} must not be negative", query_length, key_length);
+  if (window < 1) fail("window_mask: window {} must be at least 1", window);
+  const double first = static_cast<double>(1 - window);  // the first key query 0 may see
+  const Tensor query = arange(static_cast<double>(query_length), {.dtype = kInt64});  // [Tq]
+  const Tensor lowest =
+      arange(first, first + static_cast<double>(query_length), 1.0, {.dtype = kInt64});  // [Tq]
+  const Tensor key = arange(static_cast<double>(key_length), {.dtype = kInt64}).unsqueeze(0);
+  return le(key, query.unsqueeze(1)) && ge(key, lowest.unsqueeze(1));  // [Tq, Tk]
+}
+
 Tensor padding_mask(const Tensor& lengths, int64_t length) {
   if (lengths.dtype() != kInt64 || lengths.dim() != 1)
     fail(

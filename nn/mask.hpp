@@ -2,6 +2,8 @@
 // (unlike libtorch's MultiheadAttention key_padding_mask, where true = ignore). Combine masks
 // with && and ||: broadcasting lines them up.
 //   causal_mask(T)                                          [T, T]     true where key <= query
+//   window_mask(T, T, W)                                    [T, T]     true where
+//                                                                      query - W < key <= query
 //   padding_mask(lengths, T)                                [B, T]     true for the first
 //                                                                      lengths[b] tokens (real)
 //   causal_mask(T) && padding_mask(lengths, T).unsqueeze(1) [B, T, T]
@@ -27,6 +29,10 @@ namespace tapegrad::nn {
 // alignment when the lengths differ).
 Tensor causal_mask(int64_t query_length, int64_t key_length);
 inline Tensor causal_mask(int64_t length) { return causal_mask(length, length); }
+
+// [query_length, key_length], true where query - window < key <= query: the band that a
+// sliding window of `window` >= 1 keys lets each query see (aligned as causal_mask).
+Tensor window_mask(int64_t query_length, int64_t key_length, int64_t window);
 
 // [B, length] from lengths [B] (int64), true at positions t < lengths[b].
 Tensor padding_mask(const Tensor& lengths, int64_t length);

@@ -134,9 +134,14 @@ AttentionOutput MultiHeadAttention::forward(
     fail("nn.MultiHeadAttention: residual of shape {} is not [B, Tq, embed_dim] = {}",
          residual.shape(), Shape{B, Tq, E});
 
+  if (forward_options.window < 0)
+    fail("nn.MultiHeadAttention: window {} is negative (0 for none, W > 0 for the W latest keys)",
+         forward_options.window);
+
   const ScaledDotProductAttentionOptions attention_options{
       .mask = combined_mask(forward_options, B, Tq, Tk),
       .is_causal = forward_options.is_causal,
+      .window = forward_options.window,
       .dropout_p = options.dropout,
       .need_weights = forward_options.need_weights,
       .training = is_training()};

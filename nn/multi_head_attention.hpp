@@ -39,6 +39,10 @@ struct MultiHeadAttentionForwardOptions {
   // [Tq, Tk], [B * H, Tq, Tk] or [B, H, Tq, Tk] bool, true = may attend
   Tensor attn_mask = {};
   bool is_causal = false;  // also mask keys after the query
+  // Sliding-window (local causal) attention as in Mistral: with window W > 0, query i sees only
+  // keys i - W < j <= i (implies is_causal; ANDed with the masks); 0 = none. The fused path
+  // (need_weights false) skips the key tiles outside the band: O(T · W) time, not O(T²).
+  int64_t window = 0;
   // true as in PyTorch; true takes the slow unfused path (see the top of this file)
   bool need_weights = true;
   bool average_attn_weights = true;  // weights [B, Tq, Tk] averaged over heads, else [B, H, Tq, Tk]

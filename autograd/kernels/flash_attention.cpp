@@ -121,18 +121,46 @@ void apply_dropout(const Dropout& dropout, uint32_t key, int64_t first, int64_t 
 
 // ---- masking ----
 
+// Whether keys after the query are masked: `causal`, or a window, which implies it.
+bool banded(const AttentionProblem& problem) { return problem.causal || problem.window > 0; }
+
 bool allowed(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i, int64_t j) {
-  if (problem.causal && j > i) return false;
+  if (banded(problem) && j > i) return false;
+  if (problem.window > 0 && j <= i - problem.window) return false;
   return problem.mask.data == nullptr || problem.mask.row(b, h, i)[j * problem.mask.column_stride];
+}
+
+// The keys [begin, end) that queries [first_query, first_query + rows) may attend to at most:
+// those before the last query's (causal) and from the first query's window on.
+struct KeyRange {
+  int64_t begin, end;
+};
+KeyRange key_range(const AttentionProblem& problem, int64_t first_query, int64_t rows) {
+  return {problem.window > 0 ? std::max<int64_t>(0, first_query - problem.window + 1) : 0,
+          banded(problem) ? std::min(problem.keys, first_query + rows) : problem.keys};
+}
+
+// The queries [begin, end) that may attend to keys [first_key, first_key + keys) at all: from the
+// first key on (causal) and up to the last key's window.
+struct QueryRange {
+  int64_t begin, end;
+};
+QueryRange query_range(const AttentionProblem& problem, int64_t first_key, int64_t keys) {
+  return {banded(problem) ? std::min(problem.queries, first_key) : 0,
+          problem.window > 0 ? std::min(problem.queries, first_key + keys - 1 + problem.window)
+                             : problem.queries};
 }
 
 // The scores s[r][c] (r < rows, c < padded_keys, rows lds apart) of queries first_query + r
 // against keys first_key + c set to -inf where the query may not attend or c >= keys (padding).
+// Causal and window bounds cut each row to one run [begin, end) of the tile's keys.
 template <class T>
 void mask_tile(const AttentionProblem& problem, int64_t b, int64_t h, int64_t first_query,
                int64_t rows, int64_t first_key, int64_t keys, int64_t padded_keys, T* s,
                int64_t lds) {
-  const bool crosses_diagonal = problem.causal && first_key + keys - 1 > first_query;
+  const bool crosses_diagonal = banded(problem) && first_key + keys - 1 > first_query;
+  const bool crosses_window =
+      problem.window > 0 && first_key <= first_query + rows - 1 - problem.window;
   for (int64_t r = 0; r < rows; ++r) {
     T* row = s + r * lds;
     const int64_t i = first_query + r;
@@ -141,9 +169,11 @@ void mask_tile(const AttentionProblem& problem, int64_t b, int64_t h, int64_t fi
       for (int64_t c = 0; c < keys; ++c)
         if (!allowed_keys[c * problem.mask.column_stride]) row[c] = -kInfinity<T>;
     }
-    const int64_t visible =
-        crosses_diagonal ? std::clamp<int64_t>(i + 1 - first_key, 0, keys) : keys;
-    std::fill(row + visible, row + padded_keys, -kInfinity<T>);
+    const int64_t end = crosses_diagonal ? std::clamp<int64_t>(i + 1 - first_key, 0, keys) : keys;
+    const int64_t begin =
+        crosses_window ? std::clamp<int64_t>(i - problem.window + 1 - first_key, 0, end) : 0;
+    std::fill(row, row + begin, -kInfinity<T>);
+    std::fill(row + end, row + padded_keys, -kInfinity<T>);
   }
 }
 
@@ -197,6 +227,9 @@ Sizes sizes_of(const AttentionProblem& problem) {
     return size;
   };
   static_assert(16 % kTileRows == 0 && 16 % kLanes<T> == 0);
+  if (problem.window < 0)
+    fail("flash_attention: window {} is negative (0 for none, W > 0 for the W latest keys)",
+         problem.window);
   return {tile(problem.query_tile, "query_tile"),
           tile(problem.key_tile, "key_tile"),
           problem.head_dim,
@@ -211,7 +244,10 @@ constexpr double kFlopsPerThread = 1 << 21;
 constexpr double kWakeFlopsPerThread = 8 * kFlopsPerThread;
 
 Team team_of(const AttentionProblem& p) {
-  const double flops = 2.0 * p.batch * p.heads * p.queries * p.keys * (p.head_dim + p.value_dim);
+  // A window W lets each query tile see about W + key_tile keys.
+  const double keys =
+      p.window > 0 ? std::min<double>(p.keys, p.window + p.key_tile) : static_cast<double>(p.keys);
+  const double flops = 2.0 * p.batch * p.heads * p.queries * keys * (p.head_dim + p.value_dim);
   const int threads = flops > kFlopsPerThread ? ThreadPool::instance().threads() : 1;
   return {threads, flops / threads >= kWakeFlopsPerThread};
 }
@@ -343,10 +379,11 @@ void forward_query_tile(const AttentionProblem& problem, const Sizes& z,
   for (int64_t r = 0; r < rows && problem.dropout > 0; ++r)
     tile.dropout_keys[r] = dropout_key(dropout, problem, b, h, first_query + r);
 
-  // Causal: keys after the tile's last query are masked for every row.
-  const int64_t key_end =
-      problem.causal ? std::min(problem.keys, first_query + rows) : problem.keys;
-  for (int64_t first_key = 0; first_key < key_end; first_key += z.key_tile) {
+  // Key tiles wholly after the tile's last query (causal) or before its first query's window are
+  // masked for every row: skipped. Those that straddle a bound are masked per element.
+  const auto [key_begin, key_end] = key_range(problem, first_query, rows);
+  for (int64_t first_key = key_begin / z.key_tile * z.key_tile; first_key < key_end;
+       first_key += z.key_tile) {
     const int64_t keys = std::min(z.key_tile, key_end - first_key);
     const int64_t padded_keys = round_up(keys, kLanes<T>);
     // S = (scale q) kᵀ   [rows, keys]; columns past `keys` are masked below
@@ -433,9 +470,10 @@ void backward_key_tile(const AttentionProblem& problem, const Sizes& z, int64_t 
   T* dropped = dropout ? t.dropped.data() : t.p.data();
   std::fill(t.dk.begin(), t.dk.begin() + padded_keys * z.padded_d, T(0));
   std::fill(t.dv.begin(), t.dv.begin() + padded_keys * z.padded_dv, T(0));
-  // Causal: queries before first_key see none of these keys.
-  const int64_t first_tile = problem.causal ? first_key / z.query_tile * z.query_tile : 0;
-  for (int64_t first_query = first_tile; first_query < problem.queries;
+  // Query tiles wholly before first_key (causal) or past the last key's window see none of these
+  // keys: skipped. Those that straddle a bound are masked per element.
+  const auto [query_begin, query_end] = query_range(problem, first_key, keys);
+  for (int64_t first_query = query_begin / z.query_tile * z.query_tile; first_query < query_end;
        first_query += z.query_tile) {
     const int64_t rows = std::min(z.query_tile, problem.queries - first_query);
     const int64_t padded_rows = round_up(rows, kTileRows);

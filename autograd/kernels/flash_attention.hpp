@@ -11,6 +11,10 @@
 //   dV += Pᵀ dO,  dP = dO Vᵀ,  dS = P ∘ (dP - D) with D = rowsum(dO ∘ O),
 //   dQ += dS K · scale,  dK += dSᵀ Q · scale.
 //
+// Causal masks and sliding windows (AttentionProblem::window) bound the keys each query tile can
+// see: the forward visits only the key tiles that reach into that band, and the backward, for a
+// key tile, only the query tiles that can see it, so a window W costs O(T · W), not O(T²).
+//
 // A query that may attend to no key gets a zero output, lse = -inf and zero gradients, never NaN.
 // Threads (thread_pool.hpp) split the forward over batch × heads × query tiles and the backward
 // over batch × heads; each task's results come from one thread in a fixed order, so they do not
@@ -45,7 +49,14 @@ struct AttentionProblem {
   double scale = 1.0;  // of the scores q·k
   // [B, H, Tq, Tk], true = may attend; with data null, every key may be attended
   HeadsView<const bool> mask{nullptr, 0, 0, 0, 0};
-  bool causal = false;   // also mask keys after the query (key j > query i)
+  bool causal = false;  // also mask keys after the query (key j > query i)
+  // Sliding-window (local causal) attention, as in Mistral: with window W > 0, query i may attend
+  // key j only when i - W < j <= i (its W latest keys, itself included), ANDed with the mask and
+  // `causal` (which W > 0 implies). Indices are those of `causal`: query i and key i are the same
+  // position, aligned at the start when Tq != Tk. 0: no window. The forward skips, per query
+  // tile, the key tiles wholly outside the band, and the backward, per key tile, the query tiles:
+  // O(Tq · W), not O(Tq · Tk).
+  int64_t window = 0;
   double dropout = 0.0;  // probability of dropping a weight, in [0, 1]
   uint64_t dropout_seed = 0;
   int64_t query_tile = 64;  // queries per tile, a positive multiple of 16

@@ -66,6 +66,8 @@ kernels::AttentionProblem problem_of(std::string_view op, const Tensor& q, const
          Tk, v.size(2));
   if (!(options.dropout_p >= 0 && options.dropout_p <= 1))
     fail("{}: dropout_p {} is not a probability in [0, 1]", op, options.dropout_p);
+  if (options.window < 0)
+    fail("{}: window {} is negative (0 for none, W > 0 for the W latest keys)", op, options.window);
   kernels::AttentionProblem problem{
       .batch = B,
       .heads = H,
@@ -75,6 +77,7 @@ kernels::AttentionProblem problem_of(std::string_view op, const Tensor& q, const
       .value_dim = v.size(3),
       .scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d))),
       .causal = options.is_causal,
+      .window = options.window,
       .dropout = options.dropout_p,
       .dropout_seed = options.dropout_seed,
   };

@@ -6,6 +6,7 @@
 //
 // A query that may attend to no key gets a zero output and zero gradients, never NaN.
 //   auto out = fused_attention(q, k, v, {.mask = padding.view({B, 1, 1, T}), .is_causal = true});
+//   auto local = fused_attention(q, k, v, {.window = 256});  // each query sees its 256 latest keys
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,9 @@ namespace tapegrad {
 struct FusedAttentionOptions {
   Tensor mask = {};        // bool, true = may attend, broadcastable to [B, H, Tq, Tk]; or none
   bool is_causal = false;  // also mask keys after the query (key j > query i)
+  // Sliding window W > 0: query i attends only keys i - W < j <= i (implies is_causal; combined
+  // with mask by &&); 0 = none. Costs O(T · W): tiles outside the band are skipped.
+  int64_t window = 0;
   std::optional<double> scale = std::nullopt;  // of the scores; default 1/sqrt(d)
   double dropout_p = 0.0;                      // on the weights; callers pass 0 in eval mode
   uint64_t dropout_seed = 0;                   // the same seed drops the same weights
