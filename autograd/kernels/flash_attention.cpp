@@ -642,16 +642,21 @@ void forward_one_query(const AttentionProblem& problem, const HeadsView<const T>
     sum += e;
   }
   const T total = xsimd::hadd(sum);
+  // o = Σ_j weight_j v_j, one SIMD vector of o at a time over all the keys, four sums in flight.
   o.assign(static_cast<std::size_t>(dv), T(0));
   const int64_t vector_dv = dv / kLanes<T> * kLanes<T>;
-  for (int64_t j = begin; j < end; ++j) {
-    const T* value = v.row(b, h, j);
-    const T weight = weights[j - begin];
-    for (int64_t x = 0; x < vector_dv; x += kLanes<T>)
-      xsimd::fma(V(weight), V::load_unaligned(value + x), V::load_aligned(o.data() + x))
-          .store_aligned(o.data() + x);
-    for (int64_t x = vector_dv; x < dv; ++x) o[x] += weight * value[x];
+  const auto weight = [&](int64_t j) { return V(weights[j - begin]); };
+  for (int64_t x = 0; x < vector_dv; x += kLanes<T>) {
+    const auto value = [&](int64_t j) { return V::load_unaligned(v.row(b, h, j) + x); };
+    V sums[4] = {V(T(0)), V(T(0)), V(T(0)), V(T(0))};
+    int64_t j = begin;
+    for (; j + 4 <= end; j += 4)
+      for (int64_t u = 0; u < 4; ++u) sums[u] = xsimd::fma(weight(j + u), value(j + u), sums[u]);
+    for (; j < end; ++j) sums[0] = xsimd::fma(weight(j), value(j), sums[0]);
+    ((sums[0] + sums[1]) + (sums[2] + sums[3])).store_aligned(o.data() + x);
   }
+  for (int64_t j = begin; j < end; ++j)
+    for (int64_t x = vector_dv; x < dv; ++x) o[x] += weights[j - begin] * v.row(b, h, j)[x];
   const T inverse = total > 0 ? T(1) / total : T(0);
   T* dst = out.row(b, h, i);
   for (int64_t x = 0; x < dv; ++x) dst[x * out.column_stride] = o[x] * inverse;
@@ -671,8 +676,12 @@ void flash_attention_forward(const AttentionProblem& problem, const HeadsView<co
   // projection GEMM wrote from that thread, still in its L2 (a shared queue of tasks, each taken
   // by whichever thread is free: 10% slower inference at T = 32).
   const int64_t heads = problem.batch * problem.heads;
-  const Team team = team_of(problem);
   if (few_queries(problem, q, k, v)) {
+    // Each key and value row is read for a few flops: the time is that of reading them.
+    const Team team =
+        team_for_work(heads * problem.queries *
+                      std::min(problem.keys, problem.window > 0 ? problem.window : problem.keys) *
+                      (problem.head_dim + problem.value_dim));
     parallel_for_each_thread(heads * problem.queries, team, [&](ItemRanges& tasks) {
       Buffer<T> weights, o;
       while (const auto range = tasks.next()) {
@@ -685,6 +694,7 @@ void flash_attention_forward(const AttentionProblem& problem, const HeadsView<co
     });
     return;
   }
+  const Team team = team_of(problem);
   const int64_t query_tiles = ceil_div(problem.queries, z.query_tile);
   const int64_t threads = ThreadPool::instance().available(team);
   const int64_t chunks = std::clamp<int64_t>(ceil_div(4 * threads, std::max<int64_t>(heads, 1)), 1,

@@ -592,8 +592,10 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K,
           const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
           Epilogue<T> epilogue) {
   check_arguments(trans_a, trans_b, M, N, K, lda, ldb, ldc);
-  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue,
-               team_for(2.0 * M * N * K));
+  // A product of a few rows does a few flops per element of B it reads: its time is that of
+  // reading B, which the threads share as parallel_for shares elements.
+  const Team team = M <= kFewRows ? team_for_work(M * N * K) : team_for(2.0 * M * N * K);
+  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, team);
 }
 
 template <class T>
