@@ -1,5 +1,6 @@
 // GFLOP/s of tapegrad's gemm<float> against OpenBLAS's cblas_sgemm, in one binary, at 1 and 2
-// threads, on square and transformer shapes (C[M,N] = A[M,K] B[K,N], row-major, beta = 0).
+// threads, on square and transformer shapes (C[M,N] = A[M,K] B[K,N], row-major, beta = 0); and
+// tapegrad's int8 GEMM against its float one on a linear layer's products.
 // "%peak" is the share of the fp32 peak of the cores in use: 2 FMA units x 16 lanes (AVX-512)
 // x 2 flops per cycle x the clock, measured with a chain of dependent FMAs (the "cpu MHz" of
 // /proc/cpuinfo is the base clock; under turbo the cores run faster).
@@ -8,6 +9,7 @@
 // ("Prescott"); the context line "openblas_core" shows which kernels it uses. Force the AVX-512
 // ones with OPENBLAS_CORETYPE=SkylakeX.
 #include "autograd/kernels/gemm.hpp"
+#include "autograd/kernels/gemm_int8.hpp"
 #include "autograd/threads.hpp"
 
 #include <benchmark/benchmark.h>
@@ -119,6 +121,47 @@ void shapes(benchmark::internal::Benchmark* bench) {
 }
 
 BENCHMARK(BM_sgemm<tapegrad_sgemm, tapegrad::set_num_threads>)->Name("tapegrad")->Apply(shapes);
+
+// int8 against float32 on a linear layer's product, y = x Wᵀ (W stored [N, K], packed once as a
+// model's weights are): the transformer shapes at 1 and 2 threads. "GOP/s" counts 2 M N K.
+void linear_shapes(benchmark::internal::Benchmark* bench) {
+  bench->ArgNames({"M", "K", "N", "threads", "ta", "tb"})->UseRealTime();
+  bench->Unit(benchmark::kMicrosecond);
+  for (int64_t threads : {1, 2})
+    for (const TransformerShape& s : kTransformerShapes)
+      bench->Args({s.M, s.K, s.N, threads, 0, 1});
+}
+
+BENCHMARK(BM_sgemm<tapegrad_sgemm, tapegrad::set_num_threads>)
+    ->Name("tapegrad_linear_f32")
+    ->Apply(linear_shapes);
+
+std::vector<int8_t> random_int8(int64_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  std::vector<int8_t> values(size);
+  for (int8_t& x : values) x = static_cast<int8_t>(byte(rng));
+  return values;
+}
+
+void BM_gemm_int8(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  tapegrad::set_num_threads(threads);
+  const std::vector<int8_t> a = random_int8(M * K, 1), w = random_int8(N * K, 2);
+  const tapegrad::kernels::PackedInt8Weights packed =
+      tapegrad::kernels::pack_int8_weights(w.data(), N, K, K);
+  std::vector<int32_t> c(M * N);
+  for (auto _ : state) {
+    tapegrad::kernels::gemm_int8(M, a.data(), K, packed, c.data(), N);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GOP/s"] =
+      benchmark::Counter(2e-9 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(BM_gemm_int8)->Name("tapegrad_int8")->Apply(linear_shapes);
 
 #ifdef TAPEGRAD_HAVE_OPENBLAS
 void openblas_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a,

@@ -1,0 +1,219 @@
+// The VNNI kernel keeps a tile of kTileRows rows of C by kTileBlocks packed blocks (64 output
+// channels) in 24 int32 accumulator vectors; each group of 4 along K loads the tile's 4 weight
+// vectors once and, per row of A, broadcasts the row's 4 bytes and issues 4 vpdpbusd. A's rows
+// are copied once per call with the sign bit flipped and K padded to 4.
+#include "autograd/kernels/gemm_int8.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "autograd/error.hpp"
+#include "autograd/kernels/parallel.hpp"
+
+namespace tapegrad::kernels {
+namespace {
+
+constexpr int64_t kChannels = 16;  // output channels per packed block: the int32 lanes of a vector
+constexpr int64_t kGroup = 4;      // bytes of K per lane and vpdpbusd
+constexpr int64_t kTileRows = 4;
+constexpr int64_t kTileBlocks = 4;
+
+constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Byte (n, k) of the packed weights.
+int64_t packed_index(const PackedInt8Weights& B, int64_t n, int64_t k) {
+  return ((n / kChannels) * (B.padded_depth / kGroup) + k / kGroup) * kChannels * kGroup +
+         (n % kChannels) * kGroup + k % kGroup;
+}
+
+// acc + in each int32 lane the 4 products of x's unsigned bytes and w's signed bytes: vpdpbusd.
+// In assembly because GCC 12 copies the accumulator to and from another register around each
+// _mm512_dpbusd_epi32 (two extra moves per product instruction: the kernel ran at a third of the
+// speed).
+__attribute__((target("avx512f,avx512vnni"))) inline __m512i dot_accumulate(__m512i acc, __m512i x,
+                                                                            __m512i w) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "vm"(w));
+  return acc;
+}
+
+// Rows [0, Rows) of C at columns of blocks [first_block, first_block + Blocks): the accumulators
+// of Σ_k (A + 128) B, less 128 Σ_k B, stored for the `columns` channels that exist from the
+// tile's first one.
+template <int64_t Rows, int64_t Blocks>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(const uint8_t* a, int64_t lda,
+                                                                      const PackedInt8Weights& B,
+                                                                      int64_t first_block,
+                                                                      int64_t columns, int32_t* C,
+                                                                      int64_t ldc) {
+  const int64_t groups = B.padded_depth / kGroup;
+  const int8_t* weights = B.data.data() + first_block * groups * kChannels * kGroup;
+  __m512i sums[Rows][Blocks];
+  for (int64_t r = 0; r < Rows; ++r)
+    for (int64_t t = 0; t < Blocks; ++t) sums[r][t] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512i w[Blocks];
+    for (int64_t t = 0; t < Blocks; ++t)
+      w[t] = _mm512_loadu_si512(weights + (t * groups + g) * kChannels * kGroup);
+    for (int64_t r = 0; r < Rows; ++r) {
+      int32_t four_bytes;
+      std::memcpy(&four_bytes, a + r * lda + g * kGroup, sizeof four_bytes);
+      const __m512i x = _mm512_set1_epi32(four_bytes);
+      for (int64_t t = 0; t < Blocks; ++t) sums[r][t] = dot_accumulate(sums[r][t], x, w[t]);
+    }
+  }
+  for (int64_t t = 0; t < Blocks; ++t) {
+    const int64_t first = (first_block + t) * kChannels;
+    const int64_t valid = std::clamp<int64_t>(columns - t * kChannels, 0, kChannels);
+    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+    const __m512i offset = _mm512_loadu_si512(B.offsets.data() + first);  // 128 Σ_k B
+    for (int64_t r = 0; r < Rows; ++r)
+      _mm512_mask_storeu_epi32(C + r * ldc + t * kChannels, mask,
+                               _mm512_sub_epi32(sums[r][t], offset));
+  }
+}
+
+// The tiles of `rows` rows (at most kTileRows) over the column tiles [first_tile, end_tile).
+template <int64_t Rows>
+void vnni_rows(const uint8_t* a, int64_t lda, const PackedInt8Weights& B, int64_t first_tile,
+               int64_t end_tile, int32_t* C, int64_t ldc) {
+  const int64_t blocks = ceil_div(B.rows, kChannels);
+  for (int64_t tile = first_tile; tile < end_tile; ++tile) {
+    const int64_t first_block = tile * kTileBlocks;
+    const int64_t columns = B.rows - first_block * kChannels;
+    int32_t* c = C + first_block * kChannels;
+    switch (std::min(kTileBlocks, blocks - first_block)) {
+      case 1:
+        vnni_tile<Rows, 1>(a, lda, B, first_block, columns, c, ldc);
+        break;
+      case 2:
+        vnni_tile<Rows, 2>(a, lda, B, first_block, columns, c, ldc);
+        break;
+      case 3:
+        vnni_tile<Rows, 3>(a, lda, B, first_block, columns, c, ldc);
+        break;
+      default:
+        vnni_tile<Rows, kTileBlocks>(a, lda, B, first_block, columns, c, ldc);
+    }
+  }
+}
+
+void vnni_tiles(int64_t rows, const uint8_t* a, int64_t lda, const PackedInt8Weights& B,
+                int64_t first_tile, int64_t end_tile, int32_t* C, int64_t ldc) {
+  switch (rows) {
+    case 1:
+      return vnni_rows<1>(a, lda, B, first_tile, end_tile, C, ldc);
+    case 2:
+      return vnni_rows<2>(a, lda, B, first_tile, end_tile, C, ldc);
+    case 3:
+      return vnni_rows<3>(a, lda, B, first_tile, end_tile, C, ldc);
+    default:
+      return vnni_rows<kTileRows>(a, lda, B, first_tile, end_tile, C, ldc);
+  }
+}
+
+// to[k] = from[k] + 128 as an unsigned byte (the sign bit flipped) for k < K, and 0 up to
+// padded (the padding meets zero weights).
+__attribute__((target("avx512f,avx512bw"))) void shift_row(const int8_t* from, int64_t K,
+                                                           int64_t padded, uint8_t* to) {
+  const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t k = 0; k < padded; k += 64) {
+    const __mmask64 valid =
+        _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(std::clamp<int64_t>(K - k, 0, 64)));
+    const __mmask64 inside =
+        _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(std::min<int64_t>(padded - k, 64)));
+    _mm512_mask_storeu_epi8(to + k, inside,
+                            _mm512_maskz_xor_epi64(0xFF, _mm512_maskz_loadu_epi8(valid, from + k),
+                                                   _mm512_maskz_mov_epi8(valid, sign)));
+  }
+}
+
+void gemm_vnni(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
+               int64_t ldc) {
+  const int64_t K = B.depth, padded = B.padded_depth;
+  // A + 128, rows `padded` apart, in the calling thread's buffer (which the workers read)
+  thread_local std::vector<uint8_t> buffer;
+  buffer.resize(static_cast<std::size_t>(M * padded));
+  uint8_t* const shifted = buffer.data();
+  for (int64_t m = 0; m < M; ++m) shift_row(A + m * lda, K, padded, shifted + m * padded);
+  // Items: a band of kTileRows rows by a tile of kTileBlocks blocks. A product costs about a
+  // 32nd of an element of parallel_for's work (64 per instruction against a load and a store).
+  const int64_t bands = ceil_div(M, kTileRows);
+  const int64_t tiles = ceil_div(ceil_div(B.rows, kChannels), kTileBlocks);
+  parallel_for(bands * tiles, kTileRows * kTileBlocks * kChannels * padded / 32,
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t item = begin; item < end; ++item) {
+                   const int64_t first_row = item / tiles * kTileRows, tile = item % tiles;
+                   vnni_tiles(std::min(kTileRows, M - first_row), shifted + first_row * padded,
+                              padded, B, tile, tile + 1, C + first_row * ldc, ldc);
+                 }
+               });
+}
+
+void check_sizes(std::string_view op, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                 int64_t ldc) {
+  if (M < 0 || N < 0 || K < 0) fail("{}: negative size (M={}, N={}, K={})", op, M, N, K);
+  if (lda < K || ldb < K || ldc < N)
+    fail(
+        "{}: leading dimension too small (M={}, N={}, K={}, lda={} and ldb={} need >= {}, ldc={} "
+        "needs >= {})",
+        op, M, N, K, lda, ldb, K, ldc, N);
+}
+
+}  // namespace
+
+bool has_int8_dot_product() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vnni");
+  return has;
+}
+
+PackedInt8Weights pack_int8_weights(const int8_t* B, int64_t N, int64_t K, int64_t ldb) {
+  check_sizes("pack_int8_weights", 0, N, K, K, ldb, N);
+  PackedInt8Weights packed;
+  packed.rows = N;
+  packed.depth = K;
+  packed.padded_depth = ceil_div(K, kGroup) * kGroup;
+  const int64_t padded_rows = ceil_div(N, kChannels) * kChannels;
+  packed.data.assign(static_cast<std::size_t>(padded_rows * packed.padded_depth), 0);
+  packed.offsets.assign(static_cast<std::size_t>(padded_rows), 0);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) {
+      packed.data[packed_index(packed, n, k)] = B[n * ldb + k];
+      packed.offsets[n] += 128 * int32_t{B[n * ldb + k]};
+    }
+  }
+  return packed;
+}
+
+void gemm_int8(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
+               int64_t ldc) {
+  check_sizes("gemm_int8", M, B.rows, B.depth, lda, B.depth, ldc);
+  if (M == 0 || B.rows == 0) return;
+  if (has_int8_dot_product()) return gemm_vnni(M, A, lda, B, C, ldc);
+  gemm_int8_scalar(M, A, lda, B, C, ldc);
+}
+
+void gemm_int8_scalar(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B,
+                      int32_t* C, int64_t ldc) {
+  check_sizes("gemm_int8", M, B.rows, B.depth, lda, B.depth, ldc);
+  std::vector<int8_t> unpacked(static_cast<std::size_t>(B.rows * B.depth));
+  for (int64_t n = 0; n < B.rows; ++n)
+    for (int64_t k = 0; k < B.depth; ++k) unpacked[n * B.depth + k] = B.data[packed_index(B, n, k)];
+  gemm_int8_reference(M, B.rows, B.depth, A, lda, unpacked.data(), B.depth, C, ldc);
+}
+
+void gemm_int8_reference(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
+                         const int8_t* B, int64_t ldb, int32_t* C, int64_t ldc) {
+  check_sizes("gemm_int8_reference", M, N, K, lda, ldb, ldc);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t sum = 0;
+      for (int64_t k = 0; k < K; ++k) sum += int32_t{A[m * lda + k]} * int32_t{B[n * ldb + k]};
+      C[m * ldc + n] = sum;
+    }
+  }
+}
+
+}  // namespace tapegrad::kernels
