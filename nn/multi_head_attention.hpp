@@ -49,6 +49,11 @@ struct MultiHeadAttentionForwardOptions {
   // [B, Tq, embed_dim], added to the output by out_proj's GEMM as it stores: a residual
   // connection (x + attention(x)) without a pass of its own
   Tensor residual = {};
+  // A gate ξ per head, [num_heads] or [B, num_heads], in the inputs' dtype: each head's output is
+  // multiplied by it before out_proj (Michel et al. 2019; Hugging Face's head_mask), so 0 removes
+  // a head and ∂L/∂ξ_h measures how much the loss depends on head h. Differentiable. The weights
+  // returned with need_weights are not multiplied.
+  Tensor head_mask = {};
 };
 
 class MultiHeadAttention : public Module {

@@ -310,6 +310,16 @@ TEST_CASE("gradcheck nn.MultiHeadAttention") {
       return mha(in[0], in[0], in[0], {.need_weights = need_weights, .residual = in[1]});
     });
   }
+  SUBCASE("a gate per head, [H] and [B, H], differentiated too") {
+    MultiHeadAttention mha(4, 2);
+    const Tensor per_head = testing::input({2}, 5), per_example = testing::input({2, 2}, 6);
+    for (const Tensor& gate : {per_head, per_example}) {
+      CAPTURE(gate.shape());
+      gradcheck_both_paths(mha, {x, gate}, [&](Inputs in, bool need_weights) {
+        return mha(in[0], in[0], in[0], {.need_weights = need_weights, .head_mask = in[1]});
+      });
+    }
+  }
   SUBCASE("a fully masked example") {
     MultiHeadAttention mha(4, 2);
     const Tensor none_real = padding_mask({3, 0}, 3);
@@ -318,6 +328,26 @@ TEST_CASE("gradcheck nn.MultiHeadAttention") {
                  {.key_padding_mask = none_real, .need_weights = need_weights});
     });
   }
+}
+
+TEST_CASE("nn.MultiHeadAttention: a head gate of 0 removes the head, 1 changes nothing") {
+  manual_seed(4);
+  const Tensor x = randn({2, 5, 8});
+  MultiHeadAttention mha(8, 2);
+  const Tensor plain = mha(x, x, x, {.need_weights = false}).output;
+  const Tensor ones = mha(x, x, x, {.need_weights = false, .head_mask = full({2}, 1.0)}).output;
+  CHECK(max(abs(ones - plain)).item() == 0);
+  // Head 1 gated off: the same output as zeroing its columns (4..7) of out_proj.
+  const Tensor gated =
+      mha(x, x, x,
+          {.need_weights = false, .head_mask = from_vector(std::vector<double>{1.0, 0.0}, {2})})
+          .output;
+  float* out_proj = mha.out_proj.weight.data<float>();  // [8, 8], contiguous
+  for (int64_t row = 0; row < 8; ++row) std::fill_n(out_proj + row * 8 + 4, 4, 0.0f);
+  CHECK(max(abs(gated - mha(x, x, x, {.need_weights = false}).output)).item() <= 1e-6);
+  CHECK_THROWS_WITH_AS(mha(x, x, x, {.head_mask = full({3}, 1.0)}),
+                       doctest::Contains("head_mask float32 of shape [3] is not [num_heads] = [2]"),
+                       Error);
 }
 
 TEST_CASE("nn.MultiHeadAttention: the fused path gives the plain path's output") {
