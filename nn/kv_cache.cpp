@@ -124,8 +124,8 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
     out = fused_attention(q, keys, values, options);
   }
 
-  // [B, H, T, D] laid out as [B, T, H, D] -> [B, T, E], then out_proj.
-  const Tensor heads = reshape(out.transpose(1, 2), {B, T, E});
+  // [B, H, T, D] laid out as [B, T, H, D] -> [B, T, H D], then out_proj.
+  const Tensor heads = reshape(out.transpose(1, 2), {B, T, H * D});
   return linear(heads, attention.out_proj.weight, attention.out_proj.bias, residual);
 }
 

@@ -1,5 +1,6 @@
 #include "nn/multi_head_attention.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/factories.hpp"
@@ -10,6 +11,7 @@
 #include "autograd/ops/linear.hpp"
 #include "autograd/ops/reduce.hpp"
 #include "autograd/ops/shape_ops.hpp"
+#include "autograd/tape.hpp"
 
 namespace tapegrad::nn {
 namespace {
@@ -116,6 +118,7 @@ AttentionOutput MultiHeadAttention::forward(
   check_input("key", key, kdim);
   check_input("value", value, vdim);
   const int64_t B = query.size(0), Tq = query.size(1), Tk = key.size(1), E = embed_dim;
+  const int64_t I = inner_dim();  // E, or less once heads are pruned
   if (key.size(0) != B || value.size(0) != B || value.size(1) != Tk)
     fail("nn.MultiHeadAttention: query {}, key {} and value {} disagree on B or Tk", query.shape(),
          key.shape(), value.shape());
@@ -151,21 +154,21 @@ AttentionOutput MultiHeadAttention::forward(
     attention.output = fused_attention_packed(view(qkv, {B, Tq, 3, num_heads, head_dim}),
                                               fused_attention_options(attention_options));
   } else {
-    // Projections: [B, T, E] each.
+    // Projections: [B, T, I] each.
     Tensor q, k, v;
     if (self_attention) {
-      const std::vector<Tensor> qkv = split(linear(query, in_proj_weight, in_proj_bias), E, -1);
-      q = qkv[0], k = qkv[1], v = qkv[2];  // [B, T, 3E] -> 3 x [B, T, E]
+      const std::vector<Tensor> qkv = split(linear(query, in_proj_weight, in_proj_bias), I, -1);
+      q = qkv[0], k = qkv[1], v = qkv[2];  // [B, T, 3I] -> 3 x [B, T, I]
     } else {
       const auto weight = [&](int64_t i, const Tensor& separate) {
-        return packed() ? narrow(in_proj_weight, 0, i * E, E) : separate;
+        return packed() ? narrow(in_proj_weight, 0, i * I, I) : separate;
       };
       const auto bias = [&](int64_t i) {
-        return in_proj_bias.defined() ? narrow(in_proj_bias, 0, i * E, E) : Tensor();
+        return in_proj_bias.defined() ? narrow(in_proj_bias, 0, i * I, I) : Tensor();
       };
-      q = linear(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, E]
-      k = linear(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, E]
-      v = linear(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, E]
+      q = linear(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, I]
+      k = linear(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, I]
+      v = linear(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, I]
     }
     // Every head at once: [B, H, T, D].
     attention = scaled_dot_product_attention(split_heads(q, num_heads), split_heads(k, num_heads),
@@ -175,15 +178,50 @@ AttentionOutput MultiHeadAttention::forward(
   // head_h ξ_h, ξ [1 or B, H, 1, 1]
   if (const Tensor& gate = forward_options.head_mask; gate.defined())
     attention.output = attention.output * view(gate, {gate.dim() == 2 ? B : 1, num_heads, 1, 1});
-  // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, E]; a view when
+  // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, I]; a view when
   // the fused path laid the heads out as [B, Tq, H, D].
-  const Tensor heads = reshape(attention.output.transpose(1, 2), {B, Tq, E});
+  const Tensor heads = reshape(attention.output.transpose(1, 2), {B, Tq, I});
   const Tensor output =
       linear(heads, out_proj.weight, out_proj.bias, forward_options.residual);  // [B, Tq, E]
   if (!forward_options.need_weights) return {output, Tensor()};
   return {output, forward_options.average_attn_weights
                       ? mean(attention.weights, {1})  // [B, Tq, Tk]
                       : attention.weights};
+}
+
+void MultiHeadAttention::prune_heads(std::vector<int64_t> heads) {
+  std::sort(heads.begin(), heads.end());
+  heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
+  if (!heads.empty() && (heads.front() < 0 || heads.back() >= num_heads))
+    fail("nn.MultiHeadAttention.prune_heads: heads {} are not all in 0..{}", heads, num_heads - 1);
+  if (static_cast<int64_t>(heads.size()) == num_heads)
+    fail("nn.MultiHeadAttention.prune_heads: pruning heads {} would leave none of {}", heads,
+         num_heads);
+  if (heads.empty()) return;
+  // The rows of one projection [I, *] that the kept heads own, and the same rows of Q, K and V
+  // stacked [3I, *].
+  const int64_t I = inner_dim();
+  std::vector<int64_t> kept, stacked;
+  for (int64_t h = 0; h < num_heads; ++h)
+    if (!std::binary_search(heads.begin(), heads.end(), h))
+      for (int64_t d = 0; d < head_dim; ++d) kept.push_back(h * head_dim + d);
+  for (int64_t section = 0; section < 3; ++section)
+    for (const int64_t row : kept) stacked.push_back(section * I + row);
+  const Tensor kept_rows = from_vector(kept, {static_cast<int64_t>(kept.size())});
+  const Tensor stacked_rows = from_vector(stacked, {static_cast<int64_t>(stacked.size())});
+  const NoGradGuard no_grad;
+  const auto select_leaf = [](Tensor& parameter, int64_t dim, const Tensor& index) {
+    parameter = index_select(parameter, dim, index).requires_grad_();
+  };
+  if (packed()) {
+    select_leaf(in_proj_weight, 0, stacked_rows);
+  } else {
+    for (Tensor* weight : {&q_proj_weight, &k_proj_weight, &v_proj_weight})
+      select_leaf(*weight, 0, kept_rows);
+  }
+  if (in_proj_bias.defined()) select_leaf(in_proj_bias, 0, stacked_rows);
+  select_leaf(out_proj.weight, 1, kept_rows);
+  num_heads -= static_cast<int64_t>(heads.size());
 }
 
 }  // namespace tapegrad::nn

@@ -20,6 +20,8 @@
 // Masks are bool, true = may attend (PyTorch's key_padding_mask means the opposite).
 #pragma once
 
+#include <vector>
+
 #include <optional>
 
 #include "nn/attention.hpp"
@@ -68,6 +70,14 @@ class MultiHeadAttention : public Module {
                              const MultiHeadAttentionForwardOptions& options = {}) {
     return forward(query, key, value, options);
   }
+
+  // Prunes the given heads (Michel et al. 2019; Hugging Face's prune_heads): their rows of the
+  // Q, K and V projections and their columns of out_proj go, so the module computes only the
+  // heads that are left, smaller and faster, with their outputs unchanged. Ids are those of the
+  // current heads, 0..num_heads-1; an Error if one is out of range or none would be left.
+  void prune_heads(std::vector<int64_t> heads);
+  // The width of the concatenated heads: embed_dim until heads are pruned.
+  int64_t inner_dim() const { return num_heads * head_dim; }
 
   int64_t embed_dim, num_heads, head_dim, kdim, vdim;
   MultiHeadAttentionOptions options;

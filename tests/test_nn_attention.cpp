@@ -350,6 +350,56 @@ TEST_CASE("nn.MultiHeadAttention: a head gate of 0 removes the head, 1 changes n
                        Error);
 }
 
+TEST_CASE("nn.MultiHeadAttention.prune_heads: the heads left compute what they did") {
+  // Pruning head 1 of 3 gives the output of the whole module with head 1 gated off, on both
+  // paths, packed or not; the projections shrink to the 2 heads left.
+  for (const bool packed : {true, false}) {
+    CAPTURE(packed);
+    manual_seed(5);
+    const Tensor x = randn({2, 4, 6}, {.dtype = kFloat64});
+    MultiHeadAttention mha(
+        6, 3,
+        packed ? MultiHeadAttentionOptions{} : MultiHeadAttentionOptions{.kdim = 6, .vdim = 5});
+    mha.to(kFloat64);
+    const Tensor value = packed ? x : randn({2, 4, 5}, {.dtype = kFloat64});
+    const Tensor gate = from_vector(std::vector<double>{1, 0, 1}, {3}, {.dtype = kFloat64});
+    std::vector<Tensor> gated;
+    for (const bool need_weights : {true, false})
+      gated.push_back(
+          mha(x, x, value, {.need_weights = need_weights, .head_mask = gate}).output.detach());
+    mha.prune_heads({1});
+    CHECK(mha.num_heads == 2);
+    CHECK(mha.inner_dim() == 4);
+    CHECK(mha.out_proj.weight.shape() == Shape{6, 4});
+    CHECK((packed ? mha.in_proj_weight : mha.v_proj_weight).shape() ==
+          (packed ? Shape{12, 6} : Shape{4, 5}));
+    for (const bool need_weights : {true, false}) {
+      CAPTURE(need_weights);
+      const Tensor pruned = mha(x, x, value, {.need_weights = need_weights}).output;
+      CHECK(max(abs(pruned - gated[need_weights ? 0 : 1])).item() <= 1e-14);
+    }
+    CHECK(mha.in_proj_bias.requires_grad());
+  }
+}
+
+TEST_CASE("gradcheck nn.MultiHeadAttention, heads pruned") {
+  MultiHeadAttention mha(6, 3);
+  mha.prune_heads({0, 2});
+  gradcheck_both_paths(mha, {testing::input({2, 3, 6}, 1)}, [&](Inputs in, bool need_weights) {
+    return mha(in[0], in[0], in[0], {.is_causal = true, .need_weights = need_weights});
+  });
+}
+
+TEST_CASE("nn.MultiHeadAttention.prune_heads: bad heads are errors") {
+  MultiHeadAttention mha(6, 3);
+  CHECK_THROWS_WITH_AS(mha.prune_heads({1, 3}),
+                       doctest::Contains("heads [1, 3] are not all in 0..2"), Error);
+  CHECK_THROWS_WITH_AS(mha.prune_heads({0, 1, 2, 1}),
+                       doctest::Contains("pruning heads [0, 1, 2] would leave none of 3"), Error);
+  mha.prune_heads({});
+  CHECK(mha.num_heads == 3);
+}
+
 TEST_CASE("nn.MultiHeadAttention: the fused path gives the plain path's output") {
   manual_seed(3);
   const Tensor x = randn({2, 70, 32}), memory = randn({2, 50, 32});
