@@ -123,13 +123,14 @@ AttentionOutput MultiHeadAttention::forward(
     fail("nn.MultiHeadAttention: query {}, key {} and value {} disagree on B or Tk", query.shape(),
          key.shape(), value.shape());
 
-  if (const Tensor& gate = forward_options.head_mask;
-      gate.defined() && (gate.dtype() != query.dtype() ||
+  const Tensor& gate = forward_options.head_mask.defined() ? forward_options.head_mask : head_gate;
+  if (gate.defined() && (gate.dtype() != query.dtype() ||
                          (gate.shape() != Shape{num_heads} && gate.shape() != Shape{B, num_heads})))
     fail(
-        "nn.MultiHeadAttention: head_mask {} of shape {} is not [num_heads] = [{}] or [B, "
-        "num_heads] = {} in the inputs' dtype {}",
-        gate.dtype(), gate.shape(), num_heads, Shape{B, num_heads}, query.dtype());
+        "nn.MultiHeadAttention: {} {} of shape {} is not [num_heads] = [{}] or "
+        "[B, num_heads] = {} in the inputs' dtype {}",
+        forward_options.head_mask.defined() ? "head_mask" : "head_gate", gate.dtype(), gate.shape(),
+        num_heads, Shape{B, num_heads}, query.dtype());
   if (const Tensor& residual = forward_options.residual;
       residual.defined() && residual.shape() != Shape{B, Tq, E})
     fail("nn.MultiHeadAttention: residual of shape {} is not [B, Tq, embed_dim] = {}",
@@ -176,7 +177,7 @@ AttentionOutput MultiHeadAttention::forward(
   }
 
   // head_h ξ_h, ξ [1 or B, H, 1, 1]
-  if (const Tensor& gate = forward_options.head_mask; gate.defined())
+  if (gate.defined())
     attention.output = attention.output * view(gate, {gate.dim() == 2 ? B : 1, num_heads, 1, 1});
   // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, I]; a view when
   // the fused path laid the heads out as [B, Tq, H, D].

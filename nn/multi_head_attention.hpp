@@ -80,6 +80,9 @@ class MultiHeadAttention : public Module {
   int64_t inner_dim() const { return num_heads * head_dim; }
 
   int64_t embed_dim, num_heads, head_dim, kdim, vdim;
+  // A gate [num_heads] used by every call that passes no head_mask: the same product, for models
+  // whose forward does not hand a head_mask down (head_importance sets it). Undefined: none.
+  Tensor head_gate;
   MultiHeadAttentionOptions options;
   Tensor in_proj_weight;  // [3E, E] when kdim == vdim == embed_dim, else undefined
   Tensor q_proj_weight;   // [E, E]    when kdim or vdim differ, else undefined

@@ -7,6 +7,7 @@
 #include "nn/dropout.hpp"
 #include "nn/embedding.hpp"
 #include "nn/feed_forward.hpp"
+#include "nn/head_importance.hpp"
 #include "nn/generate.hpp"
 #include "nn/kv_cache.hpp"
 #include "nn/layer_norm.hpp"
