@@ -1,5 +1,5 @@
 // Element types. float32 trains, float64 checks gradients; int64 holds indices (token ids,
-// targets) and bool holds masks. Only the floating types take part in autograd.
+// targets), int8 quantized weights, and bool masks. Only the floating types take part in autograd.
 #pragma once
 
 #include <cstddef>
@@ -10,11 +10,12 @@
 
 namespace tapegrad {
 
-enum class DType { Float32, Float64, Int64, Bool };
+enum class DType { Float32, Float64, Int64, Int8, Bool };
 
 inline constexpr DType kFloat32 = DType::Float32;
 inline constexpr DType kFloat64 = DType::Float64;
 inline constexpr DType kInt64 = DType::Int64;
+inline constexpr DType kInt8 = DType::Int8;
 inline constexpr DType kBool = DType::Bool;
 
 constexpr std::size_t element_size(DType dtype) {
@@ -25,6 +26,8 @@ constexpr std::size_t element_size(DType dtype) {
       return 8;
     case DType::Int64:
       return 8;
+    case DType::Int8:
+      return 1;
     case DType::Bool:
       return 1;
   }
@@ -39,6 +42,8 @@ constexpr std::string_view dtype_name(DType dtype) {
       return "float64";
     case DType::Int64:
       return "int64";
+    case DType::Int8:
+      return "int8";
     case DType::Bool:
       return "bool";
   }
@@ -62,6 +67,10 @@ constexpr DType dtype_of<double>() {
 template <>
 constexpr DType dtype_of<int64_t>() {
   return DType::Int64;
+}
+template <>
+constexpr DType dtype_of<int8_t>() {
+  return DType::Int8;
 }
 template <>
 constexpr DType dtype_of<bool>() {
@@ -92,6 +101,8 @@ decltype(auto) dispatch_all(DType dtype, Body&& body) {
       return body.template operator()<double>();
     case DType::Int64:
       return body.template operator()<int64_t>();
+    case DType::Int8:
+      return body.template operator()<int8_t>();
     case DType::Bool:
       return body.template operator()<bool>();
   }

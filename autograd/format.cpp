@@ -22,7 +22,7 @@ struct NumberStyle {
 
   std::string format(double v) const {
     if (dtype == kBool) return v != 0 ? "True" : "False";
-    if (dtype == kInt64) return fmt::format("{}", static_cast<int64_t>(v));
+    if (dtype == kInt64 || dtype == kInt8) return fmt::format("{}", static_cast<int64_t>(v));
     if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
     if (scientific) return fmt::format("{:.4e}", v);
     return integral ? fmt::format("{:.0f}.", v) : fmt::format("{:.4f}", v);
@@ -98,7 +98,7 @@ std::string to_string(const Tensor& t) {
       append_dim(text, t, 0, t.storage_offset(), summarize, style, 7);
     }
   }
-  if (t.dtype() == kFloat64) text += ", dtype=float64";
+  if (t.dtype() == kFloat64 || t.dtype() == kInt8) text += fmt::format(", dtype={}", t.dtype());
   if (t.grad_fn())
     text += fmt::format(", grad_fn=<{}>", t.grad_fn()->op);
   else if (t.requires_grad())

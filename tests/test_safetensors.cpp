@@ -100,6 +100,7 @@ std::map<std::string, Tensor> every_kind_of_tensor() {
                                                std::numeric_limits<int64_t>::min()},
                           {2, 2})},
       {"bool", tensor({{1, 0, 1}, {0, 0, 1}}, {.dtype = kBool})},
+      {"i8", tensor({{-128, 127, 0}, {1, -1, 5}}, {.dtype = kInt8})},
       {"scalar", scalar_tensor(2.5)},
       {"empty", zeros({0, 3})},
       {"empty_i64", zeros({2, 0}, {.dtype = kInt64})},
@@ -130,6 +131,18 @@ TEST_CASE("safetensors round trip of every dtype, 0-dim, empty and non-contiguou
     CHECK(loaded.storage() != expected.storage());
   }
   CHECK(decode_safetensors(encode_safetensors({}), "empty").tensors.empty());
+}
+
+TEST_CASE("safetensors reads and writes I8 (quantized weights) byte for byte") {
+  const std::string file =
+      spec_file(R"({"q":{"data_offsets":[0,3],"dtype":"I8","shape":[3]}})", "\x80\x7F\xFF");
+  const Tensor q = decode_safetensors(file, "int8.safetensors").tensors.at("q");
+  CHECK(q.dtype() == kInt8);
+  CHECK(q.data<int8_t>()[0] == -128);
+  CHECK(q.data<int8_t>()[1] == 127);
+  CHECK(q.data<int8_t>()[2] == -1);
+  CHECK(encode_safetensors({{"q", q}}) == file);
+  CHECK(fmt::format("{}", q) == "tensor([-128,  127,   -1], dtype=int8)");
 }
 
 TEST_CASE("safetensors files are deterministic, with a space-padded header") {

@@ -28,7 +28,7 @@ constexpr std::size_t kHeaderAlignment = 8;
 constexpr int kMaxJsonDepth = 64;  // the format needs 3; deeper only costs memory
 const std::string kMetadataKey = "__metadata__";
 constexpr std::string_view kInMemory = "<memory>";
-constexpr DType kReadableDTypes[] = {kFloat32, kFloat64, kInt64, kBool};
+constexpr DType kReadableDTypes[] = {kFloat32, kFloat64, kInt64, kInt8, kBool};
 
 std::string_view dtype_code(DType dtype) {
   switch (dtype) {
@@ -38,6 +38,8 @@ std::string_view dtype_code(DType dtype) {
       return "F64";
     case DType::Int64:
       return "I64";
+    case DType::Int8:
+      return "I8";
     case DType::Bool:
       return "BOOL";
   }
@@ -245,8 +247,8 @@ DType parse_dtype(const Json& value, const std::string& name, std::string_view s
   const std::optional<DType> dtype = dtype_from_code(value.get_ref<const std::string&>());
   if (!dtype)
     fail(
-        "safetensors: {}: tensor \"{}\": unsupported dtype {} (tapegrad reads F32, F64, I64 and "
-        "BOOL)",
+        "safetensors: {}: tensor \"{}\": unsupported dtype {} "
+        "(tapegrad reads F32, F64, I64, I8 and BOOL)",
         source, name, value.dump());
   return *dtype;
 }
