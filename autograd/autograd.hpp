@@ -20,6 +20,7 @@
 #include "autograd/ops/join.hpp"
 #include "autograd/ops/layer_norm.hpp"
 #include "autograd/ops/linear.hpp"
+#include "autograd/ops/quantized_linear.hpp"
 #include "autograd/ops/loss.hpp"
 #include "autograd/ops/matmul.hpp"
 #include "autograd/ops/reduce.hpp"
