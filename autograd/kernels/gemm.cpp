@@ -26,6 +26,7 @@
 #include "autograd/error.hpp"
 #include "autograd/kernels/functors.hpp"
 #include "autograd/kernels/parallel.hpp"
+#include "autograd/kernels/static_count.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -460,16 +461,8 @@ void few_rows_block(const MatrixView<T>& a, const MatrixView<T>& b, Range cols, 
 template <class T>
 void few_rows_columns(const MatrixView<T>& a, const MatrixView<T>& b, int64_t M, Range cols,
                       int64_t K, const TileStore<T>& store, T* C, int64_t ldc) {
-  switch (M) {
-    case 1:
-      return few_rows_block<1>(a, b, cols, K, store, C, ldc);
-    case 2:
-      return few_rows_block<2>(a, b, cols, K, store, C, ldc);
-    case 3:
-      return few_rows_block<3>(a, b, cols, K, store, C, ldc);
-    default:
-      return few_rows_block<kFewRows>(a, b, cols, K, store, C, ldc);
-  }
+  with_static_count<kFewRows>(
+      M, [&]<int64_t Rows>() { few_rows_block<Rows>(a, b, cols, K, store, C, ldc); });
 }
 
 // Part `index` of `extent` split into `parts` pieces whose sizes are multiples of `granule`.

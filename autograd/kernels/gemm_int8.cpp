@@ -11,6 +11,7 @@
 
 #include "autograd/error.hpp"
 #include "autograd/kernels/parallel.hpp"
+#include "autograd/kernels/static_count.hpp"
 
 namespace tapegrad::kernels {
 namespace {
@@ -83,34 +84,16 @@ void vnni_rows(const uint8_t* a, int64_t lda, const PackedInt8Weights& B, int64_
     const int64_t first_block = tile * kTileBlocks;
     const int64_t columns = B.rows - first_block * kChannels;
     int32_t* c = C + first_block * kChannels;
-    switch (std::min(kTileBlocks, blocks - first_block)) {
-      case 1:
-        vnni_tile<Rows, 1>(a, lda, B, first_block, columns, c, ldc);
-        break;
-      case 2:
-        vnni_tile<Rows, 2>(a, lda, B, first_block, columns, c, ldc);
-        break;
-      case 3:
-        vnni_tile<Rows, 3>(a, lda, B, first_block, columns, c, ldc);
-        break;
-      default:
-        vnni_tile<Rows, kTileBlocks>(a, lda, B, first_block, columns, c, ldc);
-    }
+    with_static_count<kTileBlocks>(blocks - first_block, [&]<int64_t Blocks>() {
+      vnni_tile<Rows, Blocks>(a, lda, B, first_block, columns, c, ldc);
+    });
   }
 }
 
 void vnni_tiles(int64_t rows, const uint8_t* a, int64_t lda, const PackedInt8Weights& B,
                 int64_t first_tile, int64_t end_tile, int32_t* C, int64_t ldc) {
-  switch (rows) {
-    case 1:
-      return vnni_rows<1>(a, lda, B, first_tile, end_tile, C, ldc);
-    case 2:
-      return vnni_rows<2>(a, lda, B, first_tile, end_tile, C, ldc);
-    case 3:
-      return vnni_rows<3>(a, lda, B, first_tile, end_tile, C, ldc);
-    default:
-      return vnni_rows<kTileRows>(a, lda, B, first_tile, end_tile, C, ldc);
-  }
+  with_static_count<kTileRows>(
+      rows, [&]<int64_t Rows>() { vnni_rows<Rows>(a, lda, B, first_tile, end_tile, C, ldc); });
 }
 
 // to[k] = from[k] + 128 as an unsigned byte (the sign bit flipped) for k < K, and 0 up to
