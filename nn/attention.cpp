@@ -41,10 +41,8 @@ void check_mask(const Tensor& mask, const Shape& scores_shape) {
     broadcasts = size == target || size == 1;
   }
   if (!broadcasts)
-    fail(
-        "{}: mask of shape {} does not broadcast to the scores' shape {} "
-        "([..., Tq, Tk])",
-        kOp, mask.shape(), scores_shape);
+    fail("{}: mask of shape {} does not broadcast to the scores' shape {} ([..., Tq, Tk])", kOp,
+         mask.shape(), scores_shape);
 }
 
 // x broadcast to [..., rows, cols] with leading dims `lead`, as the [B, H, rows, cols] that
@@ -132,10 +130,7 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
 
 ScaledDotProductAttention::ScaledDotProductAttention(double dropout_) : dropout(dropout_) {
   if (!(dropout >= 0 && dropout <= 1))
-    fail(
-        "nn.ScaledDotProductAttention: dropout {} is not a probability in [0, "
-        "1]",
-        dropout);
+    fail("nn.ScaledDotProductAttention: dropout {} is not a probability in [0, 1]", dropout);
 }
 
 AttentionOutput ScaledDotProductAttention::forward(const Tensor& q, const Tensor& k,

@@ -11,11 +11,12 @@ namespace tapegrad::nn {
 namespace {
 
 DecoderBlockOptions checked(DecoderBlockOptions options) {
-  if (options.d_model <= 0 || options.nhead <= 0 || options.dim_feedforward < 0)
+  if (options.d_model <= 0 || options.nhead <= 0 || options.dim_feedforward < 0 ||
+      options.window < 0)
     fail(
         "nn.DecoderBlock: d_model {} and nhead {} must be positive, dim_feedforward {} positive "
-        "(or 0 for 4 * d_model)",
-        options.d_model, options.nhead, options.dim_feedforward);
+        "(or 0 for 4 * d_model), window {} positive (or 0 for none)",
+        options.d_model, options.nhead, options.dim_feedforward, options.window);
   if (options.dim_feedforward == 0) options.dim_feedforward = 4 * options.d_model;
   return options;
 }
@@ -55,15 +56,22 @@ Tensor DecoderBlock::add_feed_forward(const Tensor& x) {
 Tensor DecoderBlock::forward(const Tensor& x) {
   const Tensor normed = ln_1(x);           // [B, T, C]
   const bool fused = drop1.is_identity();  // then out_proj's GEMM adds the residual
-  const Tensor attended =
-      attn(normed, normed, normed,
-           {.is_causal = true, .need_weights = false, .residual = fused ? x : Tensor()})
-          .output;
+  const Tensor attended = attn(normed, normed, normed,
+                               {.is_causal = true,
+                                .window = options.window,
+                                .need_weights = false,
+                                .residual = fused ? x : Tensor()})
+                              .output;
   return add_feed_forward(fused ? attended : x + drop1(attended));  // [B, T, C]
 }
 
 Tensor DecoderBlock::forward(const Tensor& x, KVCache& cache) {
   const NoGradGuard no_grad;
+  if (cache.window() != options.window)
+    fail(
+        "nn.DecoderBlock: a KVCache with window {} for a block with window {}; make the caches "
+        "with DecoderLM::make_cache",
+        cache.window(), options.window);
   const bool fused = drop1.is_identity();
   const Tensor attended = cached_self_attention(attn, ln_1(x), cache, fused ? x : Tensor());
   return add_feed_forward(fused ? attended : x + drop1(attended));  // [B, T, C]
@@ -89,7 +97,8 @@ DecoderLM::DecoderLM(DecoderLMOptions options_)
                                   .nhead = options.nhead,
                                   .dim_feedforward = options.dim_feedforward,
                                   .dropout = options.dropout,
-                                  .layer_norm_eps = options.layer_norm_eps});
+                                  .layer_norm_eps = options.layer_norm_eps,
+                                  .window = options.window});
   register_module("h", h);
   register_module("ln_f", ln_f);
   if (!options.tie_weights) {
@@ -141,8 +150,8 @@ std::vector<KVCache> DecoderLM::make_cache(int64_t batch, std::optional<int64_t>
   std::vector<KVCache> cache;
   cache.reserve(static_cast<std::size_t>(h.size()));
   for (const DecoderBlock& block : h)
-    cache.emplace_back(batch, block.attn.num_heads, length, block.attn.head_dim,
-                       wte.weight.dtype());
+    cache.emplace_back(batch, block.attn.num_heads, length, block.attn.head_dim, wte.weight.dtype(),
+                       options.window);
   return cache;
 }
 

@@ -45,6 +45,7 @@ struct DecoderBlockOptions {
   double dropout = 0.1;
   Activation activation = Activation::GELU;
   double layer_norm_eps = 1e-5;
+  int64_t window = 0;  // sliding-window attention: W > 0 sees the W latest tokens; 0: all
 };
 
 class DecoderBlock : public Module {
@@ -82,6 +83,9 @@ struct DecoderLMOptions {
   double layer_norm_eps = 1e-5;
   PositionEncoding positions = PositionEncoding::Learned;
   bool tie_weights = true;  // lm_head shares wte.weight
+  // Sliding-window attention in every block (Mistral's sliding_window): token i attends to tokens
+  // i - W < j <= i only, and each block's KVCache keeps only the W latest tokens; 0: all tokens.
+  int64_t window = 0;
 };
 
 class DecoderLM : public Module {
@@ -96,7 +100,7 @@ class DecoderLM : public Module {
   Tensor operator()(const Tensor& ids, std::vector<KVCache>& cache) { return forward(ids, cache); }
 
   // One empty KVCache per block for `batch` sequences of up to max_len tokens (default and at
-  // most options.max_len), in the model's dtype.
+  // most options.max_len), in the model's dtype; with a window, each keeps the W latest tokens.
   std::vector<KVCache> make_cache(int64_t batch = 1, std::optional<int64_t> max_len = {}) const;
 
   const Tensor& lm_head_weight() const;  // [vocab_size, d_model]: wte.weight when tied

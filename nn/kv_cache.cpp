@@ -3,10 +3,10 @@
 #include "autograd/factories.hpp"
 #include "autograd/kernels/strided_copy.hpp"
 #include "autograd/ops/indexing.hpp"
+#include "autograd/ops/join.hpp"
 #include "autograd/ops/linear.hpp"
 #include "autograd/ops/shape_ops.hpp"
 #include "autograd/tape.hpp"
-#include "nn/mask.hpp"
 
 namespace tapegrad::nn {
 namespace {
@@ -28,12 +28,17 @@ void write_rows(const Tensor& cache, int64_t first, const Tensor& x) {
 
 }  // namespace
 
-KVCache::KVCache(int64_t batch, int64_t heads, int64_t max_len, int64_t head_dim, DType dtype) {
+KVCache::KVCache(int64_t batch, int64_t heads, int64_t max_len, int64_t head_dim, DType dtype,
+                 int64_t window)
+    : max_len_(max_len), window_(window) {
   if (batch <= 0 || heads <= 0 || max_len <= 0 || head_dim <= 0)
     fail("KVCache: batch {}, heads {}, max_len {} and head_dim {} must be positive", batch, heads,
          max_len, head_dim);
-  keys_ = Tensor::empty({batch, heads, max_len, head_dim}, dtype);
-  values_ = Tensor::empty({batch, heads, max_len, head_dim}, dtype);
+  if (window < 0)
+    fail("KVCache: window {} is negative (0 for none, W > 0 to keep the W latest tokens)", window);
+  const int64_t capacity = window > 0 ? std::min(window, max_len) : max_len;
+  keys_ = Tensor::empty({batch, heads, capacity, head_dim}, dtype);
+  values_ = Tensor::empty({batch, heads, capacity, head_dim}, dtype);
 }
 
 void KVCache::append(const Tensor& k, const Tensor& v) {
@@ -44,18 +49,45 @@ void KVCache::append(const Tensor& k, const Tensor& v) {
       v.dtype() != keys_.dtype())
     fail("KVCache.append: k {} ({}) and v {} ({}) must both be [B, H, T, head_dim] = {} of {}",
          k.shape(), k.dtype(), v.shape(), v.dtype(), expected, keys_.dtype());
-  if (length_ + T > max_len())
+  if (length_ + T > max_len_)
     fail(
         "KVCache.append: {} cached tokens + {} new ones exceed the cache's max_len {}; make a "
         "larger cache (at most the model's max_len) or a shorter prompt",
-        length_, T, max_len());
-  write_rows(keys_, length_, k);
-  write_rows(values_, length_, v);
+        length_, T, max_len_);
+  // Token p goes to row p % capacity: of the new ones only the last `capacity` can stay, in at
+  // most two runs of rows (before and after the ring's end).
+  for (int64_t t = std::max<int64_t>(0, T - capacity()); t < T;) {
+    const int64_t row = (length_ + t) % capacity(), n = std::min(T - t, capacity() - row);
+    write_rows(keys_, row, narrow(k, 2, t, n));
+    write_rows(values_, row, narrow(v, 2, t, n));
+    t += n;
+  }
   length_ += T;
 }
 
-Tensor KVCache::keys() const { return narrow(keys_, 2, 0, length_); }
-Tensor KVCache::values() const { return narrow(values_, 2, 0, length_); }
+void KVCache::crop(int64_t length) {
+  if (length < 0 || length > length_)
+    fail("KVCache.crop: length {} is not in 0..{} (the tokens cached)", length, length_);
+  if (length < length_ && length_ > capacity())
+    fail(
+        "KVCache.crop: the window's ring has wrapped: of the {} tokens seen only the last {} are "
+        "kept, so it cannot go back to {}; prefill again from a cleared cache",
+        length_, capacity(), length);
+  length_ = length;
+}
+
+Tensor KVCache::key_rows() const { return narrow(keys_, 2, 0, rows()); }
+Tensor KVCache::value_rows() const { return narrow(values_, 2, 0, rows()); }
+
+// Once the ring has wrapped, the oldest token lives in row length() % capacity().
+Tensor KVCache::in_order(const Tensor& rows) const {
+  if (length_ <= capacity()) return rows;
+  const int64_t oldest = length_ % capacity();
+  return cat({narrow(rows, 2, oldest, capacity() - oldest), narrow(rows, 2, 0, oldest)}, 2);
+}
+
+Tensor KVCache::keys() const { return in_order(key_rows()); }
+Tensor KVCache::values() const { return in_order(value_rows()); }
 
 Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& x, KVCache& cache,
                              const Tensor& residual) {
@@ -66,7 +98,7 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
          E);
   if (x.dim() != 3 || x.size(2) != E)
     fail("cached_self_attention: x of shape {} is not [B, T, {}]", x.shape(), E);
-  const int64_t B = x.size(0), T = x.size(1), past = cache.length();
+  const int64_t B = x.size(0), T = x.size(1);
 
   // [B, T, 3E] = [B, T, 3, H, D]; slice s as [B, H, T, D], in place.
   const Tensor qkv =
@@ -75,16 +107,22 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
     const Shape& st = qkv.strides();
     return qkv.alias({B, H, T, D}, {st[0], st[3], st[1], st[4]}, qkv.storage_offset() + s * st[2]);
   };
-  cache.append(slice(1), slice(2));
+  const Tensor q = slice(0), k = slice(1), v = slice(2);
 
-  // Query i (position past + i) may attend to keys j <= past + i: with an empty cache that is the
-  // kernel's own causal alignment; one new token sees every key; else rows past.. of the mask.
-  FusedAttentionOptions options;
-  if (past == 0)
-    options.is_causal = true;
-  else if (T > 1)
-    options.mask = narrow(causal_mask(past + T), 0, past, T);  // [T, past + T]
-  const Tensor out = fused_attention(slice(0), cache.keys(), cache.values(), options);
+  // The queries are the last T keys (lower right); a window bounds them from below too. The rows
+  // as they lie serve while they are in the order of positions, or for one query, which sees them
+  // all; a chunk after a wrapped ring needs the old rows in order, before its own overwrite them.
+  const FusedAttentionOptions options{
+      .is_causal = true, .window = cache.window(), .lower_right = true};
+  Tensor out;
+  if (T == 1 || cache.length() + T <= cache.capacity()) {
+    cache.append(k, v);
+    out = fused_attention(q, cache.key_rows(), cache.value_rows(), options);
+  } else {
+    const Tensor keys = cat({cache.keys(), k}, 2), values = cat({cache.values(), v}, 2);
+    cache.append(k, v);
+    out = fused_attention(q, keys, values, options);
+  }
 
   // [B, H, T, D] laid out as [B, T, H, D] -> [B, T, E], then out_proj.
   const Tensor heads = reshape(out.transpose(1, 2), {B, T, E});

@@ -16,10 +16,8 @@ namespace {
 
 int64_t checked_head_dim(int64_t embed_dim, int64_t num_heads) {
   if (embed_dim <= 0 || num_heads <= 0 || embed_dim % num_heads != 0)
-    fail(
-        "nn.MultiHeadAttention: embed_dim {} must be a positive multiple of "
-        "num_heads {}",
-        embed_dim, num_heads);
+    fail("nn.MultiHeadAttention: embed_dim {} must be a positive multiple of num_heads {}",
+         embed_dim, num_heads);
   return embed_dim / num_heads;
 }
 
@@ -43,10 +41,8 @@ void check_input(std::string_view name, const Tensor& x, int64_t features) {
 
 void check_bool(std::string_view name, const Tensor& mask) {
   if (mask.dtype() != kBool)
-    fail(
-        "nn.MultiHeadAttention: {} must be bool (true = may attend), got {} "
-        "of shape {}",
-        name, mask.dtype(), mask.shape());
+    fail("nn.MultiHeadAttention: {} must be bool (true = may attend), got {} of shape {}", name,
+         mask.dtype(), mask.shape());
 }
 
 }  // namespace
@@ -97,19 +93,16 @@ Tensor MultiHeadAttention::combined_mask(const MultiHeadAttentionForwardOptions&
                          attn_mask.shape() == Shape{B, H, Tq, Tk};
     if (!matches)
       fail(
-          "nn.MultiHeadAttention: attn_mask of shape {} is none of [Tq, Tk] = "
-          "{}, [B * H, Tq, Tk] "
-          "= {} or [B, H, Tq, Tk] = {}",
+          "nn.MultiHeadAttention: attn_mask of shape {} is none of [Tq, Tk] = {}, "
+          "[B * H, Tq, Tk] = {} or [B, H, Tq, Tk] = {}",
           attn_mask.shape(), Shape{Tq, Tk}, Shape{B * H, Tq, Tk}, Shape{B, H, Tq, Tk});
     mask = attn_mask.dim() == 3 ? reshape(attn_mask, {B, H, Tq, Tk}) : attn_mask;
   }
   if (const Tensor& padding = forward_options.key_padding_mask; padding.defined()) {
     check_bool("key_padding_mask", padding);
     if (padding.shape() != Shape{B, Tk})
-      fail(
-          "nn.MultiHeadAttention: key_padding_mask of shape {} is not [B, Tk] "
-          "= {}",
-          padding.shape(), Shape{B, Tk});
+      fail("nn.MultiHeadAttention: key_padding_mask of shape {} is not [B, Tk] = {}",
+           padding.shape(), Shape{B, Tk});
     const Tensor keys = reshape(padding, {B, 1, 1, Tk});
     mask = mask.defined() ? mask && keys : keys;
   }
@@ -124,10 +117,8 @@ AttentionOutput MultiHeadAttention::forward(
   check_input("value", value, vdim);
   const int64_t B = query.size(0), Tq = query.size(1), Tk = key.size(1), E = embed_dim;
   if (key.size(0) != B || value.size(0) != B || value.size(1) != Tk)
-    fail(
-        "nn.MultiHeadAttention: query {}, key {} and value {} disagree on B "
-        "or Tk",
-        query.shape(), key.shape(), value.shape());
+    fail("nn.MultiHeadAttention: query {}, key {} and value {} disagree on B or Tk", query.shape(),
+         key.shape(), value.shape());
 
   if (const Tensor& residual = forward_options.residual;
       residual.defined() && residual.shape() != Shape{B, Tq, E})

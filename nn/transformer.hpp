@@ -5,11 +5,11 @@
 // where
 //   SA(x) = dropout1(self_attn(x, x, x))
 //   FF(x) = dropout2(linear2(dropout(act(linear1(x)))))
-// Where dropout1 (dropout2) is the identity (eval mode, or p = 0), the residual x joins in the
-// GEMM of out_proj (linear2): no pass of its own.
+// Where dropout1 (dropout2) is the identity (eval mode, or p = 0), the residual x joins in the GEMM
+// of out_proj (linear2): no pass of its own.
 //
-// Masks are bool, true = may attend: src_key_padding_mask [B, T] (true = a real token) and
-// src_mask [T, T], [B * H, T, T] or [B, H, T, T]; is_causal adds causal_mask(T).
+// Masks are bool, true = may attend: src_key_padding_mask [B, T] (true = a real token) and src_mask
+// [T, T], [B * H, T, T] or [B, H, T, T]; is_causal adds causal_mask(T).
 #pragma once
 
 #include <optional>
@@ -50,8 +50,7 @@ class TransformerEncoderLayer : public Module {
 
   TransformerEncoderLayerOptions options;
   MultiHeadAttention self_attn;
-  // Registered as PyTorch's linear1, dropout and linear2 (not under a name of
-  // its own).
+  // Registered as PyTorch's linear1, dropout and linear2 (not under a name of its own).
   FeedForward feed_forward;
   LayerNorm norm1, norm2;
   Dropout dropout1, dropout2;
@@ -63,9 +62,8 @@ class TransformerEncoderLayer : public Module {
   Tensor add_feed_forward(const Tensor& residual, const Tensor& x);
 };
 
-// num_layers layers of the same options (each with its own weights), named
-// layers.0, layers.1,
-// ..., and an optional final LayerNorm named norm (useful after pre-LN layers).
+// num_layers layers of the same options (each with its own weights), named layers.0, layers.1, ...,
+// and an optional final LayerNorm named norm (useful after pre-LN layers).
 class TransformerEncoder : public Module {
  public:
   TransformerEncoder(TransformerEncoderLayerOptions layer_options, int64_t num_layers,

@@ -20,8 +20,8 @@ using testing::to_eval;
 using testing::with_parameters;
 
 // A small model's options. Seeds the default generator: the model made next has fixed weights.
-DecoderLMOptions small(PositionEncoding positions, bool tie_weights = true,
-                       int64_t num_layers = 2) {
+DecoderLMOptions small(PositionEncoding positions, bool tie_weights = true, int64_t num_layers = 2,
+                       int64_t window = 0) {
   manual_seed(3);
   return {.vocab_size = 11,
           .max_len = 12,
@@ -29,7 +29,8 @@ DecoderLMOptions small(PositionEncoding positions, bool tie_weights = true,
           .nhead = 2,
           .num_layers = num_layers,
           .positions = positions,
-          .tie_weights = tie_weights};
+          .tie_weights = tie_weights,
+          .window = window};
 }
 
 Tensor random_ids(int64_t B, int64_t T, int64_t vocab, uint64_t seed) {
@@ -113,13 +114,18 @@ TEST_CASE("nn.DecoderLM: causal, a later token changes no earlier logit") {
 
 TEST_CASE("nn.DecoderLM: cached decoding equals the full forward at every position") {
   // Prefill 4 tokens, a chunk of 3 after them (its causal mask is offset by the cache), then one
-  // token per call; the logits of every position against one forward over all 10.
+  // token per call; the logits of every position against one forward over all 10. With a window
+  // of 3 the prompt is longer than the ring and the chunk comes after a wrapped ring; with 5 the
+  // chunk wraps it; 16 is more than max_len 12 (a plain cache).
   for (const DType dtype : {kFloat64, kFloat32}) {
-    for (const PositionEncoding positions :
-         {PositionEncoding::Learned, PositionEncoding::Sinusoidal}) {
+    for (const auto& [positions, window] :
+         {std::pair{PositionEncoding::Learned, 0}, std::pair{PositionEncoding::Sinusoidal, 0},
+          std::pair{PositionEncoding::Learned, 3}, std::pair{PositionEncoding::Sinusoidal, 5},
+          std::pair{PositionEncoding::Learned, 16}}) {
       CAPTURE(dtype);
       CAPTURE(static_cast<int>(positions));
-      DecoderLM model(small(positions));
+      CAPTURE(window);
+      DecoderLM model(small(positions, true, 2, window));
       to_eval(model, dtype);
       const int64_t B = 2, T = 10;
       const Tensor ids = random_ids(B, T, 11, 7);
@@ -134,6 +140,7 @@ TEST_CASE("nn.DecoderLM: cached decoding equals the full forward at every positi
       feed(4, 3);
       for (int64_t t = 7; t < T; ++t) feed(t, 1);
       CHECK(cache[0].length() == T);
+      CHECK(cache[0].capacity() == (window > 0 ? std::min<int64_t>(window, 12) : 12));
       const Tensor cached = cat(pieces, 1);  // [B, T, V]
       CHECK(cached.shape() == full.shape());
       const double error = relative_error(cached, full);
@@ -141,6 +148,55 @@ TEST_CASE("nn.DecoderLM: cached decoding equals the full forward at every positi
       CHECK(error <= (dtype == kFloat64 ? 1e-12 : 1e-5));
     }
   }
+}
+
+TEST_CASE("nn.DecoderLM: a window changes exactly the logits of tokens with more than W before") {
+  DecoderLM local(small(PositionEncoding::Learned, true, 1, 3));
+  to_eval(local, kFloat64);
+  DecoderLM global(small(PositionEncoding::Learned, true, 1));
+  to_eval(global, kFloat64);
+  const Tensor ids = random_ids(1, 6, 11, 5);
+  const Tensor a = local(ids), b = global(ids);  // [1, 6, 11]
+  CHECK(relative_error(narrow(a, 1, 0, 3), narrow(b, 1, 0, 3)) <= 1e-15);
+  CHECK(relative_error(narrow(a, 1, 3, 3), narrow(b, 1, 3, 3)) > 1e-3);
+}
+
+TEST_CASE("KVCache: a window keeps the W latest tokens in a ring, token p in row p % W") {
+  KVCache cache(1, 1, 100, 1, kFloat64, 4);
+  CHECK(cache.capacity() == 4);
+  // Token p's key and value are p and -p.
+  const auto tokens = [](int64_t first, int64_t count) {
+    return arange(static_cast<double>(first), static_cast<double>(first + count), 1.0,
+                  {.dtype = kFloat64})
+        .view({1, 1, count, 1});
+  };
+  cache.append(tokens(0, 3), -tokens(0, 3));
+  CHECK(cache.key_rows().to_vector() == std::vector<double>{0, 1, 2});
+  cache.append(tokens(3, 3), -tokens(3, 3));  // 3 4 5: 4 and 5 wrap to rows 0 and 1
+  CHECK(cache.length() == 6);
+  CHECK(cache.rows() == 4);
+  CHECK(cache.key_rows().to_vector() == std::vector<double>{4, 5, 2, 3});
+  CHECK(cache.keys().to_vector() == std::vector<double>{2, 3, 4, 5});
+  CHECK(cache.values().to_vector() == std::vector<double>{-2, -3, -4, -5});
+  cache.append(tokens(6, 7), -tokens(6, 7));  // 6..12: only 9..12 stay, 12 in row 0
+  CHECK(cache.key_rows().to_vector() == std::vector<double>{12, 9, 10, 11});
+  CHECK(cache.keys().to_vector() == std::vector<double>{9, 10, 11, 12});
+  CHECK(KVCache(1, 1, 3, 1, kFloat64, 4).capacity() == 3);  // never more rows than max_len
+  CHECK_THROWS_WITH_AS(cache.crop(12), doctest::Contains("the window's ring has wrapped"), Error);
+}
+
+TEST_CASE("KVCache.crop: decoding again from a point gives the same logits") {
+  DecoderLM model(small(PositionEncoding::Learned));
+  to_eval(model, kFloat64);
+  const Tensor ids = random_ids(1, 6, 11, 4);
+  std::vector<KVCache> cache = model.make_cache();
+  model(narrow(ids, 1, 0, 5).contiguous(), cache);
+  const Tensor first = model(narrow(ids, 1, 5, 1).contiguous(), cache);
+  for (KVCache& layer : cache) layer.crop(5);
+  model(zeros({1, 1}, {.dtype = kInt64}), cache);  // another token in position 5
+  for (KVCache& layer : cache) layer.crop(5);
+  CHECK(relative_error(model(narrow(ids, 1, 5, 1).contiguous(), cache), first) == 0.0);
+  CHECK_THROWS_WITH_AS(cache[0].crop(7), doctest::Contains("length 7 is not in 0..6"), Error);
 }
 
 TEST_CASE("nn.DecoderLM: cached decoding records nothing on the tape") {
@@ -172,9 +228,13 @@ TEST_CASE("nn.DecoderLM: tied weights get the sum of both gradients") {
 
 TEST_CASE("gradcheck nn.DecoderBlock") {
   const Tensor x = testing::input({2, 3, 4}, 1);
-  DecoderBlock block({.d_model = 4, .nhead = 2, .dim_feedforward = 6, .dropout = 0.0});
-  block.to(kFloat64);
-  CHECK(gradcheck([&](Inputs in) { return block(in[0]); }, with_parameters(block, {x})));
+  for (const int64_t window : {0, 2}) {
+    CAPTURE(window);
+    DecoderBlock block(
+        {.d_model = 4, .nhead = 2, .dim_feedforward = 6, .dropout = 0.0, .window = window});
+    block.to(kFloat64);
+    CHECK(gradcheck([&](Inputs in) { return block(in[0]); }, with_parameters(block, {x})));
+  }
 }
 
 TEST_CASE("gradcheck nn.DecoderLM") {
@@ -229,6 +289,15 @@ TEST_CASE("nn.DecoderLM, DecoderBlock and KVCache: bad arguments are errors nami
                        Error);
   CHECK_THROWS_WITH_AS(KVCache(1, 2, 0, 4, kFloat32),
                        doctest::Contains("KVCache: batch 1, heads 2, max_len 0 and head_dim 4"),
+                       Error);
+  CHECK_THROWS_WITH_AS(KVCache(1, 2, 8, 4, kFloat32, -1),
+                       doctest::Contains("KVCache: window -1 is negative"), Error);
+  CHECK_THROWS_WITH_AS(DecoderBlock({.d_model = 4, .nhead = 2, .window = -2}),
+                       doctest::Contains("window -2 positive (or 0 for none)"), Error);
+  std::vector<KVCache> unwindowed = model.make_cache();
+  DecoderLM windowed(small(PositionEncoding::Learned, true, 2, 4));
+  CHECK_THROWS_WITH_AS(windowed(random_ids(1, 2, 11, 1), unwindowed),
+                       doctest::Contains("a KVCache with window 0 for a block with window 4"),
                        Error);
   KVCache cache(1, 2, 8, 4, kFloat32);
   CHECK_THROWS_WITH_AS(cache.append(zeros({1, 2, 3, 5}), zeros({1, 2, 3, 5})),

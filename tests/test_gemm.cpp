@@ -174,6 +174,28 @@ TEST_CASE("gemm matches the reference on odd shapes") {
   SUBCASE("double") { check_shapes<double>(kOddShapes); }
 }
 
+TEST_CASE("gemm with one to four rows (a linear layer on a token: B read in place) matches") {
+  // Every row count of the path and one past it, columns on either side of its groups of 4 and
+  // the SIMD width as K (8 doubles, 16 floats, with a scalar tail), the epilogue, misaligned and
+  // padded rows, and one product large enough for two threads. check_shapes tries every
+  // orientation: only row-major A with transposed B takes the path.
+  std::vector<Problem> shapes;
+  for (const int64_t M : {1, 2, 3, 4, 5})
+    for (const int64_t N : {1, 3, 4, 5, 9})
+      for (const int64_t K : {1, 7, 8, 15, 16, 17, 33}) shapes.push_back({M, N, K});
+  for (Problem p : {Problem{1, 768, 256}, Problem{3, 1023, 1025}, Problem{1, 20000, 300}}) {
+    shapes.push_back(p);
+    p.alpha = -0.5;
+    p.beta = 0.5;
+    p.bias = p.relu = p.residual = true;
+    p.padding = 3;
+    p.offset = 1;
+    shapes.push_back(p);
+  }
+  check_shapes<float>(shapes);
+  check_shapes<double>(shapes);
+}
+
 TEST_CASE("gemm applies alpha and beta, and beta = 0 ignores NaN in C") {
   for (double alpha : {1.0, -2.5, 0.0}) {
     for (double beta : {0.0, 1.0, 0.5}) {

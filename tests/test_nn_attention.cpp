@@ -1,12 +1,11 @@
-// The attention stack: masks, scaled_dot_product_attention, MultiHeadAttention,
-// FeedForward, TransformerEncoderLayer/Encoder and masked_mean. Every module
-// has a `gradcheck nn.<Module>` case in float64 over its inputs and all its
-// parameters, then come forward values, the properties masks promise (padding
-// and future tokens change nothing), PyTorch's parameter names, and one
+// The attention stack: masks, scaled_dot_product_attention, MultiHeadAttention, FeedForward,
+// TransformerEncoderLayer/Encoder and masked_mean. Every module has a `gradcheck nn.<Module>` case
+// in float64 over its inputs and all its parameters, then come forward values, the properties masks
+// promise (padding and future tokens change nothing), PyTorch's parameter names, and one
 // CHECK_THROWS_WITH_AS per error path.
 //
-// Adding a module: module.to(kFloat64), then gradcheck(fn,
-// with_parameters(module, {inputs})) with dropout 0 or in eval mode.
+// Adding a module: module.to(kFloat64), then gradcheck(fn, with_parameters(module, {inputs})) with
+// dropout 0 or in eval mode.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -23,8 +22,8 @@ using Inputs = const std::vector<Tensor>&;
 
 using testing::with_parameters;
 
-// The output and the weights (if any were asked for), flattened into one
-// vector, so one gradcheck covers both.
+// The output and the weights (if any were asked for), flattened into one vector, so one gradcheck
+// covers both.
 Tensor output_and_weights(const AttentionOutput& attention) {
   if (!attention.weights.defined()) return attention.output;
   return cat({reshape(attention.output, {-1}), reshape(attention.weights, {-1})});
@@ -71,8 +70,7 @@ TEST_CASE("causal_mask and padding_mask values, combined with &&") {
   testing::check_values(padding_mask(from_vector(std::vector<int64_t>{0, 1}, {2}), 2),
                         {0, 0, 1, 0});
 
-  // [T, T] && [B, 1, T] -> [B, T, T]: query t of example b may see key s <= t
-  // when s is real.
+  // [T, T] && [B, 1, T] -> [B, T, T]: query t of example b may see key s <= t when s is real.
   const Tensor both = causal && padding.unsqueeze(1);
   CHECK(both.shape() == Shape{2, 3, 3});
   testing::check_values(both, {1, 0, 0, 1, 1, 0, 1, 1, 0, /**/ 1, 0, 0, 1, 1, 0, 1, 1, 1});
@@ -95,8 +93,7 @@ TEST_CASE("scaled_dot_product_attention: the seed example") {
   testing::check_values(attention.output, {10.008, 20.008}, 1e-3);
   testing::check_values(attention.weights, {0.99958, 0.00042}, 1e-5);
 
-  // Scores divided by sqrt(d) = sqrt(2): with scale 1 the softmax saturates
-  // further.
+  // Scores divided by sqrt(d) = sqrt(2): with scale 1 the softmax saturates further.
   const AttentionOutput unscaled =
       scaled_dot_product_attention(q, k, v, {.scale = 1.0, .need_weights = true});
   testing::check_values(unscaled.weights, {1 - 1.67e-5, 1.67e-5}, 1e-6);
@@ -255,9 +252,9 @@ TEST_CASE("nn.ScaledDotProductAttention: dropout follows the training flag") {
 
 // ---- MultiHeadAttention ----
 
-// gradcheck of forward(inputs, need_weights), its output and weights, against the inputs and
-// mha's parameters in float64, on both paths: with the weights (the plain path) and without (the
-// fused kernel).
+// gradcheck of forward(inputs, need_weights), its output and weights, against the inputs and mha's
+// parameters in float64, on both paths: with the weights (the plain path) and without (the fused
+// kernel).
 template <class Forward>
 void gradcheck_both_paths(MultiHeadAttention& mha, const std::vector<Tensor>& inputs,
                           const Forward& forward) {

@@ -1,6 +1,5 @@
-// What people see: metrics and the confusion matrix, the progress bar (with a
-// fake clock), the ASCII curve and the SVG pictures (checked for balanced tags,
-// panels and escaping).
+// What people see: metrics and the confusion matrix, the progress bar (with a fake clock), the
+// ASCII curve and the SVG pictures (checked for balanced tags, panels and escaping).
 #include <doctest/doctest.h>
 
 #include <sstream>
@@ -32,9 +31,8 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// An empty string if every tag is closed in order and every '&' starts an
-// entity; otherwise what is wrong. Enough XML to catch unescaped text and
-// broken nesting, not a parser.
+// An empty string if every tag is closed in order and every '&' starts an entity; otherwise what is
+// wrong. Enough XML to catch unescaped text and broken nesting, not a parser.
 std::string xml_problem(const std::string& xml) {
   std::vector<std::string> open;
   for (std::size_t i = 0; i < xml.size(); ++i) {
@@ -281,8 +279,7 @@ TEST_CASE("report: ascii_curve dimensions and labels") {
   for (int row = 1; row <= 8; ++row) CHECK(lines[row].size() == 7 + 1 + 40);
   CHECK(lines[9] == "       +" + std::string(40, '-'));
   CHECK(lines[10] == "        1" + std::string(37, ' ') + "10");
-  // A line, not dots: every column has a mark, the first at the top, the last
-  // at the bottom.
+  // A line, not dots: every column has a mark, the first at the top, the last at the bottom.
   for (std::size_t column = 8; column < lines[1].size(); ++column) {
     bool marked = false;
     for (int row = 1; row <= 8; ++row) marked = marked || lines[row][column] == '*';

@@ -44,6 +44,7 @@ struct KernelOptions {
   Tensor mask = {};  // bool [B, 1, 1, Tk] (key padding), or none
   double dropout = 0.0;
   int64_t query_tile = 16, key_tile = 16;
+  int64_t query_offset = 0;  // query i sits at key i + query_offset
 };
 
 template <class T>
@@ -58,6 +59,7 @@ k::AttentionProblem problem_of(const Tensor& q, const Tensor& key, const Tensor&
                               .scale = 0.6,
                               .causal = options.causal,
                               .window = options.window,
+                              .query_offset = options.query_offset,
                               .dropout = options.dropout,
                               .dropout_seed = 99,
                               .query_tile = options.query_tile,
@@ -176,6 +178,16 @@ TEST_CASE("window attention: gradcheck fused_attention and fused_attention_packe
           {q, key, v}));
     }
   }
+  SUBCASE("lower right: 20 new queries after 50 keys, as after a KV cache") {
+    const Tensor new_q = testing::input({1, 1, 20, 3}, 8);
+    for (const FusedAttentionOptions& options :
+         {FusedAttentionOptions{.window = 9, .lower_right = true},
+          FusedAttentionOptions{.is_causal = true, .lower_right = true}}) {
+      CAPTURE(options.window);
+      CHECK(gradcheck([&](Inputs in) { return fused_attention(in[0], in[1], in[2], options); },
+                      {new_q, key, v}));
+    }
+  }
   SUBCASE("packed, with key padding and dropout") {
     const Tensor qkv = testing::input({2, 24, 3, 2, 3}, 7);  // [B, T, 3, H, d]
     CHECK(gradcheck(
@@ -229,6 +241,7 @@ struct ReferenceCase {
   bool causal, padded;  // padded: the last batch item's keys from keys / 3 on are masked
   double dropout;
   int64_t batch = 2, heads = 2, head_dim = 17, value_dim = 9;
+  int64_t query_offset = 0;
 };
 
 template <class T>
@@ -241,6 +254,7 @@ void check_against_reference(const ReferenceCase& c) {
   CAPTURE(c.causal);
   CAPTURE(c.padded);
   CAPTURE(c.dropout);
+  CAPTURE(c.query_offset);
   const double tolerance = sizeof(T) == 4 ? 2e-5 : 1e-12;
   const DType dtype = dtype_of<T>();
   const int64_t B = c.batch, H = c.heads;
@@ -256,7 +270,8 @@ void check_against_reference(const ReferenceCase& c) {
                               .mask = c.padded ? mask : Tensor(),
                               .dropout = c.dropout,
                               .query_tile = c.query_tile,
-                              .key_tile = c.key_tile};
+                              .key_tile = c.key_tile,
+                              .query_offset = c.query_offset};
   const k::AttentionProblem problem = problem_of<T>(q, key, v, options);
   Tensor results[2][5];  // kernel, reference: out, lse, dq, dk, dv
   for (int reference = 0; reference < 2; ++reference) {
@@ -301,11 +316,26 @@ void check_against_reference(const ReferenceCase& c) {
 
 TEST_CASE_TEMPLATE("window attention: the kernel equals its reference", T, float, double) {
   const ReferenceCase cases[] = {
-      {70, 70, 1, 16, 16, false, false, 0.0},   {70, 70, 3, 16, 16, true, false, 0.0},
-      {70, 70, 16, 16, 16, false, true, 0.0},   {70, 70, 17, 32, 16, false, false, 0.1},
-      {70, 70, 100, 16, 32, false, true, 0.0},  {200, 200, 33, 64, 64, false, false, 0.0},
-      {70, 45, 9, 16, 16, false, false, 0.0},   {45, 70, 9, 16, 16, true, true, 0.25},
+      {70, 70, 1, 16, 16, false, false, 0.0},
+      {70, 70, 3, 16, 16, true, false, 0.0},
+      {70, 70, 16, 16, 16, false, true, 0.0},
+      {70, 70, 17, 32, 16, false, false, 0.1},
+      {70, 70, 100, 16, 32, false, true, 0.0},
+      {200, 200, 33, 64, 64, false, false, 0.0},
+      {70, 45, 9, 16, 16, false, false, 0.0},
+      {45, 70, 9, 16, 16, true, true, 0.25},
       {130, 130, 48, 16, 48, false, true, 0.0},
+      // aligned at the end (new tokens after a KV cache), and the first queries seeing no key
+      {20, 70, 9, 16, 16, false, true, 0.0, 2, 2, 17, 9, 50},
+      {33, 70, 0, 16, 16, true, false, 0.1, 2, 2, 17, 9, 37},
+      {70, 45, 12, 16, 16, true, true, 0.0, 2, 2, 17, 9, -25},
+      // at most 4 queries without dropout: the forward's path without tiles (decoding)
+      {1, 70, 0, 16, 16, false, true, 0.0, 2, 3, 17, 9, 69},
+      {1, 70, 9, 16, 16, false, true, 0.0, 2, 3, 40, 33, 69},
+      {3, 70, 0, 16, 16, true, false, 0.0, 2, 2, 17, 9, 67},
+      {4, 45, 5, 16, 16, false, true, 0.0, 2, 2, 16, 16, 41},
+      {4, 45, 5, 16, 16, false, true, 0.0, 2, 2, 16, 16, -2},  // queries 0, 1 see no key
+      {2, 45, 0, 16, 16, true, false, 0.2, 2, 2, 17, 9, 43},   // dropout: tiles
   };
   for (const ReferenceCase& c : cases) check_against_reference<T>(c);
 }
@@ -322,6 +352,7 @@ TEST_CASE("window attention: every W from 1 to 40 against the reference, tiles o
           {70, 70, window, tiles.queries, tiles.keys, false, window % 2 == 0, 0.0, 1, 1, 4, 3});
     check_against_reference<double>({70, 50, window, 16, 16, true, false, 0.0, 1, 1, 4, 3});
     check_against_reference<double>({50, 70, window, 16, 16, false, false, 0.0, 1, 1, 4, 3});
+    check_against_reference<double>({21, 70, window, 16, 16, false, false, 0.0, 1, 1, 4, 3, 49});
   }
 }
 

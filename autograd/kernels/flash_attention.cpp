@@ -125,8 +125,9 @@ void apply_dropout(const Dropout& dropout, uint32_t key, int64_t first, int64_t 
 bool banded(const AttentionProblem& problem) { return problem.causal || problem.window > 0; }
 
 bool allowed(const AttentionProblem& problem, int64_t b, int64_t h, int64_t i, int64_t j) {
-  if (banded(problem) && j > i) return false;
-  if (problem.window > 0 && j <= i - problem.window) return false;
+  const int64_t position = i + problem.query_offset;  // of query i, among the keys
+  if (banded(problem) && j > position) return false;
+  if (problem.window > 0 && j <= position - problem.window) return false;
   return problem.mask.data == nullptr || problem.mask.row(b, h, i)[j * problem.mask.column_stride];
 }
 
@@ -136,8 +137,9 @@ struct KeyRange {
   int64_t begin, end;
 };
 KeyRange key_range(const AttentionProblem& problem, int64_t first_query, int64_t rows) {
-  return {problem.window > 0 ? std::max<int64_t>(0, first_query - problem.window + 1) : 0,
-          banded(problem) ? std::min(problem.keys, first_query + rows) : problem.keys};
+  const int64_t first = first_query + problem.query_offset;  // the first query's position
+  return {problem.window > 0 ? std::max<int64_t>(0, first - problem.window + 1) : 0,
+          banded(problem) ? std::clamp<int64_t>(first + rows, 0, problem.keys) : problem.keys};
 }
 
 // The queries [begin, end) that may attend to keys [first_key, first_key + keys) at all: from the
@@ -146,9 +148,12 @@ struct QueryRange {
   int64_t begin, end;
 };
 QueryRange query_range(const AttentionProblem& problem, int64_t first_key, int64_t keys) {
-  return {banded(problem) ? std::min(problem.queries, first_key) : 0,
-          problem.window > 0 ? std::min(problem.queries, first_key + keys - 1 + problem.window)
-                             : problem.queries};
+  // query i sits at position i + query_offset among the keys
+  const auto query = [&](int64_t position) {
+    return std::clamp<int64_t>(position - problem.query_offset, 0, problem.queries);
+  };
+  return {banded(problem) ? query(first_key) : 0,
+          problem.window > 0 ? query(first_key + keys - 1 + problem.window) : problem.queries};
 }
 
 // The scores s[r][c] (r < rows, c < padded_keys, rows lds apart) of queries first_query + r
@@ -158,20 +163,21 @@ template <class T>
 void mask_tile(const AttentionProblem& problem, int64_t b, int64_t h, int64_t first_query,
                int64_t rows, int64_t first_key, int64_t keys, int64_t padded_keys, T* s,
                int64_t lds) {
-  const bool crosses_diagonal = banded(problem) && first_key + keys - 1 > first_query;
-  const bool crosses_window =
-      problem.window > 0 && first_key <= first_query + rows - 1 - problem.window;
+  const int64_t first = first_query + problem.query_offset;  // the first query's position
+  const bool crosses_diagonal = banded(problem) && first_key + keys - 1 > first;
+  const bool crosses_window = problem.window > 0 && first_key <= first + rows - 1 - problem.window;
   for (int64_t r = 0; r < rows; ++r) {
     T* row = s + r * lds;
-    const int64_t i = first_query + r;
+    const int64_t i = first_query + r, position = first + r;
     if (problem.mask.data != nullptr) {
       const bool* allowed_keys = problem.mask.row(b, h, i) + first_key * problem.mask.column_stride;
       for (int64_t c = 0; c < keys; ++c)
         if (!allowed_keys[c * problem.mask.column_stride]) row[c] = -kInfinity<T>;
     }
-    const int64_t end = crosses_diagonal ? std::clamp<int64_t>(i + 1 - first_key, 0, keys) : keys;
+    const int64_t end =
+        crosses_diagonal ? std::clamp<int64_t>(position + 1 - first_key, 0, keys) : keys;
     const int64_t begin =
-        crosses_window ? std::clamp<int64_t>(i - problem.window + 1 - first_key, 0, end) : 0;
+        crosses_window ? std::clamp<int64_t>(position - problem.window + 1 - first_key, 0, end) : 0;
     std::fill(row, row + begin, -kInfinity<T>);
     std::fill(row + end, row + padded_keys, -kInfinity<T>);
   }
@@ -583,6 +589,82 @@ double attention_dropout_factor(const AttentionProblem& problem, int64_t b, int6
   return dropout_factor_lane<double>(dropout, dropout_key(dropout, problem, b, h, i), j);
 }
 
+// ---- a few queries ----
+//
+// Decoding brings one new query per head against the head's whole cache: packing kᵀ and v for a
+// single row of products costs more than the products. With at most kFewQueries queries, no
+// dropout and rows whose elements are contiguous, each query's scores are dot products with the
+// key rows as they lie, then one softmax over them, then the weighted sum of the value rows.
+constexpr int64_t kFewQueries = 4;
+
+template <class T>
+bool few_queries(const AttentionProblem& problem, const HeadsView<const T>& q,
+                 const HeadsView<const T>& k, const HeadsView<const T>& v) {
+  return problem.queries <= kFewQueries && problem.dropout == 0 && q.column_stride == 1 &&
+         k.column_stride == 1 && v.column_stride == 1;
+}
+
+// Σ a[x] b[x] over x < n.
+template <class T>
+T dot(const T* a, const T* b, int64_t n) {
+  Batch<T> sum(T(0));
+  int64_t x = 0;
+  for (; x + kLanes<T> <= n; x += kLanes<T>)
+    sum = xsimd::fma(Batch<T>::load_unaligned(a + x), Batch<T>::load_unaligned(b + x), sum);
+  T total = xsimd::hadd(sum);
+  for (; x < n; ++x) total += a[x] * b[x];
+  return total;
+}
+
+// out and lse of query i of head (b, h): s_j = scale q·k_j over the keys it may attend to, then
+//   out = Σ_j exp(s_j - m) v_j / l,   l = Σ_j exp(s_j - m),   m = max_j s_j,   lse = m + log l.
+// `weights` and `o` are scratch.
+template <class T>
+void forward_one_query(const AttentionProblem& problem, const HeadsView<const T>& q,
+                       const HeadsView<const T>& k, const HeadsView<const T>& v,
+                       const HeadsView<T>& out, T* lse, int64_t b, int64_t h, int64_t i,
+                       Buffer<T>& weights, Buffer<T>& o) {
+  using V = Batch<T>;
+  const auto [begin, end] = key_range(problem, i, 1);
+  const int64_t keys = std::max<int64_t>(0, end - begin), dv = problem.value_dim;
+  weights.assign(round_up(keys, kLanes<T>), -kInfinity<T>);  // -inf: not attended
+  T max = -kInfinity<T>;
+  for (int64_t j = begin; j < end; ++j) {
+    if (!allowed(problem, b, h, i, j)) continue;
+    weights[j - begin] = T(problem.scale) * dot(q.row(b, h, i), k.row(b, h, j), problem.head_dim);
+    max = std::max(max, weights[j - begin]);
+  }
+  V sum(T(0));
+  const V shift(max == -kInfinity<T> ? T(0) : max);  // a query that sees no key keeps weights 0
+  for (std::size_t c = 0; c < weights.size(); c += kLanes<T>) {
+    const V e = weight_exp(V::load_aligned(weights.data() + c) - shift);
+    e.store_aligned(weights.data() + c);
+    sum += e;
+  }
+  const T total = xsimd::hadd(sum);
+  // o = Σ_j weight_j v_j, one SIMD vector of o at a time over all the keys, four sums in flight.
+  o.assign(static_cast<std::size_t>(dv), T(0));
+  const int64_t vector_dv = dv / kLanes<T> * kLanes<T>;
+  const auto weight = [&](int64_t j) { return V(weights[j - begin]); };
+  for (int64_t x = 0; x < vector_dv; x += kLanes<T>) {
+    const auto value = [&](int64_t j) { return V::load_unaligned(v.row(b, h, j) + x); };
+    V sums[4] = {V(T(0)), V(T(0)), V(T(0)), V(T(0))};
+    int64_t j = begin;
+    for (; j + 4 <= end; j += 4)
+      for (int64_t u = 0; u < 4; ++u) sums[u] = xsimd::fma(weight(j + u), value(j + u), sums[u]);
+    for (; j < end; ++j) sums[0] = xsimd::fma(weight(j), value(j), sums[0]);
+    ((sums[0] + sums[1]) + (sums[2] + sums[3])).store_aligned(o.data() + x);
+  }
+  for (int64_t j = begin; j < end; ++j)
+    for (int64_t x = vector_dv; x < dv; ++x) o[x] += weights[j - begin] * v.row(b, h, j)[x];
+  const T inverse = total > 0 ? T(1) / total : T(0);
+  T* dst = out.row(b, h, i);
+  for (int64_t x = 0; x < dv; ++x) dst[x * out.column_stride] = o[x] * inverse;
+  if (lse != nullptr)
+    lse[(b * problem.heads + h) * problem.queries + i] =
+        total > 0 ? max + std::log(total) : -kInfinity<T>;
+}
+
 template <class T>
 void flash_attention_forward(const AttentionProblem& problem, const HeadsView<const T>& q,
                              const HeadsView<const T>& k, const HeadsView<const T>& v,
@@ -594,8 +676,26 @@ void flash_attention_forward(const AttentionProblem& problem, const HeadsView<co
   // projection GEMM wrote from that thread, still in its L2 (a shared queue of tasks, each taken
   // by whichever thread is free: 10% slower inference at T = 32).
   const int64_t heads = problem.batch * problem.heads;
-  const int64_t query_tiles = ceil_div(problem.queries, z.query_tile);
+  if (few_queries(problem, q, k, v)) {
+    // Each key and value row is read for a few flops: the time is that of reading them.
+    const Team team =
+        team_for_work(heads * problem.queries *
+                      std::min(problem.keys, problem.window > 0 ? problem.window : problem.keys) *
+                      (problem.head_dim + problem.value_dim));
+    parallel_for_each_thread(heads * problem.queries, team, [&](ItemRanges& tasks) {
+      Buffer<T> weights, o;
+      while (const auto range = tasks.next()) {
+        for (int64_t task = range->begin; task < range->end; ++task) {
+          const int64_t head = task / problem.queries;
+          forward_one_query(problem, q, k, v, out, lse, head / problem.heads, head % problem.heads,
+                            task % problem.queries, weights, o);
+        }
+      }
+    });
+    return;
+  }
   const Team team = team_of(problem);
+  const int64_t query_tiles = ceil_div(problem.queries, z.query_tile);
   const int64_t threads = ThreadPool::instance().available(team);
   const int64_t chunks = std::clamp<int64_t>(ceil_div(4 * threads, std::max<int64_t>(heads, 1)), 1,
                                              std::max<int64_t>(query_tiles, 1));

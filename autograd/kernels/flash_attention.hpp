@@ -15,6 +15,10 @@
 // see: the forward visits only the key tiles that reach into that band, and the backward, for a
 // key tile, only the query tiles that can see it, so a window W costs O(T · W), not O(T²).
 //
+// A forward with at most 4 queries (decoding: a new token against its cache), no dropout and
+// contiguous rows skips the tiles and their packing: each query's scores are dot products with
+// the key rows as they lie, then a softmax and a weighted sum of the value rows.
+//
 // A query that may attend to no key gets a zero output, lse = -inf and zero gradients, never NaN.
 // Threads (thread_pool.hpp) split the forward over batch × heads × query tiles and the backward
 // over batch × heads; each task's results come from one thread in a fixed order, so they do not
@@ -49,14 +53,18 @@ struct AttentionProblem {
   double scale = 1.0;  // of the scores q·k
   // [B, H, Tq, Tk], true = may attend; with data null, every key may be attended
   HeadsView<const bool> mask{nullptr, 0, 0, 0, 0};
-  bool causal = false;  // also mask keys after the query (key j > query i)
+  bool causal = false;  // also mask keys after the query (key j > i + query_offset)
   // Sliding-window (local causal) attention, as in Mistral: with window W > 0, query i may attend
-  // key j only when i - W < j <= i (its W latest keys, itself included), ANDed with the mask and
-  // `causal` (which W > 0 implies). Indices are those of `causal`: query i and key i are the same
-  // position, aligned at the start when Tq != Tk. 0: no window. The forward skips, per query
-  // tile, the key tiles wholly outside the band, and the backward, per key tile, the query tiles:
-  // O(Tq · W), not O(Tq · Tk).
+  // key j only when p - W < j <= p, p = i + query_offset (its W latest keys, itself included),
+  // ANDed with the mask and `causal` (which W > 0 implies). 0: no window. The forward skips, per
+  // query tile, the key tiles wholly outside the band, and the backward, per key tile, the query
+  // tiles: O(Tq · W), not O(Tq · Tk).
   int64_t window = 0;
+  // Where the causal and window bounds put query i among the keys: at position i + query_offset.
+  //   0         aligned at the start (PyTorch's is_causal): query i is key i
+  //   Tk - Tq   aligned at the end (FlashAttention's, PyTorch's causal_lower_right): the last
+  //             query is the last key, as for new tokens after a KV cache
+  int64_t query_offset = 0;
   double dropout = 0.0;  // probability of dropping a weight, in [0, 1]
   uint64_t dropout_seed = 0;
   int64_t query_tile = 64;  // queries per tile, a positive multiple of 16

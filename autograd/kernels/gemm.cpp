@@ -404,6 +404,74 @@ void gemm_block(const MatrixView<T>& a, const MatrixView<T>& b, Range rows, Rang
   }
 }
 
+// ---- a few rows ----
+//
+// C = op(A) op(B) with at most kFewRows rows, A row-major and B transposed (stored N x K): a
+// linear layer on one token, as when decoding. Packing would copy all of B (the layer's weights)
+// for a handful of products per element; here each element of C is the dot product of a row of
+// A and a stored row of B, both contiguous, and each stored row of B is read once for every row
+// of A. kColumns rows of B at a time give Rows x kColumns independent sums in registers.
+constexpr int64_t kFewRows = 4;
+constexpr int64_t kColumns = 4;
+
+template <class T>
+bool few_rows(const MatrixView<T>& a, const MatrixView<T>& b, int64_t M) {
+  return M <= kFewRows && a.col_stride == 1 && b.row_stride == 1;
+}
+
+// C[0..Rows, j..j+Columns) as `store` says.
+template <int64_t Rows, int64_t Columns, class T>
+void few_rows_tile(const MatrixView<T>& a, const MatrixView<T>& b, int64_t K, int64_t j,
+                   const TileStore<T>& store, T* C, int64_t ldc) {
+  using Batch = xsimd::batch<T>;
+  constexpr int64_t lanes = Batch::size;
+  const int64_t vector_end = K / lanes * lanes;
+  Batch sums[Rows][Columns];
+  for (auto& row : sums)
+    for (Batch& sum : row) sum = Batch(T(0));
+  for (int64_t k = 0; k < vector_end; k += lanes) {
+    Batch a_k[Rows];
+    for (int64_t r = 0; r < Rows; ++r) a_k[r] = Batch::load_unaligned(a.at(r, k));
+    for (int64_t c = 0; c < Columns; ++c) {
+      const Batch b_k = Batch::load_unaligned(b.at(k, j + c));
+      for (int64_t r = 0; r < Rows; ++r) sums[r][c] = xsimd::fma(a_k[r], b_k, sums[r][c]);
+    }
+  }
+  for (int64_t r = 0; r < Rows; ++r) {
+    for (int64_t c = 0; c < Columns; ++c) {
+      T sum = xsimd::hadd(sums[r][c]);
+      for (int64_t k = vector_end; k < K; ++k) sum += *a.at(r, k) * *b.at(k, j + c);
+      T* out = C + r * ldc + j + c;
+      *out = store.finish(sum, out, j + c);
+    }
+  }
+}
+
+template <int64_t Rows, class T>
+void few_rows_block(const MatrixView<T>& a, const MatrixView<T>& b, Range cols, int64_t K,
+                    const TileStore<T>& store, T* C, int64_t ldc) {
+  int64_t j = cols.begin;
+  for (; j + kColumns <= cols.end; j += kColumns)
+    few_rows_tile<Rows, kColumns>(a, b, K, j, store, C, ldc);
+  for (; j < cols.end; ++j) few_rows_tile<Rows, 1>(a, b, K, j, store, C, ldc);
+}
+
+// The columns `cols` of C, on the calling thread.
+template <class T>
+void few_rows_columns(const MatrixView<T>& a, const MatrixView<T>& b, int64_t M, Range cols,
+                      int64_t K, const TileStore<T>& store, T* C, int64_t ldc) {
+  switch (M) {
+    case 1:
+      return few_rows_block<1>(a, b, cols, K, store, C, ldc);
+    case 2:
+      return few_rows_block<2>(a, b, cols, K, store, C, ldc);
+    case 3:
+      return few_rows_block<3>(a, b, cols, K, store, C, ldc);
+    default:
+      return few_rows_block<kFewRows>(a, b, cols, K, store, C, ldc);
+  }
+}
+
 // Part `index` of `extent` split into `parts` pieces whose sizes are multiples of `granule`.
 Range split(int64_t extent, int64_t parts, int64_t index, int64_t granule) {
   const int64_t chunk = round_up(ceil_div(extent, parts), granule);
@@ -474,6 +542,17 @@ void gemm_checked(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, in
   const MatrixView<T> a = view(A, lda, trans_a);
   const MatrixView<T> b = view(B, ldb, trans_b);
   const int64_t threads = ThreadPool::instance().available(team);
+  if (few_rows(a, b, M)) {
+    const TileStore<T> store{alpha, beta, epilogue.bias, epilogue.relu, C, epilogue.residual};
+    if (threads <= 1) return few_rows_columns(a, b, M, {0, N}, K, store, C, ldc);
+    parallel_for_each_thread(
+        threads, {static_cast<int>(threads), team.wake}, [&](ItemRanges& ranges) {
+          while (const auto range = ranges.next())
+            for (int64_t part = range->begin; part < range->end; ++part)
+              few_rows_columns(a, b, M, split(N, threads, part, kColumns), K, store, C, ldc);
+        });
+    return;
+  }
   if (threads <= 1) {
     gemm_block(a, b, {0, M}, {0, N}, K, alpha, beta, epilogue, C, ldc);
     return;
@@ -513,8 +592,10 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K,
           const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
           Epilogue<T> epilogue) {
   check_arguments(trans_a, trans_b, M, N, K, lda, ldb, ldc);
-  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue,
-               team_for(2.0 * M * N * K));
+  // A product of a few rows does a few flops per element of B it reads: its time is that of
+  // reading B, which the threads share as parallel_for shares elements.
+  const Team team = M <= kFewRows ? team_for_work(M * N * K) : team_for(2.0 * M * N * K);
+  gemm_checked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, team);
 }
 
 template <class T>

@@ -78,6 +78,7 @@ kernels::AttentionProblem problem_of(std::string_view op, const Tensor& q, const
       .scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d))),
       .causal = options.is_causal,
       .window = options.window,
+      .query_offset = options.lower_right ? Tk - Tq : 0,
       .dropout = options.dropout_p,
       .dropout_seed = options.dropout_seed,
   };

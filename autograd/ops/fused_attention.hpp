@@ -22,6 +22,10 @@ struct FusedAttentionOptions {
   // Sliding window W > 0: query i attends only keys i - W < j <= i (implies is_causal; combined
   // with mask by &&); 0 = none. Costs O(T · W): tiles outside the band are skipped.
   int64_t window = 0;
+  // How is_causal and window align queries with keys when Tq != Tk. false: query i is key i
+  // (upper left, PyTorch's is_causal). true: the last query is the last key, query i is key
+  // i + Tk - Tq (lower right, PyTorch's causal_lower_right), as new tokens after a KV cache are.
+  bool lower_right = false;
   std::optional<double> scale = std::nullopt;  // of the scores; default 1/sqrt(d)
   double dropout_p = 0.0;                      // on the weights; callers pass 0 in eval mode
   uint64_t dropout_seed = 0;                   // the same seed drops the same weights

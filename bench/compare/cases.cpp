@@ -14,6 +14,8 @@ std::string Case::name() const {
       return "attention_fwd";
     case Kind::AttentionForwardBackward:
       return "attention_fwd_bwd";
+    case Kind::Decode:
+      return "decode";
     case Kind::Gemm:
       return "gemm";
   }
@@ -25,6 +27,7 @@ std::string Case::id() const { return fmt::format("{}/{}", name(), config); }
 std::optional<int64_t> Case::seq_len() const {
   if (const auto* model = std::get_if<ModelShape>(&shape)) return model->seq_len;
   if (const auto* attention = std::get_if<AttentionShape>(&shape)) return attention->seq_len;
+  if (const auto* decode = std::get_if<DecodeShape>(&shape)) return decode->context;
   return std::nullopt;
 }
 
@@ -48,6 +51,7 @@ std::vector<Case> all_cases() {
       cases.push_back({kind, fmt::format("T={}", T), shape});
     }
   }
+  cases.push_back({Kind::Decode, "context=512", DecodeShape{tapegrad::bench::kLanguageModel, 512}});
   // Square, then the projections of a small transformer (tokens x d_model x width).
   for (GemmShape g :
        {GemmShape{1024, 1024, 1024}, GemmShape{1024, 64, 64}, GemmShape{1024, 64, 192},

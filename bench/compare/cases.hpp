@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench/classifier_shapes.hpp"
+#include "bench/language_model_shape.hpp"
 
 namespace comparison {
 
@@ -23,6 +24,13 @@ struct AttentionShape {
   int64_t d_model, heads, batch, seq_len;
 };
 
+// One token decoded by the language model (bytes in, GPT-2's layout, tied head) after `context`
+// - 1 tokens in its KV cache: logits [1, vocab] of the token at position context - 1.
+struct DecodeShape {
+  tapegrad::bench::LanguageModelShape model;
+  int64_t context;
+};
+
 // C[M, N] = A[M, K] B[K, N], row-major, float, beta 0.
 struct GemmShape {
   int64_t M, K, N;
@@ -33,16 +41,18 @@ enum class Kind {
   Inference,                 // eval mode, no tape
   AttentionForward,          // eval mode, no tape
   AttentionForwardBackward,  // forward, sum, backward to the input and the weights
+  Decode,                    // eval mode, no tape, one token through the cache
   Gemm,
 };
 
 struct Case {
   Kind kind;
-  std::string config;  // "A", "B", "T=512", "1024x1024x1024" (M x K x N)
-  std::variant<ModelShape, AttentionShape, GemmShape> shape;
+  std::string config;  // "A", "B", "T=512", "context=512", "1024x1024x1024" (M x K x N)
+  std::variant<ModelShape, AttentionShape, DecodeShape, GemmShape> shape;
 
-  std::string name() const;  // "train", "inference", "attention_fwd", "attention_fwd_bwd", "gemm"
-  std::string id() const;    // name/config: "train/B", "gemm/4096x256x768"
+  // "train", "inference", "attention_fwd", "attention_fwd_bwd", "decode", "gemm"
+  std::string name() const;
+  std::string id() const;                  // name/config: "train/B", "gemm/4096x256x768"
   std::optional<int64_t> seq_len() const;  // none for GEMM
   std::optional<double> flops() const;     // per step; GEMM only (2 M N K)
 };

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -142,6 +143,86 @@ class AttentionRunner : public Runner {
   bool backward_;
 };
 
+// GPT-2's block (pre-LN, exact GELU as tapegrad's) in libtorch's modules, decoding through a
+// preallocated cache of its own: keys and values [1, H, context, D].
+struct DecoderBlockImpl : torch::nn::Module {
+  explicit DecoderBlockImpl(const tapegrad::bench::LanguageModelShape& s)
+      : ln_1(register_module("ln_1",
+                             torch::nn::LayerNorm(torch::nn::LayerNormOptions({s.d_model})))),
+        c_attn(register_module("c_attn", torch::nn::Linear(s.d_model, 3 * s.d_model))),
+        c_proj(register_module("c_proj", torch::nn::Linear(s.d_model, s.d_model))),
+        ln_2(register_module("ln_2",
+                             torch::nn::LayerNorm(torch::nn::LayerNormOptions({s.d_model})))),
+        c_fc(register_module("c_fc", torch::nn::Linear(s.d_model, s.ffn))),
+        mlp_proj(register_module("mlp_proj", torch::nn::Linear(s.ffn, s.d_model))),
+        heads(s.heads) {}
+
+  // x [1, T, C] at positions past..past+T-1; appends its keys and values to the cache.
+  torch::Tensor forward(const torch::Tensor& x, torch::Tensor& keys, torch::Tensor& values,
+                        int64_t past) {
+    const int64_t T = x.size(1), C = x.size(2), D = C / heads;
+    const torch::Tensor qkv = c_attn(ln_1(x)).view({1, T, 3, heads, D});
+    const torch::Tensor q = qkv.select(2, 0).transpose(1, 2);  // [1, H, T, D]
+    keys.narrow(2, past, T).copy_(qkv.select(2, 1).transpose(1, 2));
+    values.narrow(2, past, T).copy_(qkv.select(2, 2).transpose(1, 2));
+    torch::Tensor scores = torch::matmul(q, keys.narrow(2, 0, past + T).transpose(-2, -1)) /
+                           std::sqrt(static_cast<double>(D));  // [1, H, T, past + T]
+    if (T > 1)
+      scores = scores.masked_fill(torch::ones({T, past + T}, torch::kBool).triu(past + 1),
+                                  -std::numeric_limits<float>::infinity());
+    const torch::Tensor attended =
+        torch::matmul(torch::softmax(scores, -1), values.narrow(2, 0, past + T));
+    const torch::Tensor h = x + c_proj(attended.transpose(1, 2).reshape({1, T, C}));
+    return h + mlp_proj(F::gelu(c_fc(ln_2(h))));
+  }
+
+  torch::nn::LayerNorm ln_1;
+  torch::nn::Linear c_attn, c_proj;
+  torch::nn::LayerNorm ln_2;
+  torch::nn::Linear c_fc, mlp_proj;
+  int64_t heads;
+};
+TORCH_MODULE(DecoderBlock);
+
+// The cache holds context - 1 tokens; each step decodes the next one into row context - 1.
+class DecodeRunner : public Runner {
+ public:
+  explicit DecodeRunner(const DecodeShape& s)
+      : wte_(s.model.vocab, s.model.d_model),
+        wpe_(s.model.max_len, s.model.d_model),
+        ln_f_(torch::nn::LayerNormOptions({s.model.d_model})),
+        past_(s.context - 1),
+        token_(torch::randint(0, s.model.vocab, {1, 1}, torch::kInt64)) {
+    const int64_t D = s.model.d_model / s.model.heads;
+    for (int64_t i = 0; i < s.model.layers; ++i) {
+      blocks_.emplace_back(s.model);
+      keys_.push_back(torch::empty({1, s.model.heads, s.context, D}));
+      values_.push_back(torch::empty({1, s.model.heads, s.context, D}));
+    }
+    torch::NoGradGuard no_grad;
+    forward(torch::randint(0, s.model.vocab, {1, past_}, torch::kInt64), 0);
+  }
+  void step() override {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor logits = forward(token_, past_);  // [1, 1, vocab]
+  }
+
+ private:
+  torch::Tensor forward(const torch::Tensor& ids, int64_t past) {
+    torch::Tensor x = wte_(ids) + wpe_(torch::arange(past, past + ids.size(1), torch::kInt64));
+    for (std::size_t i = 0; i < blocks_.size(); ++i)
+      x = blocks_[i]->forward(x, keys_[i], values_[i], past);
+    return F::linear(ln_f_(x), wte_->weight);  // tied head
+  }
+
+  torch::nn::Embedding wte_, wpe_;
+  std::vector<DecoderBlock> blocks_;
+  torch::nn::LayerNorm ln_f_;
+  std::vector<torch::Tensor> keys_, values_;
+  int64_t past_;
+  torch::Tensor token_;
+};
+
 std::vector<float> random_matrix(int64_t size, std::mt19937& rng) {
   std::normal_distribution<float> normal;
   std::vector<float> values(size);
@@ -181,6 +262,8 @@ std::unique_ptr<Runner> make_reference_runner(const Case& c) {
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), false);
     case Kind::AttentionForwardBackward:
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), true);
+    case Kind::Decode:
+      return std::make_unique<DecodeRunner>(std::get<DecodeShape>(c.shape));
     case Kind::Gemm:
       return std::make_unique<GemmRunner>(std::get<GemmShape>(c.shape));
   }

@@ -3,6 +3,7 @@
 #include <tapegrad/tapegrad.hpp>
 
 #include <utility>
+#include <vector>
 
 #include "autograd/kernels/gemm.hpp"
 #include "bench/train_step.hpp"
@@ -62,6 +63,34 @@ class AttentionRunner : public Runner {
   bool backward_;
 };
 
+// The cache holds context - 1 tokens; each step decodes the next one and crops it off again.
+class DecodeRunner : public Runner {
+ public:
+  explicit DecodeRunner(const DecodeShape& s)
+      : model_({.vocab_size = s.model.vocab,
+                .max_len = s.model.max_len,
+                .d_model = s.model.d_model,
+                .nhead = s.model.heads,
+                .num_layers = s.model.layers,
+                .dim_feedforward = s.model.ffn}),
+        cache_(model_.make_cache(1, s.context)),
+        past_(s.context - 1),
+        token_(randint(0, s.model.vocab, {1, 1})) {
+    model_.eval();
+    model_(randint(0, s.model.vocab, {1, past_}), cache_);
+  }
+  void step() override {
+    const Tensor logits = model_(token_, cache_);  // [1, 1, vocab]
+    for (nn::KVCache& layer : cache_) layer.crop(past_);
+  }
+
+ private:
+  nn::DecoderLM model_;
+  std::vector<nn::KVCache> cache_;
+  int64_t past_;
+  Tensor token_;
+};
+
 class GemmRunner : public Runner {
  public:
   explicit GemmRunner(const GemmShape& s)
@@ -90,6 +119,8 @@ std::unique_ptr<Runner> make_tapegrad_runner(const Case& c) {
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), false);
     case Kind::AttentionForwardBackward:
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), true);
+    case Kind::Decode:
+      return std::make_unique<DecodeRunner>(std::get<DecodeShape>(c.shape));
     case Kind::Gemm:
       return std::make_unique<GemmRunner>(std::get<GemmShape>(c.shape));
   }

@@ -1,12 +1,10 @@
-// Binary classification metrics for the positive class (label 1): the confusion
-// matrix, accuracy, precision, recall and F1, as text for the terminal and as
-// JSON for result files.
+// Binary classification metrics for the positive class (label 1): the confusion matrix, accuracy,
+// precision, recall and F1, as text for the terminal and as JSON for result files.
 //
 // Undefined ratios are 0, as scikit-learn computes them with zero_division=0:
-// precision is 0 when nothing was predicted positive, recall is 0 when no
-// example is positive, F1 is 0 when both are (F1 = 2tp / (2tp + fp + fn), which
-// equals the harmonic mean of precision and recall whenever that is defined),
-// and accuracy is 0 for an empty set.
+// precision is 0 when nothing was predicted positive, recall is 0 when no example is positive, F1
+// is 0 when both are (F1 = 2tp / (2tp + fp + fn), which equals the harmonic mean of precision and
+// recall whenever that is defined), and accuracy is 0 for an empty set.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -28,12 +26,11 @@ struct ConfusionMatrix {
   int64_t total() const { return tp + fp + fn + tn; }
 };
 
-// Counts of predictions against labels, both 0 or 1, element by element. An
-// Error if the sizes differ or a value is neither 0 nor 1.
+// Counts of predictions against labels, both 0 or 1, element by element. An Error if the sizes
+// differ or a value is neither 0 nor 1.
 ConfusionMatrix confusion_matrix(const std::vector<int>& predictions,
                                  const std::vector<int>& labels);
-// The same for int64 tensors of one shape (e.g. argmax of logits [B] against
-// targets [B]).
+// The same for int64 tensors of one shape (e.g. argmax of logits [B] against targets [B]).
 ConfusionMatrix confusion_matrix(const Tensor& predictions, const Tensor& labels);
 
 double accuracy(const ConfusionMatrix& counts);
@@ -50,8 +47,7 @@ double f_beta(const ConfusionMatrix& counts, double beta);
 // | Actual Negative | 1                  | 84                 |
 std::string format_confusion_matrix(const ConfusionMatrix& counts);
 
-// One line each: accuracy, precision, recall and F1, with the counts they come
-// from.
+// One line each: accuracy, precision, recall and F1, with the counts they come from.
 std::string format_metrics(const ConfusionMatrix& counts);
 
 // {"accuracy", "precision", "recall", "f1", "tp", "fp", "fn", "tn", "n"}.

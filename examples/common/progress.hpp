@@ -1,11 +1,10 @@
 // A progress bar for long work (an epoch, an evaluation pass):
 //   epoch 3 [#########...................] 120/580 | loss 0.412 | 1830 seq/s |
 //   ETA 0:12
-// On a terminal the line is redrawn in place (\r) at most every redraw_seconds.
-// Anywhere else (a CI log, a file) it prints a plain line at each tenth of the
-// work or every plain_seconds, whichever comes first, so logs stay short. The
-// rate and ETA come from the time since the bar was made; the clock, the stream
-// and the terminal test can be injected for tests.
+// On a terminal the line is redrawn in place (\r) at most every redraw_seconds. Anywhere else (a CI
+// log, a file) it prints a plain line at each tenth of the work or every plain_seconds, whichever
+// comes first, so logs stay short. The rate and ETA come from the time since the bar was made; the
+// clock, the stream and the terminal test can be injected for tests.
 #pragma once
 
 #include <cstdint>
@@ -35,11 +34,10 @@ class ProgressBar {
   // Calls finish() if it was not called.
   ~ProgressBar();
 
-  // `done` items out of total so far; `extra` (e.g. "loss 0.412") is shown
-  // after the counts.
+  // `done` items out of total so far; `extra` (e.g. "loss 0.412") is shown after the counts.
   void update(int64_t done, std::string_view extra = {});
-  // Prints the final line with the elapsed time in place of the ETA and ends it
-  // with a newline. Later calls do nothing.
+  // Prints the final line with the elapsed time in place of the ETA and ends it with a newline.
+  // Later calls do nothing.
   void finish();
 
  private:
