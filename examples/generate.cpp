@@ -1,7 +1,7 @@
 // Text from a language model trained by train_lm: the prompt goes through the model once
 // (prefill), then each new byte is chosen by the sampling flags (Hugging Face's names and
-// defaults: greedy unless --do-sample) and printed as soon as it is chosen. Timings go to stderr,
-// so stdout is the text alone (or, with --json, one JSON object).
+// defaults: greedy unless --do-sample) and printed after the prompt as soon as it is chosen.
+// Timings go to stderr, so stdout is the text alone (or, with --json, one JSON object).
 //   generate --run runs/lm --do-sample --temperature 0.8 --top-p 0.95 "The "
 // --attention FILE.svg draws the last layer's attention over the whole text (prompt and new
 // bytes): one panel per head, queries down, keys across.
@@ -57,7 +57,8 @@ std::vector<std::string> byte_labels(const std::vector<int64_t>& tokens) {
 }
 
 // The last layer's attention weights [heads, T, T] over `tokens`: blocks 0..L-2 run uncached on
-// the whole text, then the last block's attention on ln_1 of what they give, causal, per head.
+// the whole text, then the last block's attention on ln_1 of what they give, causal (and within
+// the model's window, if it has one), per head.
 Tensor last_layer_attention(nn::DecoderLM& model, const std::vector<int64_t>& tokens) {
   NoGradGuard no_grad;
   const auto length = static_cast<int64_t>(tokens.size());
@@ -69,7 +70,10 @@ Tensor last_layer_attention(nn::DecoderLM& model, const std::vector<int64_t>& to
   const Tensor normed = last.ln_1(hidden);
   return last
       .attn(normed, normed, normed,
-            {.is_causal = true, .need_weights = true, .average_attn_weights = false})
+            {.is_causal = true,
+             .window = model.options.window,
+             .need_weights = true,
+             .average_attn_weights = false})
       .weights.squeeze(0);
 }
 
@@ -97,6 +101,7 @@ void run_generation(Flags flags) {
   const auto started = Clock::now();
   Clock::time_point first_token = started;
   std::string text;
+  if (!flags.json) fmt::print("{}", flags.prompt);  // the text continues it
   const std::vector<int64_t> generated =
       nn::generate(model, prompt, flags.generation, [&](int64_t token) {
         if (text.empty()) first_token = Clock::now();

@@ -33,7 +33,7 @@ namespace {
 // The defaults: the run of scripts/train_lm.sh, sized by measured throughput to finish in under
 // ten minutes on two cores (see the README).
 struct Flags {
-  int64_t steps = 4500;
+  int64_t steps = 5000;
   int64_t batch_size = 16;
   double lr = 1e-3;
   double weight_decay = 0.01;
@@ -330,9 +330,11 @@ void train_and_report(Flags flags) {
                                                  .total_steps = flags.steps,
                                                  .min_lr_ratio = flags.min_lr_ratio});
   fmt::print(
-      "model: {} parameters ({} layers, d_model {}, {} heads, context {}), {} tokens a step\n\n",
+      "model: {} parameters ({} layers, d_model {}, {} heads, context {}{}), {} tokens a step\n\n",
       model.num_parameters(), flags.model.num_layers, flags.model.d_model, flags.model.nhead,
-      flags.model.max_len, flags.batch_size * flags.model.max_len);
+      flags.model.max_len,
+      flags.model.window > 0 ? fmt::format(", window {}", flags.model.window) : "",
+      flags.batch_size * flags.model.max_len);
 
   // 3. Train, evaluating every --eval-every steps; checkpoint at every evaluation (and every
   //    --checkpoint-every steps), or take up where the last checkpoint stopped.
@@ -449,6 +451,10 @@ int main(int argc, char** argv) {
   app.add_option("--ffn", flags.model.dim_feedforward,
                  "width of each block's feed-forward layer (0: 4 × --d-model)")
       ->check(text::in_range(0, 16384));
+  app.add_option("--window", flags.model.window,
+                 "sliding-window attention: each byte sees the W latest bytes only (0: the whole "
+                 "context); saved in config.json, so generate uses it")
+      ->check(text::non_negative());
   app.add_option("--dropout", flags.model.dropout, "dropout probability")
       ->check(text::in_range(0.0, 0.9));
   app.add_option("--eval-every", flags.eval_every,

@@ -164,15 +164,43 @@ TEST_CASE("generate: --json prints one object that parses, and the same seed the
   CHECK(svg.find("<svg") != std::string::npos);
   CHECK(svg.find("head 2") != std::string::npos);  // the tiny model's two heads
 
-  // Without --json, stdout is the text alone and a line end; --stop ends it at its first 'e'
-  // (20 bytes fit the tiny model's 32 positions after the prompt).
+  // Without --json, stdout is the prompt, the new text and a line end; --stop ends it at its first
+  // 'e' (20 bytes fit the tiny model's 32 positions after the prompt).
   const testing::ToolRun plain = generate("--max-new-tokens 20 --stop e 'The cat'");
   INFO(plain.output);
   REQUIRE(plain.exit_code == 0);
   REQUIRE(plain.output.ends_with("\n"));
-  const std::string text = plain.output.substr(0, plain.output.size() - 1);
+  REQUIRE(plain.output.starts_with("The cat"));
+  const std::string text = plain.output.substr(7, plain.output.size() - 8);
   const std::size_t first_e = text.find('e');
   CHECK((first_e == std::string::npos ? text.size() == 20 : first_e + 1 == text.size()));
+}
+
+TEST_CASE("train_lm --window: saved in config.json, and generate reads the model with it") {
+  const TinyRun& reference = tiny_run();
+  const testing::ScratchDirectory runs;
+  const testing::ToolRun trained =
+      testing::run_tool(fmt::format("'{}' {} --window 8 2>&1", TAPEGRAD_TRAIN_LM,
+                                    tiny_run_flags(reference.corpus(), runs / "run")));
+  INFO(trained.output);
+  REQUIRE(trained.exit_code == 0);
+  CHECK(trained.output.find("window 8") != std::string::npos);
+  CHECK(read_json(runs / "run" / "config.json")["window"] == 8);
+  CHECK(read_file(runs / "run" / "model.safetensors") !=
+        read_file(reference.path() / "model.safetensors"));
+  const testing::ToolRun generated = testing::run_tool(
+      fmt::format("'{}' --run '{}' --json --max-new-tokens 20 --attention '{}' 'The cat' 2>&1",
+                  TAPEGRAD_GENERATE, (runs / "run").string(), (runs / "a.svg").string()));
+  INFO(generated.output);
+  REQUIRE(generated.exit_code == 0);
+  CHECK(generated.output.find("\"new_tokens\":20") != std::string::npos);
+  // The heatmap's 27 queries see 8 keys at most: per head, 27² - (1 + 2 + ... + 8 + 19 · 8) = 541
+  // cells are 0 (causal attention alone would leave 27 · 26 / 2 = 351).
+  const std::string svg = read_file(runs / "a.svg");
+  std::size_t zeros = 0;
+  for (std::size_t at = 0; (at = svg.find("= 0.0000</title>", at)) != std::string::npos; ++at)
+    ++zeros;
+  CHECK(zeros >= 2 * 541);
 }
 
 TEST_CASE("train_lm and generate: bad flags and files are a message and exit code 1") {
@@ -187,6 +215,7 @@ TEST_CASE("train_lm and generate: bad flags and files are a message and exit cod
                 fmt::format("--data-dir {}: no such directory", missing));
   check_refused(train_lm("--d-model 30 --heads 4"), "train_lm", "--heads 4 does not divide");
   check_refused(train_lm("--steps 10 --warmup-steps 10"), "train_lm", "--warmup-steps 10");
+  check_refused(train_lm("--window -1"), "train_lm", "--window: must be >= 0, got -1");
 
   const auto generate = [](const std::string& flags) {
     return testing::run_tool(fmt::format("'{}' {} 2>&1", TAPEGRAD_GENERATE, flags));

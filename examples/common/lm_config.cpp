@@ -16,7 +16,8 @@ nlohmann::json to_json(const nn::DecoderLMOptions& options) {
       {"dropout", options.dropout},
       {"layer_norm_eps", options.layer_norm_eps},
       {"positions", options.positions == nn::PositionEncoding::Learned ? "learned" : "sinusoidal"},
-      {"tie_weights", options.tie_weights}};
+      {"tie_weights", options.tie_weights},
+      {"window", options.window}};
 }
 
 nn::DecoderLMOptions decoder_options_from_json(const nlohmann::json& json,
@@ -37,7 +38,8 @@ nn::DecoderLMOptions decoder_options_from_json(const nlohmann::json& json,
             .layer_norm_eps = json.at("layer_norm_eps").get<double>(),
             .positions = positions == "learned" ? nn::PositionEncoding::Learned
                                                 : nn::PositionEncoding::Sinusoidal,
-            .tie_weights = json.at("tie_weights").get<bool>()};
+            .tie_weights = json.at("tie_weights").get<bool>(),
+            .window = json.at("window").get<int64_t>()};
   } catch (const nlohmann::json::exception& e) {
     fail("{}: {}", source, e.what());
   }
