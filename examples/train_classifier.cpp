@@ -26,6 +26,7 @@
 #include "examples/common/batching.hpp"
 #include "examples/common/calibration.hpp"
 #include "examples/common/cli_checks.hpp"
+#include "examples/common/finite_save.hpp"
 #include "examples/common/mail.hpp"
 #include "examples/common/mail_views.hpp"
 #include "examples/common/metrics.hpp"
@@ -131,26 +132,13 @@ report::ConfusionMatrix calibrated_confusion(const Evaluation& evaluation,
   return report::confusion_matrix(predictions, evaluation.labels);
 }
 
-// An Error naming `path` and the first parameter of `model` that is NaN or Inf, if one is: called
-// before every save, so a diverged model never replaces a good file.
-void check_finite_before_writing(const nn::Module& model, const std::filesystem::path& path) {
-  if (const std::optional<std::string> name =
-          optim::first_nonfinite_value(model.named_parameters()))
-    fail("not writing {}: parameter '{}' is not finite", path.string(), *name);
-}
-
-void save_finite_model(const nn::Module& model, const std::filesystem::path& path) {
-  check_finite_before_writing(model, path);
-  model.save(path);
-}
-
 // The model, optimizer, schedule, default generator, the next batch of `order` and `progress`,
 // in one file written atomically; an Error instead if a parameter is not finite.
 void save_training_checkpoint(const std::filesystem::path& path, const nn::Module& model,
                               const optim::Optimizer& optimizer, const optim::LRScheduler& schedule,
                               const text::BatchOrder& order,
                               const text::TrainingProgress& progress) {
-  check_finite_before_writing(model, path);
+  text::check_finite_before_writing(model, path);
   text::TrainingProgress at_next_batch = progress;
   at_next_batch.position = order.position();
   optim::save_checkpoint(path, {model.state_dict(), optimizer.state_dict(), schedule.state_dict(),
@@ -473,11 +461,12 @@ void train_and_report(Flags flags) {
         epoch, progress.curves.train_loss.back(), progress.curves.train_accuracy.back(),
         on_dev.loss, progress.curves.dev_accuracy.back(), report::f1(on_dev.confusion),
         progress.curves.dev_subject_f1.back(), seconds, improved ? "  *" : "");
-    if (improved) save_finite_model(model, out / "model.safetensors");  // before the checkpoint
+    if (improved)
+      text::save_finite_model(model, out / "model.safetensors");  // before the checkpoint
     order.seek({epoch, 0});
     save_training_checkpoint(checkpoint, model, optimizer, schedule, order, progress);
   }
-  save_finite_model(model, out / "final_weights.safetensors");
+  text::save_finite_model(model, out / "final_weights.safetensors");
   if (flags.skip_nonfinite)
     fmt::print("skipped {} steps with a non-finite loss or gradient\n", progress.skipped_steps);
 

@@ -156,23 +156,6 @@ const OneWordRun& one_word_run() {
   return run;
 }
 
-struct ToolRun {
-  int exit_code;
-  std::string output;
-};
-
-// Runs `command` through the shell and returns its exit code and standard output.
-ToolRun run_tool(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[4096];
-  for (std::size_t read; (read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
-    output.append(buffer, read);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
 }  // namespace
 
 TEST_CASE("explain: the word that decides weighs most, toward spam") {
@@ -208,7 +191,7 @@ TEST_CASE("predict_classifier: --json prints one object a line that parses back"
       "printf 'please zap the report\\nplease meet the report\\n\\n' | '{}' --run '{}' --json "
       "--explain=2",
       TAPEGRAD_PREDICT_CLASSIFIER, one_word_run().path().string());
-  const ToolRun run = run_tool(command);
+  const testing::ToolRun run = testing::run_tool(command);
   REQUIRE(run.exit_code == 0);
   std::istringstream lines(run.output);
   std::vector<nlohmann::json> objects;
@@ -233,10 +216,10 @@ TEST_CASE("predict_classifier: bad input is a message and exit code 1, never an 
        {"config.json", "vocabulary.json", "model.safetensors", "calibration.json"})
     std::filesystem::copy_file(one_word_run().path() / file, dir / file);
   const auto predict = [&](const std::string& run_dir) {
-    return run_tool(
+    return testing::run_tool(
         fmt::format("'{}' --run '{}' hello 2>&1", TAPEGRAD_PREDICT_CLASSIFIER, run_dir));
   };
-  const auto refused = [&](const ToolRun& run, const std::string& says) {
+  const auto refused = [&](const testing::ToolRun& run, const std::string& says) {
     INFO(run.output);
     CHECK(run.exit_code == 1);
     CHECK(run.output.starts_with("predict_classifier: "));
@@ -259,16 +242,16 @@ TEST_CASE("predict_classifier: bad input is a message and exit code 1, never an 
 TEST_CASE(
     "attention_walkthrough: a sentence with no word, or a heatmap it cannot write, is a message") {
   const testing::ScratchDirectory dir;
-  const ToolRun empty =
-      run_tool(fmt::format("'{}' --sentence '!!' --svg '{}' 2>&1", TAPEGRAD_ATTENTION_WALKTHROUGH,
-                           (dir / "a.svg").string()));
+  const testing::ToolRun empty =
+      testing::run_tool(fmt::format("'{}' --sentence '!!' --svg '{}' 2>&1",
+                                    TAPEGRAD_ATTENTION_WALKTHROUGH, (dir / "a.svg").string()));
   INFO(empty.output);
   CHECK(empty.exit_code == 1);
   CHECK(empty.output.find("attention_walkthrough: --sentence \"!!\" has 0 words") !=
         std::string::npos);
-  const ToolRun unwritable =
-      run_tool(fmt::format("'{}' --svg '{}' 2>&1", TAPEGRAD_ATTENTION_WALKTHROUGH,
-                           (dir / "no-such-folder" / "a.svg").string()));
+  const testing::ToolRun unwritable =
+      testing::run_tool(fmt::format("'{}' --svg '{}' 2>&1", TAPEGRAD_ATTENTION_WALKTHROUGH,
+                                    (dir / "no-such-folder" / "a.svg").string()));
   INFO(unwritable.output);
   CHECK(unwritable.exit_code == 1);
   CHECK(unwritable.output.find("attention_walkthrough: ") != std::string::npos);
@@ -276,13 +259,15 @@ TEST_CASE(
 }
 
 TEST_CASE("train_classifier: a value out of range is refused with readable bounds") {
-  const ToolRun run = run_tool(fmt::format("'{}' --lr -1 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
+  const testing::ToolRun run =
+      testing::run_tool(fmt::format("'{}' --lr -1 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
   INFO(run.output);
   CHECK(run.exit_code != 0);
   CHECK(run.output.find("must be > 0, got -1") != std::string::npos);
-  const ToolRun dropout = run_tool(fmt::format("'{}' --dropout 2 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
+  const testing::ToolRun dropout =
+      testing::run_tool(fmt::format("'{}' --dropout 2 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
   CHECK(dropout.output.find("must be in [0, 0.9], got 2") != std::string::npos);
-  const ToolRun missing = run_tool(fmt::format(
+  const testing::ToolRun missing = testing::run_tool(fmt::format(
       "'{}' --data-dir /nonexistent --out /nonexistent/run 2>&1", TAPEGRAD_TRAIN_CLASSIFIER));
   INFO(missing.output);
   CHECK(missing.exit_code == 1);

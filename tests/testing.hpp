@@ -5,10 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -116,5 +118,22 @@ class ScratchDirectory {
   static inline int next_id_ = 0;
   std::filesystem::path path_;
 };
+
+struct ToolRun {
+  int exit_code;
+  std::string output;
+};
+
+// Runs `command` through the shell and returns its exit code and standard output.
+inline ToolRun run_tool(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buffer[4096];
+  for (std::size_t read; (read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    output.append(buffer, read);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
 
 }  // namespace tapegrad::testing

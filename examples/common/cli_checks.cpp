@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+
 #include <functional>
 #include <string>
 
@@ -29,6 +31,17 @@ CLI::Validator positive() {
 
 CLI::Validator non_negative() {
   return number_check(">= 0", [](double value) { return value >= 0; });
+}
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, std::string_view tool) {
+  try {
+    app.parse(argc, argv);
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    fmt::print(stderr, "{}: {} (--help lists the flags)\n", tool, e.what());
+    return 1;
+  }
 }
 
 CLI::Validator in_range(double lowest, double highest) {
