@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
+#include <numeric>
 
 #include "autograd/io/atomic_file.hpp"
 #include "examples/common/cli_checks.hpp"
@@ -33,13 +34,13 @@ namespace {
 // The defaults: the run of scripts/train_lm.sh, sized by measured throughput to finish in under
 // ten minutes on two cores (see the README).
 struct Flags {
-  int64_t steps = 5000;
+  int64_t steps = 9000;
   int64_t batch_size = 16;
   double lr = 1e-3;
   double weight_decay = 0.01;
   int64_t warmup_steps = 200;
   double min_lr_ratio = 0.1;
-  int64_t eval_every = 500;
+  int64_t eval_every = 1500;
   uint64_t seed = 0;
   int threads = 2;
   nn::DecoderLMOptions model = {.vocab_size = 256,
@@ -144,32 +145,41 @@ Tensor windows_loss(nn::DecoderLM& model, const std::string& text,
                        {.reduction = reduction});
 }
 
-// The mean cross-entropy in nats per byte of `model` over the whole of `text`, read in
-// non-overlapping windows of the context length T: window k reads bytes kT .. kT+T-1 and predicts
-// bytes kT+1 .. kT+T (the last window is shorter), so every byte but the first is predicted once,
-// seeing the 1 to T bytes of its window before it (T/2 on average; windows that overlap would
-// give each byte more context and a lower figure). Bits per byte = nats / ln 2.
+// The mean cross-entropy in nats per byte of `model` over the whole of `text`, every byte but the
+// first predicted once with at least half a context before it, as Hugging Face's strided
+// perplexity: windows of the context length T (or of the whole text, if shorter) step by S = T/2,
+// and each scores only the predictions the windows before it did not make: the first all T, the
+// next ones their last S (the last window ends at the end of the text). A byte sees T/2 to T bytes
+// before it (non-overlapping windows would give it 0 to T - 1, and a higher figure).
+// Bits per byte = nats / ln 2.
 double mean_nats_per_byte(nn::DecoderLM& model, const std::string& text, int64_t batch_size) {
   NoGradGuard no_grad;
   model.eval();
-  const int64_t context = model.options.max_len;
   const auto predicted = static_cast<int64_t>(text.size()) - 1;
+  const int64_t length = std::min(model.options.max_len, predicted);
+  const int64_t stride = std::max<int64_t>(1, length / 2);
   double total = 0;
-  std::vector<int64_t> starts;
-  const auto flush = [&](int64_t length) {
+  std::vector<int64_t> starts, scored;  // per window: its first byte, its predictions that count
+  const auto flush = [&] {
     if (starts.empty()) return;
-    total += windows_loss(model, text, starts, length, Reduction::Sum).item();
+    const std::vector<double> losses =
+        windows_loss(model, text, starts, length, Reduction::None).to_vector();  // [rows, length]
+    for (std::size_t row = 0; row < starts.size(); ++row) {
+      const auto row_end = losses.begin() + static_cast<std::ptrdiff_t>((row + 1) * length);
+      total += std::accumulate(row_end - scored[row], row_end, 0.0);
+    }
     starts.clear();
+    scored.clear();
   };
-  for (int64_t start = 0; start + context <= predicted; start += context) {
-    starts.push_back(start);
-    if (static_cast<int64_t>(starts.size()) == batch_size) flush(context);
+  // Bytes 1..done are scored; the next window predicts bytes end - length + 1 .. end.
+  for (int64_t done = 0; done < predicted;) {
+    const int64_t end = std::min(predicted, done == 0 ? length : done + stride);
+    starts.push_back(end - length);
+    scored.push_back(end - done);
+    done = end;
+    if (static_cast<int64_t>(starts.size()) == batch_size) flush();
   }
-  flush(context);
-  if (const int64_t rest = predicted % context; rest > 0) {
-    starts.push_back(predicted - rest);
-    flush(rest);
-  }
+  flush();
   return total / static_cast<double>(predicted);
 }
 
