@@ -1,5 +1,6 @@
-// The language model the decoding benchmarks run (bench_decode, and compare's decode case): the
-// default model of examples/train_lm, bytes in, GPT-2's layout (nn/decoder.hpp).
+// The language model the decoding benchmarks run (bench/generation, and compare's decode case):
+// the default model of examples/train_lm (bytes in, GPT-2's layout, nn/decoder.hpp), with
+// positions for 512 tokens where the example trains with 128.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,6 @@ struct LanguageModelShape {
 };
 
 inline constexpr LanguageModelShape kLanguageModel{
-    .vocab = 256, .d_model = 256, .heads = 8, .layers = 4, .ffn = 1024, .max_len = 512};
+    .vocab = 256, .d_model = 128, .heads = 4, .layers = 4, .ffn = 512, .max_len = 512};
 
 }  // namespace tapegrad::bench
