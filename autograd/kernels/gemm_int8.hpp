@@ -23,10 +23,10 @@
 namespace tapegrad::kernels {
 
 struct PackedInt8Weights {
-  int64_t rows = 0;               // N: output channels
-  int64_t depth = 0;              // K
-  int64_t padded_depth = 0;       // K rounded up to 4
-  std::vector<int8_t> data;       // ceil(N / 16) blocks of padded_depth / 4 groups of 64 bytes
+  int64_t rows = 0;          // N: output channels
+  int64_t depth = 0;         // K
+  int64_t padded_depth = 0;  // K rounded up to 4
+  std::vector<int8_t> data;  // ceil(N / 16) blocks of padded_depth / 4 groups of 64 bytes
   // 128 Σ_k B[n, k]: what feeding A + 128 adds to C[m, n]; zeros to the end of the last block
   std::vector<int32_t> offsets;
 };
