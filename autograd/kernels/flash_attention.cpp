@@ -625,7 +625,8 @@ void forward_one_query(const AttentionProblem& problem, const HeadsView<const T>
                        const HeadsView<T>& out, T* lse, int64_t b, int64_t h, int64_t i,
                        Buffer<T>& weights, Buffer<T>& o) {
   using V = Batch<T>;
-  const auto [begin, end] = key_range(problem, i, 1);
+  const KeyRange range = key_range(problem, i, 1);
+  const int64_t begin = range.begin, end = range.end;  // not a binding: the lambdas below use them
   const int64_t keys = std::max<int64_t>(0, end - begin), dv = problem.value_dim;
   weights.assign(round_up(keys, kLanes<T>), -kInfinity<T>);  // -inf: not attended
   T max = -kInfinity<T>;
