@@ -35,6 +35,7 @@
 #include "examples/common/spam_corpus.hpp"
 #include "examples/common/spam_model.hpp"
 #include "examples/common/tokenizer.hpp"
+#include "examples/common/training_checkpoint.hpp"
 #include "examples/common/training_progress.hpp"
 
 using namespace tapegrad;
@@ -132,35 +133,24 @@ report::ConfusionMatrix calibrated_confusion(const Evaluation& evaluation,
   return report::confusion_matrix(predictions, evaluation.labels);
 }
 
-// The model, optimizer, schedule, default generator, the next batch of `order` and `progress`,
-// in one file written atomically; an Error instead if a parameter is not finite.
+// The checkpoint (training_checkpoint.hpp) with the progress at the next batch of `order`.
 void save_training_checkpoint(const std::filesystem::path& path, const nn::Module& model,
                               const optim::Optimizer& optimizer, const optim::LRScheduler& schedule,
                               const text::BatchOrder& order,
                               const text::TrainingProgress& progress) {
-  text::check_finite_before_writing(model, path);
   text::TrainingProgress at_next_batch = progress;
   at_next_batch.position = order.position();
-  optim::save_checkpoint(path, {model.state_dict(), optimizer.state_dict(), schedule.state_dict(),
-                                default_generator().state(), text::to_json(at_next_batch)});
+  text::save_training_checkpoint(path, model, optimizer, schedule, text::to_json(at_next_batch));
 }
 
-// Restores the model, optimizer, schedule, default generator and batch order from the checkpoint
-// at `path` and returns its progress. An Error if it was written with other `settings`.
+// Restores the run and the batch order from the checkpoint at `path`; an Error if it was written
+// with other `settings`.
 text::TrainingProgress resume_training(const std::filesystem::path& path,
                                        const nlohmann::json& settings, nn::Module& model,
                                        optim::Optimizer& optimizer, optim::LRScheduler& schedule,
                                        text::BatchOrder& order) {
-  const optim::TrainingState state = optim::load_checkpoint(path);
-  text::TrainingProgress progress =
-      text::training_progress_from_json(state.progress, path.string());
-  if (progress.settings != settings)
-    fail("--resume: {} was written with the settings {}, not these: {}", path.string(),
-         progress.settings.dump(), settings.dump());
-  model.load_state_dict(state.model, true, path.string());
-  optimizer.load_state_dict(state.optimizer);
-  schedule.load_state_dict(state.scheduler);
-  default_generator().set_state(state.rng);
+  const text::TrainingProgress progress = text::training_progress_from_json(
+      text::resume_training(path, settings, model, optimizer, schedule), path.string());
   order.seek(progress.position);
   return progress;
 }

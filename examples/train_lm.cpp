@@ -26,6 +26,7 @@
 #include "examples/common/lm_config.hpp"
 #include "examples/common/plots.hpp"
 #include "examples/common/progress.hpp"
+#include "examples/common/training_checkpoint.hpp"
 
 using namespace tapegrad;
 
@@ -183,33 +184,6 @@ double mean_nats_per_byte(nn::DecoderLM& model, const std::string& text, int64_t
   return total / static_cast<double>(predicted);
 }
 
-// The model, optimizer, schedule, default generator (it draws the windows) and `progress`, in one
-// file written atomically; an Error instead if a parameter is not finite.
-void save_training_checkpoint(const std::filesystem::path& path, const nn::Module& model,
-                              const optim::Optimizer& optimizer, const optim::LRScheduler& schedule,
-                              const Progress& progress) {
-  text::check_finite_before_writing(model, path);
-  optim::save_checkpoint(path, {model.state_dict(), optimizer.state_dict(), schedule.state_dict(),
-                                default_generator().state(), to_json(progress)});
-}
-
-// Restores the model, optimizer, schedule and default generator from the checkpoint at `path` and
-// returns its progress. An Error if it was written with other `settings`.
-Progress resume_training(const std::filesystem::path& path, const nlohmann::json& settings,
-                         nn::Module& model, optim::Optimizer& optimizer,
-                         optim::LRScheduler& schedule) {
-  const optim::TrainingState state = optim::load_checkpoint(path);
-  Progress progress = progress_from_json(state.progress, path.string());
-  if (progress.settings != settings)
-    fail("--resume: {} was written with the settings {}, not these: {}", path.string(),
-         progress.settings.dump(), settings.dump());
-  model.load_state_dict(state.model, true, path.string());
-  optimizer.load_state_dict(state.optimizer);
-  schedule.load_state_dict(state.scheduler);
-  default_generator().set_state(state.rng);
-  return progress;
-}
-
 // One step on --batch-size windows at random places of the train text: forward, backward,
 // clipping (norm 1, as GPT-2), update, schedule. A NaN or Inf loss or gradient is an Error naming
 // the step and the first parameter whose gradient is not finite.
@@ -352,7 +326,9 @@ void train_and_report(Flags flags) {
   Progress progress;
   progress.settings = settings_json(flags);
   if (flags.resume && std::filesystem::exists(checkpoint)) {
-    progress = resume_training(checkpoint, progress.settings, model, optimizer, schedule);
+    progress = progress_from_json(
+        text::resume_training(checkpoint, progress.settings, model, optimizer, schedule),
+        checkpoint.string());
     fmt::print("resumed from {} at step {}\n\n", checkpoint.string(), progress.step);
   } else if (flags.resume) {
     fmt::print("no checkpoint at {}: starting afresh\n\n", checkpoint.string());
@@ -371,7 +347,7 @@ void train_and_report(Flags flags) {
          progress.curves.step.back() != static_cast<double>(progress.step))) {
       evaluate(flags, corpus.validation, model, progress);
       print_row(table_format, progress.curves);
-      save_training_checkpoint(checkpoint, model, optimizer, schedule, progress);
+      text::save_training_checkpoint(checkpoint, model, optimizer, schedule, to_json(progress));
     }
     if (progress.step == flags.steps) break;
     const int64_t segment_start = progress.step / flags.eval_every * flags.eval_every;
@@ -391,13 +367,13 @@ void train_and_report(Flags flags) {
       bar.update(done * tokens_per_step,
                  fmt::format("loss {:.3f}", progress.loss_sum / static_cast<double>(done)));
       if (progress.step == flags.stop_after_step) {
-        save_training_checkpoint(checkpoint, model, optimizer, schedule, progress);
+        text::save_training_checkpoint(checkpoint, model, optimizer, schedule, to_json(progress));
         bar.finish();
         fmt::print("stopped after step {} (--stop-after-step)\n", progress.step);
         return;
       }
       if (flags.checkpoint_every > 0 && progress.step % flags.checkpoint_every == 0)
-        save_training_checkpoint(checkpoint, model, optimizer, schedule, progress);
+        text::save_training_checkpoint(checkpoint, model, optimizer, schedule, to_json(progress));
     }
     bar.finish();
   }
