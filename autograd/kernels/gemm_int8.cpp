@@ -1,6 +1,6 @@
 // The VNNI kernel keeps a tile of kTileRows rows of C by kTileBlocks packed blocks (64 output
-// channels) in 24 int32 accumulator vectors; each group of 4 along K loads the tile's 4 weight
-// vectors once and, per row of A, broadcasts the row's 4 bytes and issues 4 vpdpbusd. A's rows
+// channels) in 16 int32 accumulator vectors; each group of 4 along K loads the tile's 4 weight
+// vectors once and, per row of A, broadcasts the row's 4 bytes and runs 4 vpdpbusd. A's rows
 // are copied once per call with the sign bit flipped and K padded to 4.
 #include "autograd/kernels/gemm_int8.hpp"
 
