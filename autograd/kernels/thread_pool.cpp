@@ -1,10 +1,12 @@
 #include "autograd/kernels/thread_pool.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
-#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -23,8 +25,8 @@ constexpr int64_t kChunksPerThread = 2;
 // How long a thread spins for the next loop (or the last chunks) before it sleeps; the gap
 // between two readings of the clock that says the spinning thread was descheduled (a preemption
 // lasts a scheduler slice, milliseconds; a quiet VM pauses a spinning thread for up to ~50 µs);
-// how many loops a caller runs between two looks at its count of preemptions; and how long the
-// machine counts as busy after either sign.
+// how many loops a caller runs between two looks at the machine's runnable threads; and how long
+// the machine counts as busy after either sign.
 constexpr auto kSpinTime = std::chrono::microseconds(200);
 constexpr auto kDescheduledGap = std::chrono::microseconds(250);
 constexpr int kProbeEvery = 64;
@@ -41,16 +43,36 @@ void pause() {
 #endif
 }
 
+// The cores this process may run on.
+int usable_cores() {
+  cpu_set_t cores;
+  if (sched_getaffinity(0, sizeof(cores), &cores) == 0)
+    return std::clamp(CPU_COUNT(&cores), 1, kMaxThreads);
+  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads);
+}
+
 // OMP_NUM_THREADS if set (as PyTorch reads it), else the cores this process may run on.
 int default_threads() {
   if (const char* text = std::getenv("OMP_NUM_THREADS")) {
     const int threads = std::atoi(text);
     if (threads >= 1) return std::min(threads, kMaxThreads);
   }
-  cpu_set_t cores;
-  if (sched_getaffinity(0, sizeof(cores), &cores) == 0)
-    return std::clamp(CPU_COUNT(&cores), 1, kMaxThreads);
-  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads);
+  return usable_cores();
+}
+
+// The threads runnable on the whole machine now, this one included (the kernel's nr_running, as
+// /proc/loadavg gives it: "0.52 0.58 0.59 3/143 9012"); nothing where that file cannot be read.
+// The file stays open: each pread at offset 0 gives a fresh text.
+std::optional<int> runnable_threads() {
+  static const int file = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (file < 0) return std::nullopt;
+  char text[128];
+  const ssize_t length = pread(file, text, sizeof(text) - 1, 0);
+  if (length <= 0) return std::nullopt;
+  text[length] = '\0';
+  int runnable = 0;
+  if (std::sscanf(text, "%*f %*f %*f %d/", &runnable) != 1) return std::nullopt;
+  return runnable;
 }
 
 // The first chunk of `participant`'s share, or the end of the loop's chunks for participants.
@@ -105,7 +127,9 @@ ThreadPool& ThreadPool::instance() {
   return pool;
 }
 
-ThreadPool::ThreadPool() : shares_(kMaxThreads) { set_threads(default_threads()); }
+ThreadPool::ThreadPool() : cores_(usable_cores()), shares_(kMaxThreads) {
+  set_threads(default_threads());
+}
 
 ThreadPool::~ThreadPool() {
   {
@@ -172,17 +196,23 @@ void ThreadPool::mark_busy() {
                     std::memory_order_relaxed);
 }
 
-// Every kProbeEvery loops, whether the calling thread was preempted since the last probe
-// (involuntary context switches, from the kernel's count): another job wants its core.
-void ThreadPool::probe_preemption() {
+// Every kProbeEvery loops, whether other jobs want the cores this pool's loops use: the
+// machine's runnable threads (the fourth field of /proc/loadavg, "runnable/total") less this
+// pool's awake ones (the caller and the workers not asleep) are the others', and the cores left
+// to the pool are those this process may run on less the others' count.
+//   others = runnable - (1 + workers - sleeping workers)
+//   busy   if cores - others < threads()
+// (The caller's count of involuntary context switches, used before, also counts preemptions by
+// the pool's own freshly woken workers: on quiet cores it kept marking the machine busy.)
+void ThreadPool::probe_neighbours() {
   thread_local int loops = 0;
-  thread_local long preempted = 0;
   if (++loops < kProbeEvery) return;
   loops = 0;
-  rusage usage;
-  if (getrusage(RUSAGE_THREAD, &usage) != 0) return;
-  if (usage.ru_nivcsw != preempted) mark_busy();
-  preempted = usage.ru_nivcsw;
+  const std::optional<int> runnable = runnable_threads();
+  if (!runnable) return;
+  const int awake = 1 + worker_count_.load(std::memory_order_relaxed) - sleeping_workers_.load();
+  const int others = std::max(*runnable - awake, 0);
+  if (cores_ - others < threads()) mark_busy();
 }
 
 int ThreadPool::available(Team team) const {
@@ -191,7 +221,7 @@ int ThreadPool::available(Team team) const {
 }
 
 void ThreadPool::run_erased(int64_t items, Team team, const void* body, Call call) {
-  if (team.threads > 1) probe_preemption();
+  if (team.threads > 1) probe_neighbours();
   const int threads = available(team);
   std::unique_lock lock(running_, std::defer_lock);
   if (items <= 1 || threads <= 1 || !lock.try_lock()) {
@@ -214,10 +244,7 @@ void ThreadPool::run_erased(int64_t items, Team team, const void* body, Call cal
   }
   unfinished_.store(static_cast<int32_t>(chunks), std::memory_order_relaxed);
   generation_.store(generation);  // seq_cst: ordered before the read of sleeping_workers_
-  if (may_wake(team) && sleeping_workers_.load() > 0 && !wake_pending_.exchange(true)) {
-    const std::lock_guard lock(sleep_);  // a worker between its check and its sleep has the lock
-    loop_started_.notify_all();
-  }
+  if (may_wake(team) && sleeping_workers_.load() > 0 && !wake_pending_.load()) wake_workers();
 
   ItemRanges ranges(this, 0, generation);
   inside_body = true;
@@ -233,6 +260,16 @@ void ThreadPool::run_erased(int64_t items, Team team, const void* body, Call cal
     loop_done_.wait(lock, done);
     caller_sleeping_.store(false);
   }
+}
+
+// Under sleep_, which a worker holds from its count in sleeping_workers_ to its wait, and again
+// from its wake-up to clearing wake_pending_: a worker counted here is in its wait (or about to
+// leave it), so one of them will clear the flag. Set outside the lock, the flag could be set
+// just after a worker that never slept had cleared it, and stay set: no loop would wake the
+// workers again, and the caller would run every loop alone.
+void ThreadPool::wake_workers() {
+  const std::lock_guard lock(sleep_);
+  if (sleeping_workers_.load() > 0 && !wake_pending_.exchange(true)) loop_started_.notify_all();
 }
 
 void ThreadPool::finish(int32_t chunks_done) {

@@ -16,9 +16,10 @@
 // last running chunks the same way.
 //
 // A busy machine. Two signs say that another job wants our cores: a spinning thread finds itself
-// descheduled (a long gap between two readings of the clock), or the caller finds that the kernel
-// preempted it (its count of involuntary context switches, looked at every kProbeEvery loops).
-// Either marks the machine busy for kBusyFor. While it is busy, workers sleep as soon as a loop
+// descheduled (a long gap between two readings of the clock), or the caller finds more threads
+// runnable on the machine than the pool's awake ones and the free cores can hold (the kernel's
+// count in /proc/loadavg, looked at every kProbeEvery loops). Either marks the machine busy for
+// kBusyFor. While it is busy, workers sleep as soon as a loop
 // is done, and only loops of a Team with `wake` (large ones) wake them: on a core shared with
 // another job, a spinning or freshly woken worker for a small loop only takes time from that job
 // or from the caller, and the scheduler then tends to leave the caller the free core.
@@ -107,11 +108,12 @@ class ThreadPool {
   ThreadPool();
   void run_erased(int64_t items, Team team, const void* body, Call call);
   void work(int participant, uint32_t seen);
+  void wake_workers();
   void finish(int32_t chunks_done);
   bool busy() const;
   bool may_wake(Team team) const;
   void mark_busy();
-  void probe_preemption();
+  void probe_neighbours();
   bool all_asleep() const;
   // Spins until ready() holds (true), kSpinTime has passed or the thread was descheduled (false,
   // and the machine marked busy).
@@ -124,6 +126,8 @@ class ThreadPool {
     std::atomic<uint64_t> word{0};
   };
   static uint64_t pack(uint32_t generation, int64_t begin, int64_t end);
+
+  const int cores_;  // that this process may run on
 
   // The running loop, written by the caller before it publishes `generation_`. Atomic because a
   // late worker may read them while the next loop's caller writes them; it only uses what it read
