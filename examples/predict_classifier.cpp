@@ -2,7 +2,7 @@
 // each line of standard input, is one text. Prints the label, the calibrated spam probability and
 // the text; --json prints one JSON object a line instead; --explain adds the words that weigh
 // most toward the label; --attention writes the first layer's attention, one panel per head, for
-// the first text.
+// the first text; --int8 runs the model's Linear layers in int8 (nn::quantize_dynamic).
 #include <CLI/CLI.hpp>
 #include <tapegrad/tapegrad.hpp>
 
@@ -22,6 +22,7 @@ struct Flags {
   std::string run_dir = "runs/classifier";
   std::string attention_svg;
   bool json = false;
+  bool int8 = false;
   int explain = 0;
   std::vector<std::string> texts;
 };
@@ -44,7 +45,12 @@ void write_attention(text::TrainedSpamModel& trained, const std::string& text,
 }
 
 void predict(const Flags& flags) {
+  if (flags.int8 && flags.explain > 0)
+    fail(
+        "--explain takes gradients through the float model; int8 layers have none: drop --int8 "
+        "or --explain");
   text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
+  if (flags.int8) nn::quantize_dynamic(*trained.model);
   std::vector<std::string> texts = flags.texts;
   if (texts.empty())
     for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
@@ -71,6 +77,8 @@ int main(int argc, char** argv) {
                "list the words that weigh most toward the label (gradient x input): 5, or N "
                "with --explain=N")
       ->check(text::in_range(1, 100));
+  app.add_flag("--int8", flags.int8,
+               "run the Linear layers in int8 (weights per channel, activations per row)");
   app.add_option("--attention", flags.attention_svg,
                  "write the first text's first-layer attention heatmap (SVG)");
   app.add_option("texts", flags.texts, "texts to classify; none: one per line of stdin");

@@ -123,7 +123,8 @@ Tensor DecoderLM::embed(const Tensor& ids, int64_t first) {
 }
 
 Tensor DecoderLM::logits(const Tensor& hidden) {
-  return linear(ln_f(hidden), lm_head_weight());  // [B, T, C] -> [B, T, V]
+  const Tensor normed = ln_f(hidden);
+  return lm_head ? (*lm_head)(normed) : linear(normed, wte.weight);  // [B, T, C] -> [B, T, V]
 }
 
 Tensor DecoderLM::forward(const Tensor& ids) {

@@ -24,11 +24,12 @@ FeedForward::FeedForward(int64_t d_model, int64_t dim_feedforward, FeedForwardOp
 }
 
 Tensor FeedForward::forward(const Tensor& x, const Tensor& residual) {
-  // [B, T, dim_feedforward]; relu rides on linear1's GEMM, GELU takes a pass of its own
-  const Tensor hidden = options.activation == Activation::ReLU
+  // [B, T, dim_feedforward]; relu rides on linear1's float GEMM, GELU (or int8) takes a pass of
+  // its own
+  const Tensor hidden = options.activation == Activation::ReLU && !linear1.is_quantized()
                             ? linear_relu(x, linear1.weight, linear1.bias)
                             : activate(linear1(x), options.activation);
-  return linear(dropout(hidden), linear2.weight, linear2.bias, residual);  // [B, T, d_model]
+  return linear2(dropout(hidden), residual);  // [B, T, d_model]
 }
 
 }  // namespace tapegrad::nn

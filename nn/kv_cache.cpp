@@ -101,8 +101,7 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
   const int64_t B = x.size(0), T = x.size(1);
 
   // [B, T, 3E] = [B, T, 3, H, D]; slice s as [B, H, T, D], in place.
-  const Tensor qkv =
-      view(linear(x, attention.in_proj_weight, attention.in_proj_bias), {B, T, 3, H, D});
+  const Tensor qkv = view(attention.in_projection(x), {B, T, 3, H, D});
   const auto slice = [&](int64_t s) {
     const Shape& st = qkv.strides();
     return qkv.alias({B, H, T, D}, {st[0], st[3], st[1], st[4]}, qkv.storage_offset() + s * st[2]);
@@ -126,7 +125,7 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
 
   // [B, H, T, D] laid out as [B, T, H, D] -> [B, T, H D], then out_proj.
   const Tensor heads = reshape(out.transpose(1, 2), {B, T, H * D});
-  return linear(heads, attention.out_proj.weight, attention.out_proj.bias, residual);
+  return attention.out_proj.forward(heads, residual);
 }
 
 }  // namespace tapegrad::nn

@@ -20,10 +20,18 @@ Linear::Linear(int64_t in_features, int64_t out_features, LinearOptions options)
   }
 }
 
-Tensor Linear::forward(const Tensor& x) {
+Tensor Linear::forward(const Tensor& x, const Tensor& residual) const {
   if (x.dim() == 0 || x.size(-1) != weight.size(1))
     fail("nn.Linear: input of shape {} does not end in in_features {}", x.shape(), weight.size(1));
-  return linear(x, weight, bias);
+  return is_quantized() ? int8_.linear(x, bias, residual) : linear(x, weight, bias, residual);
+}
+
+void Linear::quantize() { int8_.quantize(*this, "weight", weight); }
+
+void Linear::to(DType dtype) {
+  if (is_quantized() && dtype != kFloat32)
+    fail("nn.Linear: to({}): an int8 layer computes in float32", dtype);
+  Module::to(dtype);
 }
 
 }  // namespace tapegrad::nn

@@ -30,6 +30,23 @@ void convert_in_place(Tensor& tensor, DType dtype) {
   if (grad.defined()) tensor.set_grad(grad.to(dtype));
 }
 
+// What a load may convert between: float64 and float32 (as PyTorch's copy_ does), nothing else.
+enum class DTypeKind { kFloating, kInt8, kInt64, kBool };
+DTypeKind dtype_kind(DType dtype) {
+  switch (dtype) {
+    case DType::Float32:
+    case DType::Float64:
+      return DTypeKind::kFloating;
+    case DType::Int8:
+      return DTypeKind::kInt8;
+    case DType::Int64:
+      return DTypeKind::kInt64;
+    case DType::Bool:
+      return DTypeKind::kBool;
+  }
+  return DTypeKind::kFloating;
+}
+
 // "missing keys (12, the first 5): [a [2], ...]": how many, and the first few.
 std::string key_group(std::string_view what, const std::vector<std::string>& described) {
   constexpr std::size_t kListed = 5;
@@ -66,6 +83,14 @@ void Module::register_buffer(std::string name, Tensor& buffer, bool persistent) 
 void Module::register_module(std::string name, Module& module) {
   check_new_name(name, "module");
   children_.emplace_back(std::move(name), &module);
+}
+
+void Module::convert_parameter_to_buffer(const std::string& name) {
+  const auto found = std::ranges::find_if(tensors_, [&](const NamedTensor& t) {
+    return t.name == name && t.kind == TensorKind::kParameter;
+  });
+  if (found == tensors_.end()) fail("Module: there is no parameter '{}' to make a buffer", name);
+  found->kind = TensorKind::kBuffer;
 }
 
 void Module::register_modules(std::initializer_list<std::pair<std::string, Module&>> modules) {
@@ -166,7 +191,7 @@ LoadResult Module::load_state_dict(const std::map<std::string, Tensor>& state, b
       own.emplace(name, t);
   });
   LoadResult result;
-  std::vector<std::string> missing, unexpected, mismatched;  // with shapes, for the Error
+  std::vector<std::string> missing, unexpected, mismatched, other_kind;  // for the Error
   for (const auto& [name, t] : own) {
     const auto found = state.find(name);
     if (found == state.end()) {
@@ -175,6 +200,9 @@ LoadResult Module::load_state_dict(const std::map<std::string, Tensor>& state, b
     } else if (found->second.shape() != t->shape()) {
       mismatched.push_back(
           fmt::format("{} (file {}, model {})", name, found->second.shape(), t->shape()));
+    } else if (dtype_kind(found->second.dtype()) != dtype_kind(t->dtype())) {
+      other_kind.push_back(
+          fmt::format("{} (file {}, model {})", name, found->second.dtype(), t->dtype()));
     }
   }
   for (const auto& [name, t] : state) {
@@ -186,14 +214,27 @@ LoadResult Module::load_state_dict(const std::map<std::string, Tensor>& state, b
   if (strict && !missing.empty()) problems.push_back(key_group("missing keys", missing));
   if (strict && !unexpected.empty()) problems.push_back(key_group("unexpected keys", unexpected));
   if (!mismatched.empty()) problems.push_back(key_group("shape mismatches", mismatched));
+  if (!other_kind.empty()) problems.push_back(key_group("dtype mismatches", other_kind));
+  std::string advice;
+  if (!other_kind.empty())
+    advice =
+        "; int8 weights load into a model made int8 by nn::quantize_dynamic, float weights into a "
+        "float model (load them before quantizing)";
+  else if (mismatched.empty())
+    advice = "; load with strict = false to load the keys that match";
   if (!problems.empty())
-    fail("load: {} does not match the model: {}{}", source, fmt::join(problems, "; "),
-         mismatched.empty() ? "; load with strict = false to load the keys that match" : "");
+    fail("load: {} does not match the model: {}{}", source, fmt::join(problems, "; "), advice);
   for (const auto& [name, t] : own) {
     const auto found = state.find(name);
     if (found != state.end()) copy_into(*t, found->second);
   }
+  call_loaded();
   return result;
+}
+
+void Module::call_loaded() {
+  loaded();
+  for (const auto& [name, child] : children_) child->call_loaded();
 }
 
 void Module::save(const std::filesystem::path& path) const { save_safetensors(path, state_dict()); }

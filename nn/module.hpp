@@ -51,6 +51,9 @@ class Module {
   void register_parameter(std::string name, Tensor& parameter);
   void register_buffer(std::string name, Tensor& buffer, bool persistent = true);
   void register_module(std::string name, Module& module);
+  // Makes this module's parameter `name` a persistent buffer, in place in the registration
+  // order: for a weight frozen into a form that is not trained (int8 weights, nn/quantize.hpp).
+  void convert_parameter_to_buffer(const std::string& name);
   void register_modules(std::initializer_list<std::pair<std::string, Module&>> modules);
 
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
@@ -76,12 +79,19 @@ class Module {
   std::map<std::string, Tensor> state_dict() const;
   // Copies values into the existing tensors. `strict`: the keys must match exactly, else an
   // Error naming `source` lists the missing and the unexpected keys; without `strict` the load
-  // returns them. A shape mismatch is an Error either way. A key naming a non-persistent buffer
-  // is skipped, neither loaded nor unexpected: files saved while it was persistent still load.
+  // returns them. A shape mismatch is an Error either way, and so is a dtype of another kind
+  // (floating, int8, int64, bool): float64 loads into float32, int8 weights only into a
+  // quantized model. A key naming a non-persistent buffer is skipped, neither loaded nor
+  // unexpected: files saved while it was persistent still load. Then every module's loaded() runs.
   LoadResult load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true,
                              std::string_view source = "state dict");
   void save(const std::filesystem::path& path) const;  // safetensors, written atomically
   LoadResult load(const std::filesystem::path& path, bool strict = true);
+
+ protected:
+  // Runs after load_state_dict has copied new values into this module's tensors: a module that
+  // keeps a form computed from them (packed int8 weights) computes it again.
+  virtual void loaded() {}
 
  private:
   enum class TensorKind { kParameter, kBuffer, kNonPersistentBuffer };
@@ -95,6 +105,7 @@ class Module {
   void check_new_name(const std::string& name, std::string_view what) const;
   template <class Visit>
   void visit_tensors(const std::string& prefix, Visit&& visit) const;
+  void call_loaded();  // loaded() of this module and every submodule
 
   std::vector<NamedTensor> tensors_;  // parameters and buffers, in registration order
   std::vector<std::pair<std::string, Module*>> children_;

@@ -1,5 +1,7 @@
 #include "nn/multi_head_attention.hpp"
 
+#include "autograd/ops/quantized_linear.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -151,25 +153,32 @@ AttentionOutput MultiHeadAttention::forward(
   AttentionOutput attention;  // output [B, H, Tq, D], weights [B, H, Tq, Tk]
   if (self_attention && !forward_options.need_weights) {
     // The fused kernel reads Q, K and V of every head in place: [B, T, 3E] = [B, T, 3, H, D].
-    const Tensor qkv = linear(query, in_proj_weight, in_proj_bias);
+    const Tensor qkv = in_projection(query);
     attention.output = fused_attention_packed(view(qkv, {B, Tq, 3, num_heads, head_dim}),
                                               fused_attention_options(attention_options));
   } else {
     // Projections: [B, T, I] each.
     Tensor q, k, v;
     if (self_attention) {
-      const std::vector<Tensor> qkv = split(linear(query, in_proj_weight, in_proj_bias), I, -1);
+      const std::vector<Tensor> qkv = split(in_projection(query), I, -1);
       q = qkv[0], k = qkv[1], v = qkv[2];  // [B, T, 3I] -> 3 x [B, T, I]
     } else {
-      const auto weight = [&](int64_t i, const Tensor& separate) {
-        return packed() ? narrow(in_proj_weight, 0, i * I, I) : separate;
-      };
       const auto bias = [&](int64_t i) {
         return in_proj_bias.defined() ? narrow(in_proj_bias, 0, i * I, I) : Tensor();
       };
-      q = linear(query, weight(0, q_proj_weight), bias(0));  // [B, Tq, I]
-      k = linear(key, weight(1, k_proj_weight), bias(1));    // [B, Tk, I]
-      v = linear(value, weight(2, v_proj_weight), bias(2));  // [B, Tk, I]
+      // Projection i of the three (q, k, v) of `input`: its own weight, or its rows of the packed
+      // one (whose int8 rows are packed for the kernel again at each call: a quantized model does
+      // cross-attention slower than self-attention).
+      const auto project = [&](int64_t i, const Tensor& input, const Tensor& separate) {
+        if (!packed()) return linear(input, separate, bias(i));
+        const Tensor rows = narrow(in_proj_weight, 0, i * I, I);
+        if (!is_quantized()) return linear(input, rows, bias(i));
+        return quantized_linear(
+            input, quantized_weight(rows, narrow(in_proj_int8_.scale, 0, i * I, I)), bias(i));
+      };
+      q = project(0, query, q_proj_weight);  // [B, Tq, I]
+      k = project(1, key, k_proj_weight);    // [B, Tk, I]
+      v = project(2, value, v_proj_weight);  // [B, Tk, I]
     }
     // Every head at once: [B, H, T, D].
     attention = scaled_dot_product_attention(split_heads(q, num_heads), split_heads(k, num_heads),
@@ -182,15 +191,38 @@ AttentionOutput MultiHeadAttention::forward(
   // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, I]; a view when
   // the fused path laid the heads out as [B, Tq, H, D].
   const Tensor heads = reshape(attention.output.transpose(1, 2), {B, Tq, I});
-  const Tensor output =
-      linear(heads, out_proj.weight, out_proj.bias, forward_options.residual);  // [B, Tq, E]
+  const Tensor output = out_proj(heads, forward_options.residual);  // [B, Tq, E]
   if (!forward_options.need_weights) return {output, Tensor()};
   return {output, forward_options.average_attn_weights
                       ? mean(attention.weights, {1})  // [B, Tq, Tk]
                       : attention.weights};
 }
 
+Tensor MultiHeadAttention::in_projection(const Tensor& x) const {
+  return is_quantized() ? in_proj_int8_.linear(x, in_proj_bias)
+                        : linear(x, in_proj_weight, in_proj_bias);
+}
+
+void MultiHeadAttention::quantize() {
+  if (!packed())
+    fail(
+        "nn.MultiHeadAttention.quantize: kdim {} or vdim {} differ from embed_dim {}, so there "
+        "is no packed in_proj_weight to quantize",
+        kdim, vdim, embed_dim);
+  in_proj_int8_.quantize(*this, "in_proj_weight", in_proj_weight);
+}
+
+void MultiHeadAttention::to(DType dtype) {
+  if (is_quantized() && dtype != kFloat32)
+    fail("nn.MultiHeadAttention: to({}): an int8 projection computes in float32", dtype);
+  Module::to(dtype);
+}
+
 void MultiHeadAttention::prune_heads(std::vector<int64_t> heads) {
+  if (is_quantized() || out_proj.is_quantized())
+    fail(
+        "nn.MultiHeadAttention.prune_heads: the weights are int8; prune the float model, then "
+        "quantize it");
   std::sort(heads.begin(), heads.end());
   heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
   if (!heads.empty() && (heads.front() < 0 || heads.back() >= num_heads))

@@ -79,6 +79,17 @@ class MultiHeadAttention : public Module {
   // The width of the concatenated heads: embed_dim until heads are pruned.
   int64_t inner_dim() const { return num_heads * head_dim; }
 
+  // The packed input projection of self-attention, [B, T, E] -> [B, T, 3I] = [q | k | v]: the
+  // fused kernel's input and the KV cache's (nn/kv_cache.hpp). Int8 once quantized.
+  Tensor in_projection(const Tensor& x) const;
+  // From now on in_proj_weight is int8, with in_proj_weight_scale beside it (nn/quantize.hpp);
+  // out_proj is a Linear and quantized on its own. Prune heads before, not after. An Error
+  // without the packed in_proj_weight (kdim or vdim differ): those weights stay float.
+  void quantize();
+  bool is_quantized() const { return in_proj_int8_.active(); }
+  // An Error for a dtype other than float32 once quantized; else Module::to.
+  void to(DType dtype) override;
+
   int64_t embed_dim, num_heads, head_dim, kdim, vdim;
   // A gate [num_heads] used by every call that passes no head_mask: the same product, for models
   // whose forward does not hand a head_mask down (head_importance sets it). Undefined: none.
@@ -91,10 +102,15 @@ class MultiHeadAttention : public Module {
   Tensor in_proj_bias;    // [3E], undefined without bias
   Linear out_proj;        // E -> E
 
+ protected:
+  void loaded() override { in_proj_int8_.repack(in_proj_weight); }
+
  private:
   bool packed() const { return in_proj_weight.defined(); }
   Tensor combined_mask(const MultiHeadAttentionForwardOptions& options, int64_t B, int64_t Tq,
                        int64_t Tk) const;
+
+  Int8Weight in_proj_int8_;
 };
 
 }  // namespace tapegrad::nn

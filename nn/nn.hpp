@@ -18,6 +18,7 @@
 #include "nn/multi_head_attention.hpp"
 #include "nn/pooling.hpp"
 #include "nn/positional_encoding.hpp"
+#include "nn/quantize.hpp"
 #include "nn/sampling.hpp"
 #include "nn/sequential.hpp"
 #include "nn/transformer.hpp"

@@ -51,7 +51,8 @@ QuantizedWeight quantize_weight(const Tensor& weight) {
   return quantized_weight(quantized, scale);
 }
 
-Tensor quantized_linear(const Tensor& x, const QuantizedWeight& weight, const Tensor& bias) {
+Tensor quantized_linear(const Tensor& x, const QuantizedWeight& weight, const Tensor& bias,
+                        const Tensor& residual) {
   const int64_t N = weight.packed.rows, K = weight.packed.depth;
   if (x.dtype() != kFloat32 || x.dim() < 1 || x.size(-1) != K)
     fail("quantized_linear: x {} of shape {} must be float32 [..., {}] (the weight is [{}, {}])",
@@ -63,10 +64,13 @@ Tensor quantized_linear(const Tensor& x, const QuantizedWeight& weight, const Te
     fail(
         "quantized_linear: x requires grad, but int8 inference has no backward; run it under "
         "NoGradGuard (or on a detached input)");
-  const Tensor rows = x.contiguous();
-  const int64_t M = rows.numel() / std::max<int64_t>(K, 1);
   Shape shape = x.shape();
   shape.back() = N;
+  if (residual.defined() && (residual.dtype() != kFloat32 || residual.shape() != shape))
+    fail("quantized_linear: residual {} of shape {} must be float32 of the output's shape {}",
+         residual.dtype(), residual.shape(), shape);
+  const Tensor rows = x.contiguous();
+  const int64_t M = rows.numel() / std::max<int64_t>(K, 1);
   Tensor out = Tensor::empty(shape, kFloat32);
   // Each row of x quantized with its own scale, then the int32 products, then
   //   y[m, n] = s_x[m] s_w[n] C[m, n] + b[n].
@@ -81,12 +85,14 @@ Tensor quantized_linear(const Tensor& x, const QuantizedWeight& weight, const Te
   const float* channel_scale = weight.scale.data<float>();
   const Tensor bias_values = bias.defined() ? bias.contiguous() : Tensor();
   const float* b = bias.defined() ? bias_values.data<float>() : nullptr;
+  const Tensor residual_values = residual.defined() ? residual.contiguous() : Tensor();
+  const float* r = residual.defined() ? residual_values.data<float>() : nullptr;
   float* y = out.data<float>();
   kernels::parallel_for(M, N, [&](int64_t begin, int64_t end) {
     for (int64_t m = begin; m < end; ++m)
       for (int64_t n = 0; n < N; ++n)
         y[m * N + n] = row_scale[m] * channel_scale[n] * static_cast<float>(products[m * N + n]) +
-                       (b ? b[n] : 0.0f);
+                       (b ? b[n] : 0.0f) + (r ? r[m * N + n] : 0.0f);
   });
   return out;
 }

@@ -26,7 +26,9 @@ QuantizedWeight quantize_weight(const Tensor& weight);
 // dtypes if they do not fit.
 QuantizedWeight quantized_weight(const Tensor& weight, const Tensor& scale);
 
-// x float32 [..., K] -> float32 [..., N]; bias float32 [N] or undefined.
-Tensor quantized_linear(const Tensor& x, const QuantizedWeight& weight, const Tensor& bias = {});
+// x float32 [..., K] -> float32 [..., N]; bias float32 [N] or undefined; a residual (float32,
+// the output's shape) is added as the output is written, as linear() does.
+Tensor quantized_linear(const Tensor& x, const QuantizedWeight& weight, const Tensor& bias = {},
+                        const Tensor& residual = {});
 
 }  // namespace tapegrad
