@@ -136,7 +136,7 @@ std::vector<Tensor> forward_backward(const Tensor& q, const Tensor& key, const T
 
 // The gradient checks are kept small (one head, few features): under the sanitizers each costs
 // two forward passes per input element.
-TEST_CASE("window attention: gradcheck through the kernel, 16-wide tiles, T = 70") {
+TEST_CASE("gradcheck fused_attention (window): through the kernel, 16-wide tiles, T = 70") {
   const Tensor q = testing::input({1, 1, 70, 3}, 1), key = testing::input({1, 1, 70, 3}, 2);
   const Tensor v = testing::input({1, 1, 70, 2}, 3);
   const auto check = [](const Tensor& q_, const Tensor& k_, const Tensor& v_,
@@ -166,7 +166,7 @@ TEST_CASE("window attention: gradcheck through the kernel, 16-wide tiles, T = 70
   }
 }
 
-TEST_CASE("window attention: gradcheck fused_attention and fused_attention_packed") {
+TEST_CASE("gradcheck fused_attention and fused_attention_packed (window, lower_right)") {
   // Through the ops, with their own 64-wide tiles (T = 70 spans two).
   const Tensor q = testing::input({1, 1, 70, 3}, 1), key = testing::input({1, 1, 70, 3}, 2);
   const Tensor v = testing::input({1, 1, 70, 2}, 3);
