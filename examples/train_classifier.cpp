@@ -33,12 +33,14 @@
 #include "examples/common/plots.hpp"
 #include "examples/common/progress.hpp"
 #include "examples/common/spam_corpus.hpp"
+#include "examples/common/spam_evaluation.hpp"
 #include "examples/common/spam_model.hpp"
 #include "examples/common/tokenizer.hpp"
 #include "examples/common/training_checkpoint.hpp"
 #include "examples/common/training_progress.hpp"
 
 using namespace tapegrad;
+using text::Evaluation;
 using text::Split;
 
 namespace {
@@ -89,49 +91,6 @@ struct Examples {
   std::vector<int> labels;
   std::vector<int64_t> train, dev, test, hard;
 };
-
-struct Evaluation {
-  double loss = 0;
-  report::ConfusionMatrix confusion;  // at the threshold 0.5 on the uncalibrated model
-  std::vector<double> margins;        // l_spam - l_ham per message, in the order evaluated
-  std::vector<int> labels;
-};
-
-// Loss, confusion matrix and margins of `model` on `view` (one id sequence per message) of the
-// messages `indices`, in eval mode, off the tape.
-Evaluation evaluate(text::SpamClassifier& model, const std::vector<std::vector<int64_t>>& view,
-                    const std::vector<int>& labels, const std::vector<int64_t>& indices) {
-  NoGradGuard no_grad;
-  model.eval();
-  Evaluation result;
-  std::vector<int> predictions;
-  for (std::size_t start = 0; start < indices.size(); start += 128) {
-    const std::span<const int64_t> chunk(indices.data() + start,
-                                         std::min<std::size_t>(128, indices.size() - start));
-    const text::Batch batch = text::make_batch(view, labels, chunk);
-    const Tensor logits = model.forward(batch.ids, batch.mask);
-    result.loss += cross_entropy(logits, batch.labels, {.reduction = Reduction::Sum}).item();
-    for (std::size_t i = 0; i < chunk.size(); ++i) {
-      const auto row = static_cast<int64_t>(i);
-      result.margins.push_back(logits.at({row, 1}) - logits.at({row, 0}));
-      predictions.push_back(result.margins.back() >= 0 ? 1 : 0);
-      result.labels.push_back(labels[static_cast<std::size_t>(chunk[i])]);
-    }
-  }
-  result.loss /= static_cast<double>(std::max<std::size_t>(1, indices.size()));
-  result.confusion = report::confusion_matrix(predictions, result.labels);
-  return result;
-}
-
-// The confusion matrix of the calibrated decisions: spam where σ(margin / T) >= threshold.
-report::ConfusionMatrix calibrated_confusion(const Evaluation& evaluation,
-                                             const report::Calibration& calibration) {
-  std::vector<int> predictions;
-  for (const double margin : evaluation.margins)
-    predictions.push_back(
-        report::spam_probability(margin, calibration.temperature) >= calibration.threshold ? 1 : 0);
-  return report::confusion_matrix(predictions, evaluation.labels);
-}
 
 // The checkpoint (training_checkpoint.hpp) with the progress at the next batch of `order`.
 void save_training_checkpoint(const std::filesystem::path& path, const nn::Module& model,

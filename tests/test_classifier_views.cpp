@@ -210,6 +210,28 @@ TEST_CASE("predict_classifier: --json prints one object a line that parses back"
   }
 }
 
+TEST_CASE(
+    "predict_classifier: --int8 gives the float model's labels; --explain needs the float model") {
+  const auto predict = [&](const std::string& flags) {
+    return testing::run_tool(fmt::format(
+        "'{}' --run '{}' {} --json 'please zap the report' 'please meet the report' 2>&1",
+        TAPEGRAD_PREDICT_CLASSIFIER, one_word_run().path().string(), flags));
+  };
+  const testing::ToolRun float_run = predict(""), int8_run = predict("--int8");
+  REQUIRE(int8_run.exit_code == 0);
+  std::istringstream float_lines(float_run.output), int8_lines(int8_run.output);
+  for (std::string float_line, int8_line;
+       std::getline(float_lines, float_line) && std::getline(int8_lines, int8_line);) {
+    const nlohmann::json as_float = nlohmann::json::parse(float_line),
+                         as_int8 = nlohmann::json::parse(int8_line);
+    CHECK(as_int8["label"] == as_float["label"]);
+    CHECK(std::abs(as_int8["p_spam"].get<double>() - as_float["p_spam"].get<double>()) < 0.05);
+  }
+  const testing::ToolRun refused = predict("--int8 --explain");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("drop --int8 or --explain") != std::string::npos);
+}
+
 TEST_CASE("predict_classifier: bad input is a message and exit code 1, never an abort") {
   const testing::ScratchDirectory dir;
   for (const char* file :

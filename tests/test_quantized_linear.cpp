@@ -38,7 +38,7 @@ TEST_CASE("quantized_linear: s_x s_w (xq Wqᵀ) + b, against the reference int8 
     float largest = 0;
     for (int64_t k = 0; k < K; ++k) largest = std::max(largest, std::abs(row[k]));
     for (int64_t k = 0; k < K; ++k)
-      xq[k] = largest > 0 ? static_cast<int8_t>(std::lround(row[k] * (127 / largest))) : 0;
+      xq[k] = largest > 0 ? static_cast<int8_t>(std::nearbyint(row[k] * (127 / largest))) : 0;
     kernels::gemm_int8_reference(1, N, K, xq.data(), K, q.weight.data<int8_t>(), K, products.data(),
                                  N);
     for (int64_t n = 0; n < N; ++n) {

@@ -1,0 +1,253 @@
+// Makes a trained classifier (a run of train_classifier) smaller and faster, and says what it
+// costs: its attention heads pruned by importance (Michel, Levy & Neubig 2019: I_h = Σ |∂L/∂ξ_h|
+// over the dev split, normalised per layer; nn/head_importance.hpp), 0, 25, 50 and 75% of them,
+// against the same numbers of heads chosen at random; then the whole model in int8
+// (nn::quantize_dynamic). No retraining. Each row: heads kept, test F1 (whole mails, the run's
+// calibrated threshold), parameters, bytes of weights, and the time of one pass over the test
+// split. Writes <run>/pruning.svg (test F1 against heads pruned) and <run>/pruning.json.
+//
+//   build/release/examples/prune_classifier --run runs/classifier [--json]
+#include <CLI/CLI.hpp>
+#include <tapegrad/tapegrad.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <span>
+
+#include "autograd/io/atomic_file.hpp"
+#include "examples/common/batching.hpp"
+#include "examples/common/cli_checks.hpp"
+#include "examples/common/mail.hpp"
+#include "examples/common/plots.hpp"
+#include "examples/common/spam_corpus.hpp"
+#include "examples/common/spam_evaluation.hpp"
+#include "examples/common/tokenizer.hpp"
+
+using namespace tapegrad;
+
+namespace {
+
+struct Flags {
+  std::string run_dir = "runs/classifier";
+  std::string data_dir = "data/spamassassin/package/data";
+  uint64_t seed = 0;  // of the random choice of heads
+  int threads = 0;    // 0: the default (set_num_threads)
+  bool json = false;
+};
+
+// The dev and test messages encoded as the run's model reads them (whole mails).
+struct Splits {
+  std::vector<std::vector<int64_t>> views;
+  std::vector<int> labels;
+  std::vector<int64_t> dev, test;
+};
+
+Splits read_splits(const Flags& flags, const text::TrainedSpamModel& trained) {
+  Splits splits;
+  for (const text::Message& message : text::list_corpus(flags.data_dir)) {
+    if (message.hard() || *message.split == text::Split::Train) continue;
+    const text::Mail mail = text::read_mail(message.path);
+    const auto index = static_cast<int64_t>(splits.views.size());
+    (*message.split == text::Split::Dev ? splits.dev : splits.test).push_back(index);
+    splits.views.push_back(
+        text::encode_message(trained.vocabulary, trained.config, mail.subject, mail.body));
+    splits.labels.push_back(message.label);
+  }
+  return splits;
+}
+
+struct Head {
+  int64_t layer, head;
+  double importance;
+};
+
+// Every head of the model with its importance on the dev split, in batches of 32.
+std::vector<Head> importance_on_dev(text::TrainedSpamModel& trained, const Splits& splits) {
+  const int64_t batch_size = 32;
+  const auto batches = static_cast<int64_t>((splits.dev.size() + batch_size - 1) / batch_size);
+  text::SpamClassifier& model = *trained.model;
+  const std::vector<nn::HeadImportance> per_layer =
+      nn::head_importance(model, batches, [&](int64_t b) {
+        const std::size_t first = static_cast<std::size_t>(b * batch_size);
+        const std::span<const int64_t> chunk(
+            splits.dev.data() + first,
+            std::min<std::size_t>(batch_size, splits.dev.size() - first));
+        const text::Batch batch = text::make_batch(splits.views, splits.labels, chunk);
+        return cross_entropy(model.forward(batch.ids, batch.mask), batch.labels);
+      });
+  std::vector<Head> heads;
+  for (std::size_t layer = 0; layer < per_layer.size(); ++layer) {
+    const std::vector<double> values = per_layer[layer].importance.to_vector();
+    for (std::size_t h = 0; h < values.size(); ++h)
+      heads.push_back({static_cast<int64_t>(layer), static_cast<int64_t>(h), values[h]});
+  }
+  return heads;
+}
+
+// The first `count` heads of `order` that can go while every layer keeps one, by layer.
+std::map<int64_t, std::vector<int64_t>> heads_to_prune(const std::vector<Head>& order,
+                                                       int64_t count, int64_t heads_per_layer) {
+  std::map<int64_t, std::vector<int64_t>> pruned;
+  int64_t taken = 0;
+  for (const Head& head : order) {
+    if (taken == count) break;
+    std::vector<int64_t>& layer = pruned[head.layer];
+    if (static_cast<int64_t>(layer.size()) + 1 == heads_per_layer) continue;
+    layer.push_back(head.head);
+    ++taken;
+  }
+  return pruned;
+}
+
+struct Row {
+  std::string model;  // "float32", "importance", "random", "int8"
+  double pruned_percent = 0;
+  int64_t heads_kept = 0;
+  double test_f1 = 0;
+  int64_t parameters = 0;  // weights, int8 ones included
+  int64_t weight_bytes = 0;
+  double test_ms = 0;  // one pass over the test split, the fastest of three
+};
+
+nlohmann::json to_json(const Row& row) {
+  return {{"model", row.model},           {"pruned_percent", row.pruned_percent},
+          {"heads_kept", row.heads_kept}, {"test_f1", row.test_f1},
+          {"parameters", row.parameters}, {"weight_bytes", row.weight_bytes},
+          {"test_ms", row.test_ms}};
+}
+
+// The row of `trained` as it is now (pruned or quantized).
+Row measure(std::string model_name, double pruned_percent, text::TrainedSpamModel& trained,
+            const Splits& splits) {
+  Row row{.model = std::move(model_name), .pruned_percent = pruned_percent};
+  text::SpamClassifier& model = *trained.model;
+  for (int64_t l = 0; l < trained.config.layers; ++l)
+    row.heads_kept += model.encoder.layers[l].self_attn.num_heads;
+  for (const auto& [name, tensor] : model.state_dict()) {
+    if (name.ends_with("_scale")) {
+      row.weight_bytes += tensor.numel() * 4;
+      continue;
+    }
+    row.parameters += tensor.numel();
+    row.weight_bytes += tensor.numel() * static_cast<int64_t>(element_size(tensor.dtype()));
+  }
+  text::Evaluation evaluation;
+  row.test_ms = 1e300;
+  for (int repeat = 0; repeat < 3; ++repeat) {
+    const auto start = std::chrono::steady_clock::now();
+    evaluation = text::evaluate(model, splits.views, splits.labels, splits.test);
+    row.test_ms =
+        std::min(row.test_ms,
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  row.test_f1 = report::f1(text::calibrated_confusion(evaluation, trained.calibration));
+  return row;
+}
+
+void prune_and_report(const Flags& flags) {
+  if (flags.threads > 0) set_num_threads(flags.threads);
+  text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
+  const Splits splits = read_splits(flags, trained);
+  if (splits.dev.empty() || splits.test.empty())
+    fail("no dev or test messages under {} (scripts/fetch_data.sh fetches the corpus)",
+         flags.data_dir);
+  std::vector<Head> by_importance = importance_on_dev(trained, splits);
+  std::stable_sort(by_importance.begin(), by_importance.end(),
+                   [](const Head& a, const Head& b) { return a.importance < b.importance; });
+  // A random order of the same heads: the order of uniform draws from the seeded generator.
+  std::vector<Head> at_random;
+  {
+    Generator generator(flags.seed);
+    const Tensor draws =
+        uniform({static_cast<int64_t>(by_importance.size())}, 0, 1, {.dtype = kFloat64}, generator);
+    for (const double i : sort(draws).indices.to_vector())
+      at_random.push_back(by_importance[static_cast<std::size_t>(i)]);
+  }
+
+  const int64_t total_heads = static_cast<int64_t>(by_importance.size());
+  std::vector<Row> rows;
+  for (const int percent : {0, 25, 50, 75}) {
+    const int64_t count = total_heads * percent / 100;
+    for (const auto& [name, order] :
+         {std::pair{"importance", &by_importance}, std::pair{"random", &at_random}}) {
+      if (percent == 0 && std::string_view(name) == "random") continue;
+      text::TrainedSpamModel pruned = text::load_trained_spam_model(flags.run_dir);
+      for (const auto& [layer, heads] : heads_to_prune(*order, count, trained.config.heads))
+        pruned.model->encoder.layers[layer].self_attn.prune_heads(heads);
+      rows.push_back(measure(percent == 0 ? "float32" : name, percent, pruned, splits));
+    }
+  }
+  text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
+  nn::quantize_dynamic(*int8.model);
+  rows.push_back(measure("int8", 0, int8, splits));
+
+  nlohmann::json json = {{"run", flags.run_dir},
+                         {"threads", num_threads()},
+                         {"heads", nlohmann::json::array()},
+                         {"rows", nlohmann::json::array()}};
+  for (const Head& head : by_importance)
+    json["heads"].push_back(
+        {{"layer", head.layer}, {"head", head.head}, {"importance", head.importance}});
+  for (const Row& row : rows) json["rows"].push_back(to_json(row));
+
+  std::vector<report::Curve> curves;
+  for (const std::string name : {"importance", "random"}) {
+    report::Curve curve{.name = "pruned by " + name, .values = {}, .x = {}, .panel = "test F1"};
+    for (const Row& row : rows)
+      if (row.model == name || row.model == "float32") {
+        curve.x.push_back(row.pruned_percent);
+        curve.values.push_back(row.test_f1);
+      }
+    curves.push_back(std::move(curve));
+  }
+  const std::filesystem::path run(flags.run_dir);
+  write_file_atomically(run / "pruning.svg",
+                        report::svg_line_chart(curves, {.title = "test F1 against heads pruned",
+                                                        .x_label = "% of heads pruned"}));
+  write_file_atomically(run / "pruning.json", json.dump(2));
+  if (flags.json) {
+    fmt::print("{}\n", json.dump());
+    return;
+  }
+  fmt::print("heads by importance on dev (layer.head: importance, least first): ");
+  for (const Head& head : by_importance)
+    fmt::print("{}.{}: {:.3f}  ", head.layer, head.head, head.importance);
+  fmt::print("\n\n{:<10} | {:>8} | {:>10} | {:>7} | {:>10} | {:>10} | {:>12}\n", "pruned by",
+             "pruned %", "heads kept", "test F1", "parameters", "weights KB", "test pass ms");
+  fmt::print("{:-<10}-+-{:->8}-+-{:->10}-+-{:->7}-+-{:->10}-+-{:->10}-+-{:->12}\n", "", "", "", "",
+             "", "", "");
+  for (const Row& row : rows)
+    fmt::print("{:<10} | {:>8.0f} | {:>10} | {:>7.4f} | {:>10} | {:>10.1f} | {:>12.1f}\n",
+               row.model, row.pruned_percent, row.heads_kept, row.test_f1, row.parameters,
+               static_cast<double>(row.weight_bytes) / 1024, row.test_ms);
+  fmt::print("\n{} test messages, {} threads; wrote {} and {}\n", splits.test.size(), num_threads(),
+             (run / "pruning.svg").string(), (run / "pruning.json").string());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{
+      "Prune the attention heads of a trained classifier by importance (and at random), and "
+      "quantize it to int8: test F1, size and speed of each"};
+  app.add_option("--run", flags.run_dir, "run directory of train_classifier");
+  app.add_option("--data-dir", flags.data_dir,
+                 "the corpus: <group>/<id>.txt folders (scripts/fetch_data.sh)");
+  app.add_option("--seed", flags.seed, "seed of the random choice of heads");
+  app.add_option("--threads", flags.threads, "threads the kernels use (set_num_threads)")
+      ->check(text::in_range(1, 256));
+  app.add_flag("--json", flags.json, "print the results as one JSON object");
+  if (const std::optional<int> exit_code =
+          text::parse_command_line(app, argc, argv, "prune_classifier"))
+    return *exit_code;
+  try {
+    prune_and_report(flags);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "prune_classifier: {}\n", e.what());
+    return 1;
+  }
+}
