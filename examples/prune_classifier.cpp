@@ -4,9 +4,11 @@
 // against the same numbers of heads chosen at random; then the whole model in int8
 // (nn::quantize_dynamic). No retraining. Each row: heads kept, test F1 (whole mails, the run's
 // calibrated threshold), parameters, bytes of weights, and the time of one pass over the test
-// split. Writes <run>/pruning.svg (test F1 against heads pruned) and <run>/pruning.json.
+// split. Writes <run>/pruning.svg (test F1 against heads pruned) and <run>/pruning.json; with
+// --out, the model pruned by importance (--out-percent of its heads) as a run directory of its
+// own, which predict_classifier reads (its config.json lists the pruned heads).
 //
-//   build/release/examples/prune_classifier --run runs/classifier [--json]
+//   build/release/examples/prune_classifier --run runs/classifier [--json] [--out DIR]
 #include <CLI/CLI.hpp>
 #include <tapegrad/tapegrad.hpp>
 
@@ -34,6 +36,8 @@ struct Flags {
   uint64_t seed = 0;  // of the random choice of heads
   int threads = 0;    // 0: the default (set_num_threads)
   bool json = false;
+  std::string out_dir;   // where to write a pruned run; empty: nowhere
+  int out_percent = 50;  // of the heads, pruned by importance, in that run
 };
 
 // The dev and test messages encoded as the run's model reads them (whole mails).
@@ -118,7 +122,7 @@ nlohmann::json to_json(const Row& row) {
 }
 
 // The row of `trained` as it is now (pruned or quantized).
-Row measure(std::string model_name, double pruned_percent, text::TrainedSpamModel& trained,
+Row measure(std::string model_name, double pruned_percent, text::TrainedSpamModel&& trained,
             const Splits& splits) {
   Row row{.model = std::move(model_name), .pruned_percent = pruned_percent};
   text::SpamClassifier& model = *trained.model;
@@ -146,6 +150,20 @@ Row measure(std::string model_name, double pruned_percent, text::TrainedSpamMode
   return row;
 }
 
+// The pruned model as a run directory: its config (with pruned_heads), weights, and the
+// original run's vocabulary and calibration.
+void write_pruned_run(const Flags& flags, const text::TrainedSpamModel& pruned) {
+  const std::filesystem::path from(flags.run_dir), to(flags.out_dir);
+  std::filesystem::create_directories(to);
+  write_file_atomically(to / "config.json", text::to_json(pruned.config).dump(2));
+  pruned.model->save(to / "model.safetensors");
+  for (const char* file : {"vocabulary.json", "calibration.json"})
+    std::filesystem::copy_file(from / file, to / file,
+                               std::filesystem::copy_options::overwrite_existing);
+  fmt::print(stderr, "wrote {}: {}% of the heads pruned by importance\n", to.string(),
+             flags.out_percent);
+}
+
 void prune_and_report(const Flags& flags) {
   if (flags.threads > 0) set_num_threads(flags.threads);
   text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
@@ -167,21 +185,27 @@ void prune_and_report(const Flags& flags) {
   }
 
   const int64_t total_heads = static_cast<int64_t>(by_importance.size());
+  // The run, loaded again, with `percent` of its heads pruned in `order`.
+  const auto pruned_run = [&](const std::vector<Head>& order, int percent) {
+    text::TrainedSpamModel pruned = text::load_trained_spam_model(flags.run_dir);
+    const auto plan = heads_to_prune(order, total_heads * percent / 100, trained.config.heads);
+    for (const auto& [layer, heads] : plan) {
+      pruned.model->encoder.layers[layer].self_attn.prune_heads(heads);
+      pruned.config.pruned_heads[layer] = heads;
+    }
+    return pruned;
+  };
   std::vector<Row> rows;
   for (const int percent : {0, 25, 50, 75}) {
-    const int64_t count = total_heads * percent / 100;
-    for (const auto& [name, order] :
-         {std::pair{"importance", &by_importance}, std::pair{"random", &at_random}}) {
-      if (percent == 0 && std::string_view(name) == "random") continue;
-      text::TrainedSpamModel pruned = text::load_trained_spam_model(flags.run_dir);
-      for (const auto& [layer, heads] : heads_to_prune(*order, count, trained.config.heads))
-        pruned.model->encoder.layers[layer].self_attn.prune_heads(heads);
-      rows.push_back(measure(percent == 0 ? "float32" : name, percent, pruned, splits));
-    }
+    rows.push_back(measure(percent == 0 ? "float32" : "importance", percent,
+                           pruned_run(by_importance, percent), splits));
+    if (percent > 0)
+      rows.push_back(measure("random", percent, pruned_run(at_random, percent), splits));
   }
   text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
   nn::quantize_dynamic(*int8.model);
-  rows.push_back(measure("int8", 0, int8, splits));
+  rows.push_back(measure("int8", 0, std::move(int8), splits));
+  if (!flags.out_dir.empty()) write_pruned_run(flags, pruned_run(by_importance, flags.out_percent));
 
   nlohmann::json json = {{"run", flags.run_dir},
                          {"threads", num_threads()},
@@ -240,6 +264,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", flags.threads, "threads the kernels use (set_num_threads)")
       ->check(text::in_range(1, 256));
   app.add_flag("--json", flags.json, "print the results as one JSON object");
+  app.add_option("--out", flags.out_dir,
+                 "also write the model pruned by importance as a run directory here");
+  app.add_option("--out-percent", flags.out_percent, "% of the heads pruned in the --out run")
+      ->check(text::in_range(0, 99));
   if (const std::optional<int> exit_code =
           text::parse_command_line(app, argc, argv, "prune_classifier"))
     return *exit_code;

@@ -121,6 +121,39 @@ TEST_CASE("edges: spam model settings out of range are an Error naming the field
   check_rejected(config, "dropout must be in [0, 1), got 1");
 }
 
+TEST_CASE("spam model: a pruned model saves and loads; its config lists the pruned heads") {
+  text::SpamModelConfig config = small_config(10);
+  config.heads = 4;
+  manual_seed(3);
+  text::SpamClassifier model(config);
+  model.encoder.layers[0].self_attn.prune_heads({0, 2});
+  config.pruned_heads = {{0, {0, 2}}};
+  nlohmann::json json = nlohmann::json::parse(text::to_json(config).dump());
+  CHECK(json["pruned_heads"] == nlohmann::json::parse(R"({"0": [0, 2]})"));
+  const text::SpamModelConfig read = text::spam_model_config_from_json(json, "config.json");
+  CHECK(read.pruned_heads == config.pruned_heads);
+  text::SpamClassifier loaded(read);  // built whole, then pruned as the config says
+  CHECK(loaded.encoder.layers[0].self_attn.num_heads == 2);
+  loaded.load_state_dict(model.state_dict());
+  model.eval(), loaded.eval();
+  const Tensor ids = from_vector(std::vector<int64_t>{2, 3, 4, 0}, {1, 4});
+  const Tensor mask = from_vector(std::vector<int64_t>{1, 1, 1, 0}, {1, 4}).to(kBool);
+  CHECK(max(abs(loaded.forward(ids, mask) - model.forward(ids, mask))).item() == 0);
+
+  nlohmann::json bad = json;
+  bad["pruned_heads"] = nlohmann::json::parse(R"({"0": [0, 1, 2, 3]})");
+  CHECK_THROWS_WITH_AS(text::spam_model_config_from_json(bad, "config.json"),
+                       doctest::Contains("a layer keeps one at least"), Error);
+  bad["pruned_heads"] = nlohmann::json::parse(R"({"1": [0]})");
+  CHECK_THROWS_WITH_AS(text::spam_model_config_from_json(bad, "config.json"),
+                       doctest::Contains("pruned_heads of layer 1"), Error);
+  bad["pruned_heads"] = nlohmann::json::parse(R"({"x": [0]})");
+  CHECK_THROWS_WITH_AS(text::spam_model_config_from_json(bad, "config.json"),
+                       doctest::Contains("is not a layer number"), Error);
+  json.erase("pruned_heads");  // runs from before pruning load as they are
+  CHECK(text::spam_model_config_from_json(json, "config.json").pruned_heads.empty());
+}
+
 TEST_CASE("edges: training progress round-trips through JSON, and a missing key is an Error") {
   text::TrainingProgress progress{
       .step = 7,

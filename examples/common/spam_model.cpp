@@ -1,6 +1,11 @@
 #include "examples/common/spam_model.hpp"
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
 #include <limits>
+#include <set>
 
 #include "autograd/io/atomic_file.hpp"
 #include "examples/common/tokenizer.hpp"
@@ -35,13 +40,34 @@ void check_spam_model_config(const SpamModelConfig& config, std::string_view sou
          config.d_model);
   if (!(config.dropout >= 0 && config.dropout < 1))
     fail("spam model config {}: dropout must be in [0, 1), got {}", source, config.dropout);
+  for (const auto& [layer, heads] : config.pruned_heads) {
+    const std::set<int64_t> distinct(heads.begin(), heads.end());
+    if (layer < 0 || layer >= config.layers || distinct.empty() || *distinct.begin() < 0 ||
+        *distinct.rbegin() >= config.heads || static_cast<int64_t>(distinct.size()) == config.heads)
+      fail(
+          "spam model config {}: pruned_heads of layer {} are {}; layers are 0..{}, heads 0..{}, "
+          "and a layer keeps one at least",
+          source, layer, heads, config.layers - 1, config.heads - 1);
+  }
+}
+
+// {"0": [1, 3]}: JSON object keys are strings.
+nlohmann::json pruned_heads_json(const SpamModelConfig& config) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [layer, heads] : config.pruned_heads) json[std::to_string(layer)] = heads;
+  return json;
 }
 
 nlohmann::json to_json(const SpamModelConfig& config) {
-  return {
-      {"vocab_size", config.vocab_size}, {"d_model", config.d_model}, {"heads", config.heads},
-      {"layers", config.layers},         {"ffn", config.ffn},         {"max_len", config.max_len},
-      {"body_words", config.body_words}, {"dropout", config.dropout}};
+  return {{"vocab_size", config.vocab_size},
+          {"d_model", config.d_model},
+          {"heads", config.heads},
+          {"layers", config.layers},
+          {"ffn", config.ffn},
+          {"max_len", config.max_len},
+          {"body_words", config.body_words},
+          {"dropout", config.dropout},
+          {"pruned_heads", pruned_heads_json(config)}};
 }
 
 SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::string_view source) {
@@ -68,6 +94,23 @@ SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::str
   if (dropout == json.end() || !dropout->is_number())
     fail("spam model config {}: 'dropout' is missing or not a number", source);
   config.dropout = dropout->get<double>();
+  // Optional: runs saved before pruning existed have none.
+  if (const auto pruned = json.find("pruned_heads"); pruned != json.end()) {
+    if (!pruned->is_object())
+      fail("spam model config {}: 'pruned_heads' must be an object {{\"layer\": [heads]}}", source);
+    for (const auto& [layer, heads] : pruned->items()) {
+      const bool is_layer =
+          !layer.empty() && layer.size() < 10 && std::all_of(layer.begin(), layer.end(), ::isdigit);
+      if (!is_layer || !heads.is_array() ||
+          !std::all_of(heads.begin(), heads.end(),
+                       [](const nlohmann::json& head) { return head.is_number_integer(); }))
+        fail(
+            "spam model config {}: 'pruned_heads' entry \"{}\" is not a layer number with a list "
+            "of head numbers",
+            source, layer);
+      config.pruned_heads[std::stoll(layer)] = heads.get<std::vector<int64_t>>();
+    }
+  }
   check_spam_model_config(config, source);
   return config;
 }
@@ -79,6 +122,8 @@ SpamClassifier::SpamClassifier(const SpamModelConfig& config_)
       encoder(layer_options(config), config.layers),
       head(config.d_model, 2) {
   register_modules({{"tok", tok}, {"pos", pos}, {"encoder", encoder}, {"head", head}});
+  for (const auto& [layer, heads] : config.pruned_heads)
+    encoder.layers[layer].self_attn.prune_heads(heads);
 }
 
 Tensor SpamClassifier::forward(const Tensor& ids, const Tensor& mask) {

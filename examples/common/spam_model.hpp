@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -30,12 +31,16 @@ struct SpamModelConfig {
   int64_t max_len = 512;
   int64_t body_words = 512;  // body words read before truncating to max_len
   double dropout = 0.1;
+  // Attention heads pruned from each layer (Hugging Face's config key `pruned_heads`, in
+  // config.json as {"0": [1, 3]}): the model is built whole, then pruned, then loaded.
+  std::map<int64_t, std::vector<int64_t>> pruned_heads = {};
 };
 
 nlohmann::json to_json(const SpamModelConfig& config);
 // An Error naming `source` and the field for a value out of range: vocab_size < 2 (<pad>, <unk>),
 // a width, head count, layer count or length < 1, heads not dividing d_model, body_words < 0,
-// dropout outside [0, 1).
+// dropout outside [0, 1), pruned heads of a layer or a head that does not exist, or all of a
+// layer's heads.
 void check_spam_model_config(const SpamModelConfig& config, std::string_view source);
 // An Error naming `source` for missing keys, wrong types or values out of range.
 SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::string_view source);
