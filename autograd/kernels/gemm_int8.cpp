@@ -35,7 +35,7 @@ int64_t packed_index(const PackedInt8Weights& B, int64_t n, int64_t k) {
 // speed).
 __attribute__((target("avx512f,avx512vnni"))) inline __m512i dot_accumulate(__m512i acc, __m512i x,
                                                                             __m512i w) {
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "vm"(w));
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
   return acc;
 }
 
@@ -120,16 +120,26 @@ void gemm_vnni(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights&
   buffer.resize(static_cast<std::size_t>(M * padded));
   uint8_t* const shifted = buffer.data();
   for (int64_t m = 0; m < M; ++m) shift_row(A + m * lda, K, padded, shifted + m * padded);
-  // Items: a band of kTileRows rows by a tile of kTileBlocks blocks. A product costs about a
-  // 32nd of an element of parallel_for's work (64 per instruction against a load and a store).
+  // Items: a tile of kTileBlocks blocks (64 channels) by a block of kBandsPerItem bands of
+  // kTileRows rows, the tile's bands run one after the other: the weights of the tile (64 by K
+  // bytes) and the block's rows of A (64 by K) stay in L1 while the 16 bands pass. A product
+  // costs about a 32nd of an element of parallel_for's work (64 per instruction against a load
+  // and a store).
+  constexpr int64_t kBandsPerItem = 16;
   const int64_t bands = ceil_div(M, kTileRows);
+  const int64_t row_blocks = ceil_div(bands, kBandsPerItem);
   const int64_t tiles = ceil_div(ceil_div(B.rows, kChannels), kTileBlocks);
-  parallel_for(bands * tiles, kTileRows * kTileBlocks * kChannels * padded / 32,
+  parallel_for(row_blocks * tiles,
+               kBandsPerItem * kTileRows * kTileBlocks * kChannels * padded / 32,
                [&](int64_t begin, int64_t end) {
                  for (int64_t item = begin; item < end; ++item) {
-                   const int64_t first_row = item / tiles * kTileRows, tile = item % tiles;
-                   vnni_tiles(std::min(kTileRows, M - first_row), shifted + first_row * padded,
-                              padded, B, tile, tile + 1, C + first_row * ldc, ldc);
+                   const int64_t tile = item % tiles, first_band = item / tiles * kBandsPerItem;
+                   for (int64_t band = first_band;
+                        band < std::min(bands, first_band + kBandsPerItem); ++band) {
+                     const int64_t first_row = band * kTileRows;
+                     vnni_tiles(std::min(kTileRows, M - first_row), shifted + first_row * padded,
+                                padded, B, tile, tile + 1, C + first_row * ldc, ldc);
+                   }
                  }
                });
 }
