@@ -10,6 +10,8 @@ std::string Case::name() const {
       return "train";
     case Kind::Inference:
       return "inference";
+    case Kind::InferenceInt8:
+      return "inference_int8";
     case Kind::AttentionForward:
       return "attention_fwd";
     case Kind::AttentionForwardBackward:
@@ -45,6 +47,7 @@ std::vector<Case> all_cases() {
     cases.push_back({kind, "A", a});
     cases.push_back({kind, "B", b});
   }
+  cases.push_back({Kind::InferenceInt8, "B", b});
   for (Kind kind : {Kind::AttentionForward, Kind::AttentionForwardBackward}) {
     for (int64_t T : {128, 512, 1024, 2048}) {
       const AttentionShape shape{.d_model = 256, .heads = 8, .batch = 8, .seq_len = T};

@@ -39,6 +39,7 @@ struct GemmShape {
 enum class Kind {
   Train,                     // zero_grad, forward, cross-entropy, backward, AdamW step
   Inference,                 // eval mode, no tape
+  InferenceInt8,             // the same, tapegrad's model after quantize_dynamic (reference float)
   AttentionForward,          // eval mode, no tape
   AttentionForwardBackward,  // forward, sum, backward to the input and the weights
   Decode,                    // eval mode, no tape, one token through the cache
@@ -50,7 +51,8 @@ struct Case {
   std::string config;  // "A", "B", "T=512", "context=512", "1024x1024x1024" (M x K x N)
   std::variant<ModelShape, AttentionShape, DecodeShape, GemmShape> shape;
 
-  // "train", "inference", "attention_fwd", "attention_fwd_bwd", "decode", "gemm"
+  // "train", "inference", "inference_int8", "attention_fwd", "attention_fwd_bwd", "decode",
+  // "gemm"
   std::string name() const;
   std::string id() const;                  // name/config: "train/B", "gemm/4096x256x768"
   std::optional<int64_t> seq_len() const;  // none for GEMM

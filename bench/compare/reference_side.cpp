@@ -257,6 +257,7 @@ std::unique_ptr<Runner> make_reference_runner(const Case& c) {
     case Kind::Train:
       return std::make_unique<TrainRunner>(std::get<ModelShape>(c.shape));
     case Kind::Inference:
+    case Kind::InferenceInt8:  // libtorch float32: the reference row of the int8 case
       return std::make_unique<InferenceRunner>(std::get<ModelShape>(c.shape));
     case Kind::AttentionForward:
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), false);

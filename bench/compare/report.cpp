@@ -144,6 +144,21 @@ std::vector<Target> targets(const std::vector<Record>& records) {
       memory_target(records, "train step B peak memory (above base) ≤ 0.5× libtorch (2 thr)",
                     "train/B", 2, 0.5),
   };
+  for (const int threads : {1, 2}) {
+    const std::string what =
+        fmt::format("inference B, int8 vs float32 tapegrad ≥ 1.7× ({} thr)", threads);
+    const Record* float32 = find(records, "inference/B", threads);
+    const Record* int8 = find(records, "inference_int8/B", threads);
+    if (float32 == nullptr || int8 == nullptr) {
+      result.push_back({what, "not run", std::nullopt});
+      continue;
+    }
+    const double ratio = float32->tapegrad_ms / int8->tapegrad_ms;
+    result.push_back({what,
+                      fmt::format("{}× ({} → {} ms)", number(ratio), number(float32->tapegrad_ms),
+                                  number(int8->tapegrad_ms)),
+                      ratio >= 1.7});
+  }
   const Record* one = find(records, "train/B", 1);
   const Record* two = find(records, "train/B", 2);
   if (one != nullptr && two != nullptr) {

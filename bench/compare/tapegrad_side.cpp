@@ -27,7 +27,10 @@ class TrainRunner : public Runner {
 
 class InferenceRunner : public Runner {
  public:
-  explicit InferenceRunner(const ModelShape& s) : model_(s), batches_(s) { model_.eval(); }
+  InferenceRunner(const ModelShape& s, bool int8) : model_(s), batches_(s) {
+    model_.eval();
+    if (int8) nn::quantize_dynamic(model_);
+  }
   void step() override {
     NoGradGuard no_grad;
     const Tensor logits = model_.forward(batches_.next().first);
@@ -114,7 +117,9 @@ std::unique_ptr<Runner> make_tapegrad_runner(const Case& c) {
     case Kind::Train:
       return std::make_unique<TrainRunner>(std::get<ModelShape>(c.shape));
     case Kind::Inference:
-      return std::make_unique<InferenceRunner>(std::get<ModelShape>(c.shape));
+    case Kind::InferenceInt8:
+      return std::make_unique<InferenceRunner>(std::get<ModelShape>(c.shape),
+                                               c.kind == Kind::InferenceInt8);
     case Kind::AttentionForward:
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), false);
     case Kind::AttentionForwardBackward:
