@@ -4,7 +4,9 @@
 // Timings go to stderr, so stdout is the text alone (or, with --json, one JSON object).
 //   generate --run runs/lm --do-sample --temperature 0.8 --top-p 0.95 "The "
 // --attention FILE.svg draws the last layer's attention over the whole text (prompt and new
-// bytes): one panel per head, queries down, keys across.
+// bytes): one panel per head, queries down, keys across. --int8 runs the model's Linear layers and
+// attention projections in int8 (nn::quantize_dynamic; the head tied to the embedding stays
+// float32).
 #include <CLI/CLI.hpp>
 #include <tapegrad/tapegrad.hpp>
 
@@ -29,6 +31,7 @@ struct Flags {
   int threads = 2;
   std::string attention;
   bool json = false;
+  bool int8 = false;
 };
 
 // The model of the run directory `run` (config.json, model.safetensors), in eval mode.
@@ -85,6 +88,7 @@ void run_generation(Flags flags) {
   set_num_threads(flags.threads);
   const std::unique_ptr<nn::DecoderLM> loaded = load_model(flags.run);
   nn::DecoderLM& model = *loaded;
+  if (flags.int8) nn::quantize_dynamic(model);
   std::vector<int64_t> prompt;
   for (const char byte : flags.prompt) prompt.push_back(static_cast<unsigned char>(byte));
   // With no prompt, the text opens as a fortune does after the one before it.
@@ -180,6 +184,7 @@ int main(int argc, char** argv) {
       ->check(text::in_range(1, 256));
   app.add_option("--attention", flags.attention,
                  "write the last layer's attention over the whole text to this SVG");
+  app.add_flag("--int8", flags.int8, "run the Linear layers and attention projections in int8");
   app.add_flag("--json", flags.json,
                "print one JSON object (prompt, text, token counts, tokens/s) instead of the text");
   if (const std::optional<int> exit_code = text::parse_command_line(app, argc, argv, "generate"))
