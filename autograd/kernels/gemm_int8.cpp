@@ -1,7 +1,7 @@
 // The VNNI kernel keeps a tile of kTileRows rows of C by kTileBlocks packed blocks (64 output
 // channels) in 16 int32 accumulator vectors; each group of 4 along K loads the tile's 4 weight
 // vectors once and, per row of A, broadcasts the row's 4 bytes and runs 4 vpdpbusd. A's rows
-// are copied once per call with the sign bit flipped and K padded to 4.
+// are copied with the sign bit flipped and K padded to 4 by the item that reads them.
 #include "autograd/kernels/gemm_int8.hpp"
 
 #include <immintrin.h>
@@ -115,31 +115,27 @@ __attribute__((target("avx512f,avx512bw"))) void shift_row(const int8_t* from, i
 void gemm_vnni(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
                int64_t ldc) {
   const int64_t K = B.depth, padded = B.padded_depth;
-  // A + 128, rows `padded` apart, in the calling thread's buffer (which the workers read)
-  thread_local std::vector<uint8_t> buffer;
-  buffer.resize(static_cast<std::size_t>(M * padded));
-  uint8_t* const shifted = buffer.data();
-  for (int64_t m = 0; m < M; ++m) shift_row(A + m * lda, K, padded, shifted + m * padded);
-  // Items: a tile of kTileBlocks blocks (64 channels) by a block of kBandsPerItem bands of
-  // kTileRows rows, the tile's bands run one after the other: the weights of the tile (64 by K
-  // bytes) and the block's rows of A (64 by K) stay in L1 while the 16 bands pass. A product
-  // costs about a 32nd of an element of parallel_for's work (64 per instruction against a load
-  // and a store).
-  constexpr int64_t kBandsPerItem = 16;
-  const int64_t bands = ceil_div(M, kTileRows);
-  const int64_t row_blocks = ceil_div(bands, kBandsPerItem);
+  // Items: a tile of kTileBlocks blocks (64 channels) by a block of kBlockRows rows, whose
+  // kTileRows-row bands run one after the other: the tile's weights (64 by K bytes) and the
+  // block's rows of A (64 by K) stay in L1. Each item first copies its rows as A + 128, rows
+  // `padded` apart, into its thread's buffer (a 64th of the item's work, and no serial pass
+  // before the loop). A product costs about a 32nd of an element of parallel_for's work (64 per
+  // instruction against a load and a store).
+  constexpr int64_t kBlockRows = 64;
+  const int64_t row_blocks = ceil_div(M, kBlockRows);
   const int64_t tiles = ceil_div(ceil_div(B.rows, kChannels), kTileBlocks);
-  parallel_for(row_blocks * tiles,
-               kBandsPerItem * kTileRows * kTileBlocks * kChannels * padded / 32,
+  parallel_for(row_blocks * tiles, kBlockRows * kTileBlocks * kChannels * padded / 32,
                [&](int64_t begin, int64_t end) {
+                 thread_local std::vector<uint8_t> shifted;
+                 shifted.resize(static_cast<std::size_t>(kBlockRows * padded));
                  for (int64_t item = begin; item < end; ++item) {
-                   const int64_t tile = item % tiles, first_band = item / tiles * kBandsPerItem;
-                   for (int64_t band = first_band;
-                        band < std::min(bands, first_band + kBandsPerItem); ++band) {
-                     const int64_t first_row = band * kTileRows;
-                     vnni_tiles(std::min(kTileRows, M - first_row), shifted + first_row * padded,
-                                padded, B, tile, tile + 1, C + first_row * ldc, ldc);
-                   }
+                   const int64_t tile = item % tiles, first_row = item / tiles * kBlockRows;
+                   const int64_t rows = std::min(kBlockRows, M - first_row);
+                   for (int64_t r = 0; r < rows; ++r)
+                     shift_row(A + (first_row + r) * lda, K, padded, shifted.data() + r * padded);
+                   for (int64_t band = 0; band < rows; band += kTileRows)
+                     vnni_tiles(std::min(kTileRows, rows - band), shifted.data() + band * padded,
+                                padded, B, tile, tile + 1, C + (first_row + band) * ldc, ldc);
                  }
                });
 }
