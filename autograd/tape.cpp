@@ -109,6 +109,39 @@ void accumulate(const Edge& edge, const Tensor& grad) {
                                        : grad.clone());
 }
 
+// The leaves with post-accumulate-grad hooks that the tape entries [0, root] use, each with the
+// lowest entry that uses it: once the walk has done that entry, no gradient can reach the leaf
+// any more. In the order the walk reaches them (highest entry first; within one entry, its
+// inputs' order).
+struct FinalLeaf {
+  std::size_t entry;
+  std::shared_ptr<TensorImpl> leaf;
+};
+std::vector<FinalLeaf> leaves_with_hooks(const std::vector<TapeEntry>& entries, std::size_t root) {
+  std::vector<FinalLeaf> found;
+  std::vector<const TensorImpl*> seen;
+  for (std::size_t i = 0; i <= root; ++i) {
+    const std::shared_ptr<Node> node = entries[i].node.lock();
+    if (!node) continue;
+    for (const Edge& edge : node->edges)
+      if (edge.leaf && !edge.leaf->post_accumulate_grad_hooks.empty() &&
+          std::find(seen.begin(), seen.end(), edge.leaf.get()) == seen.end()) {
+        seen.push_back(edge.leaf.get());
+        found.push_back({i, edge.leaf});
+      }
+  }
+  std::stable_sort(found.begin(), found.end(),
+                   [](const FinalLeaf& a, const FinalLeaf& b) { return a.entry > b.entry; });
+  return found;
+}
+
+// Calls the leaf's hooks (a copy of the list: a hook may remove itself).
+void run_post_accumulate_grad_hooks(const std::shared_ptr<TensorImpl>& leaf) {
+  const auto hooks = leaf->post_accumulate_grad_hooks;
+  Tensor tensor(leaf);
+  for (const auto& [id, hook] : hooks) hook(tensor);
+}
+
 void check_gradients(const Node& node, const Grads& grads) {
   if (grads.size() != node.edges.size())
     fail("backward of '{}' returned {} gradients for {} inputs", node.op, grads.size(),
@@ -206,6 +239,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   const BackwardScope scope;
   if (is_leaf()) {
     accumulate(Edge{nullptr, impl_ptr()}, seed);
+    run_post_accumulate_grad_hooks(impl_ptr());
     return;
   }
   std::vector<TapeEntry>& entries = tape().entries;
@@ -218,9 +252,20 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   // Walk the tape from the root back to the start. On an error, drop the pending gradients so
   // that a later backward() starts clean.
   const std::size_t root_index = static_cast<std::size_t>(root - entries.begin());
+  // Leaves whose hooks run once their gradient is final, and those of them that got one.
+  const std::vector<FinalLeaf> final_leaves = leaves_with_hooks(entries, root_index);
+  auto next_final = final_leaves.begin();
+  std::vector<const TensorImpl*> reached;
+  // The hooks of the leaves that got a gradient and that no entry below `done` uses.
+  const auto run_final_hooks = [&](std::size_t done) {
+    for (; next_final != final_leaves.end() && next_final->entry >= done; ++next_final)
+      if (std::find(reached.begin(), reached.end(), next_final->leaf.get()) != reached.end())
+        run_post_accumulate_grad_hooks(next_final->leaf);
+  };
   grad_fn()->grad = seed;
   try {
     for (std::size_t i = root_index + 1; i-- > 0;) {
+      run_final_hooks(i + 1);
       std::shared_ptr<Node> node = entries[i].node.lock();
       if (!node || !node->grad.defined()) continue;
       if (!node->backward)
@@ -235,9 +280,14 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
       const Grads grads = node->backward(grad_output);
       check_gradients(*node, grads);
       if (!retain_graph) node->backward = nullptr;
-      for (std::size_t k = 0; k < grads.size(); ++k)
-        if (grads[k].defined() && node->edges[k].needs_grad()) accumulate(node->edges[k], grads[k]);
+      for (std::size_t k = 0; k < grads.size(); ++k) {
+        if (!grads[k].defined() || !node->edges[k].needs_grad()) continue;
+        accumulate(node->edges[k], grads[k]);
+        if (next_final != final_leaves.end() && node->edges[k].leaf)
+          reached.push_back(node->edges[k].leaf.get());
+      }
     }
+    run_final_hooks(0);
   } catch (...) {
     for (std::size_t i = 0; i <= root_index; ++i)
       if (auto node = entries[i].node.lock()) node->grad = Tensor();

@@ -1,5 +1,7 @@
 #include "autograd/tensor.hpp"
 
+#include <atomic>
+
 #include "autograd/kernels/strided_copy.hpp"
 #include "autograd/ops/copy.hpp"
 #include "autograd/ops/reduce.hpp"
@@ -65,6 +67,27 @@ void Tensor::retain_grad() const {
         "the leaves it comes from require grad (requires_grad_()) first",
         shape());
   if (!is_leaf()) grad_fn()->retained_output = impl_;
+}
+
+Tensor::HookHandle Tensor::register_post_accumulate_grad_hook(
+    std::function<void(Tensor&)> hook) const {
+  if (!is_leaf() || !requires_grad())
+    fail(
+        "register_post_accumulate_grad_hook: the tensor of shape {} is {}; only a leaf that "
+        "requires grad accumulates a gradient",
+        shape(), is_leaf() ? "a leaf that does not require grad" : "not a leaf");
+  if (!hook) fail("register_post_accumulate_grad_hook: the hook is empty");
+  static std::atomic<uint64_t> next_id{1};
+  const uint64_t id = next_id++;
+  impl_->post_accumulate_grad_hooks.emplace_back(id, std::move(hook));
+  return HookHandle(impl_, id);
+}
+
+void Tensor::HookHandle::remove() {
+  if (const std::shared_ptr<TensorImpl> leaf = leaf_.lock())
+    std::erase_if(leaf->post_accumulate_grad_hooks,
+                  [&](const auto& entry) { return entry.first == id_; });
+  leaf_.reset();
 }
 
 void Tensor::set_grad(const Tensor& grad) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <vector>
@@ -25,6 +26,9 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated by backward() into leaves
   std::shared_ptr<Node> grad_fn;     // the tape node that produced this tensor; null for leaves
+  // A leaf's hooks, called by backward() once its gradient is final (Tensor's
+  // register_post_accumulate_grad_hook), by id.
+  std::vector<std::pair<uint64_t, std::function<void(Tensor&)>>> post_accumulate_grad_hooks;
 };
 
 class Tensor {
@@ -68,6 +72,24 @@ class Tensor {
   void retain_grad() const;
   void set_grad(const Tensor& grad);  // an undefined Tensor clears it
   void zero_grad() { impl_->grad.reset(); }
+  // PyTorch's register_post_accumulate_grad_hook: hook(leaf) runs in every backward() that
+  // reaches this leaf (which must require grad), once its grad() holds the whole gradient of
+  // that backward: after the last op on the tape that used the leaf has passed its share. While
+  // the rest of the tape is still being walked, so a hook can start work on the gradient (data
+  // parallel training starts its all-reduce there). Hooks run in registration order; an
+  // exception from one ends the backward. The handle's remove() takes the hook away.
+  class HookHandle {
+   public:
+    HookHandle() = default;
+    void remove();
+
+   private:
+    friend class Tensor;
+    HookHandle(std::weak_ptr<TensorImpl> leaf, uint64_t id) : leaf_(std::move(leaf)), id_(id) {}
+    std::weak_ptr<TensorImpl> leaf_;
+    uint64_t id_ = 0;
+  };
+  HookHandle register_post_accumulate_grad_hook(std::function<void(Tensor&)> hook) const;
   // Reverse-mode gradient of this tensor with respect to every leaf that requires a gradient,
   // accumulated (+=) into their grad(). `gradient` may be omitted for a one-element tensor.
   // The graph's saved tensors are freed afterwards unless retain_graph is true.

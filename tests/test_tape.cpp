@@ -1,5 +1,6 @@
 // The tape: accumulation into leaves, retain_grad, freed graphs, retain_graph, NoGradGuard,
-// detach, anomaly mode, the graph printer and gradcheck's own ability to catch a wrong backward.
+// detach, anomaly mode, post-accumulate-grad hooks, the graph printer and gradcheck's own
+// ability to catch a wrong backward.
 #include <doctest/doctest.h>
 
 #include "tests/testing.hpp"
@@ -14,6 +15,55 @@ TEST_CASE("backward accumulates into leaves across calls, as in PyTorch") {
   testing::check_values(x.grad(), {4, 8, 12});
   Tensor(x).zero_grad();
   CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE(
+    "post-accumulate-grad hook: once per backward, with the whole gradient, as soon as it is "
+    "final") {
+  // a is used by the last op only, b by the first and the last: a's gradient is final first,
+  // while b holds only the last op's share, and b's hook sees both of its contributions.
+  const Tensor a = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor b = tensor({3.0, 4.0}, {.requires_grad = true});
+  std::vector<std::string> calls;
+  Tensor::HookHandle on_a = a.register_post_accumulate_grad_hook([&](Tensor& leaf) {
+    calls.push_back(fmt::format("a {} (b so far {})", leaf.grad().to_vector(),
+                                b.grad().defined() ? b.grad().to_vector() : std::vector<double>{}));
+  });
+  b.register_post_accumulate_grad_hook(
+      [&](Tensor& leaf) { calls.push_back(fmt::format("b {}", leaf.grad().to_vector())); });
+  const Tensor b_squared = b * b;                  // entry 0: b
+  const Tensor total = (b_squared + a * b).sum();  // a * b uses a and b
+  total.backward();
+  // d/da = b, d/db = 2b + a
+  CHECK(calls == std::vector<std::string>{"a [3, 4] (b so far [1, 2])", "b [7, 10]"});
+
+  calls.clear();
+  ((a * 2).sum()).backward();  // b takes no part: its hook stays quiet
+  CHECK(calls == std::vector<std::string>{"a [5, 6] (b so far [7, 10])"});  // 3 + 2, 4 + 2
+
+  calls.clear();
+  on_a.remove();
+  a.sum().backward();  // backward from a leaf's own op; a's hook is gone
+  CHECK(calls.empty());
+  b.backward(ones({2}));  // backward of a leaf itself runs its hooks
+  CHECK(calls == std::vector<std::string>{"b [8, 11]"});
+}
+
+TEST_CASE(
+    "post-accumulate-grad hook: errors, and an exception from a hook ends the backward cleanly") {
+  const Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+  CHECK_THROWS_WITH_AS((x * 2).register_post_accumulate_grad_hook([](Tensor&) {}),
+                       doctest::Contains("not a leaf"), Error);
+  CHECK_THROWS_WITH_AS(tensor({1.0}).register_post_accumulate_grad_hook([](Tensor&) {}),
+                       doctest::Contains("a leaf that does not require grad"), Error);
+  Tensor::HookHandle handle =
+      x.register_post_accumulate_grad_hook([](Tensor&) { fail("hook: stop here"); });
+  const Tensor y = tensor({1.0, 1.0}, {.requires_grad = true});
+  CHECK_THROWS_WITH_AS((x * y).sum().backward(), doctest::Contains("hook: stop here"), Error);
+  handle.remove();
+  Tensor(y).zero_grad();
+  (x * y).sum().backward();  // nothing pending from the failed one
+  testing::check_values(y.grad(), {1, 2});
 }
 
 TEST_CASE("backward adds in place only into gradients that no one else holds") {
