@@ -210,8 +210,7 @@ TEST_CASE("predict_classifier: --json prints one object a line that parses back"
   }
 }
 
-TEST_CASE(
-    "predict_classifier: --int8 gives the float model's labels; --explain needs the float model") {
+TEST_CASE("predict_classifier: --int8 keeps the labels of the float model, --explain refuses it") {
   const auto predict = [&](const std::string& flags) {
     return testing::run_tool(fmt::format(
         "'{}' --run '{}' {} --json 'please zap the report' 'please meet the report' 2>&1",

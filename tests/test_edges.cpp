@@ -121,7 +121,7 @@ TEST_CASE("edges: spam model settings out of range are an Error naming the field
   check_rejected(config, "dropout must be in [0, 1), got 1");
 }
 
-TEST_CASE("spam model: a pruned model saves and loads; its config lists the pruned heads") {
+TEST_CASE("spam model: a pruned model saves and loads, its config listing the pruned heads") {
   text::SpamModelConfig config = small_config(10);
   config.heads = 4;
   manual_seed(3);

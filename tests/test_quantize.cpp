@@ -127,8 +127,7 @@ TEST_CASE("quantize_dynamic: cached decoding of an int8 language model equals it
   CHECK(largest_difference(cat(pieces, 1), full) <= 1e-4 * max(abs(full)).item());
 }
 
-TEST_CASE(
-    "quantize_dynamic: save and load the int8 state dict; float and int8 files refuse each other") {
+TEST_CASE("quantize_dynamic: int8 state dicts save and load, float and int8 refuse each other") {
   const testing::ScratchDirectory directory;
   Encoder model(7);
   model.save(directory / "float.safetensors");
