@@ -126,8 +126,8 @@ void check_weights(const Tensor& probs, int64_t row, const double* weights, int6
                                 [](double w) { return !(w >= 0 && std::isfinite(w)); });
   if (bad != weights + categories)
     fail(
-        "multinomial: probs{} = {} (probs of shape {}); every probability must be finite and "
-        "non-negative",
+        "multinomial: probs{} = {} (probs of shape {}); "
+        "every probability must be finite and non-negative",
         unravel_index(row * categories + (bad - weights), probs.shape()), *bad, probs.shape());
   const int64_t possible =
       std::count_if(weights, weights + categories, [](double w) { return w > 0; });

@@ -90,9 +90,9 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
         if (std::abs(exact - numeric) <= options.atol + options.rtol * std::abs(numeric)) continue;
         if (!options.raise) return false;
         fail(
-            "gradcheck: Jacobian mismatch for input {} of shape {} at element {} and output "
-            "element "
-            "{} of shape {}: analytic {:.8g}, numeric {:.8g} (eps {}, atol {}, rtol {})",
+            "gradcheck: Jacobian mismatch for input {} of shape {} at element {} "
+            "and output element {} of shape {}: analytic {:.8g}, numeric {:.8g} "
+            "(eps {}, atol {}, rtol {})",
             i, x.shape(), unravel_index(j, x.shape()), unravel_index(k, output.shape()),
             output.shape(), exact, numeric, options.eps, options.atol, options.rtol);
       }

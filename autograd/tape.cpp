@@ -185,8 +185,7 @@ bool should_record(std::span<const Tensor> inputs) {
 void check_output(std::string_view op, const Tensor& output, std::span<const Tensor> inputs) {
   if (!running_backward && has_nan(output))
     fail(
-        "anomaly: '{}' produced NaN in its output of shape {} (input shapes {}), as tape "
-        "entry #{}",
+        "anomaly: '{}' produced NaN in its output of shape {} (input shapes {}), as tape entry #{}",
         op, output.shape(), shapes_of(inputs), tape().next_sequence);
 }
 

@@ -107,8 +107,8 @@ void Tensor::set_data(const Tensor& source) {
     fail("set_data: a tensor that requires grad cannot hold {} data", source.dtype());
   if (impl_->grad && (impl_->grad->shape != source.shape() || impl_->grad->dtype != source.dtype()))
     fail(
-        "set_data: the tensor's gradient (shape {}, {}) would not match the new data (shape {}, "
-        "{}); convert or clear the gradient first",
+        "set_data: the tensor's gradient (shape {}, {}) "
+        "would not match the new data (shape {}, {}); convert or clear the gradient first",
         impl_->grad->shape, impl_->grad->dtype, source.shape(), source.dtype());
   impl_->storage = source.storage();
   impl_->offset = source.storage_offset();

@@ -47,8 +47,8 @@ void write_attention(text::TrainedSpamModel& trained, const std::string& text,
 void predict(const Flags& flags) {
   if (flags.int8 && flags.explain > 0)
     fail(
-        "--explain takes gradients through the float model; int8 layers have none: drop --int8 "
-        "or --explain");
+        "--explain takes gradients through the float model; "
+        "int8 layers have none: drop --int8 or --explain");
   text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
   if (flags.int8) nn::quantize_dynamic(*trained.model);
   std::vector<std::string> texts = flags.texts;

@@ -438,8 +438,8 @@ int main(int argc, char** argv) {
                  "width of each block's feed-forward layer (0: 4 × --d-model)")
       ->check(text::in_range(0, 16384));
   app.add_option("--window", flags.model.window,
-                 "sliding-window attention: each byte sees the W latest bytes only (0: the whole "
-                 "context); saved in config.json, so generate uses it")
+                 "sliding-window attention: each byte sees the W latest bytes only "
+                 "(0: the whole context); saved in config.json, so generate uses it")
       ->check(text::non_negative());
   app.add_option("--dropout", flags.model.dropout, "dropout probability")
       ->check(text::in_range(0.0, 0.9));

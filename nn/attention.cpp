@@ -125,6 +125,14 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
   // A row of -inf (no key allowed) gives zero weights: see softmax.hpp.
   Tensor weights = softmax(scores, -1);  // [..., Tq, Tk]
   weights = dropout(weights, options.dropout_p, options.training);
+  // The backward is that of these ops. With P the weights, M the dropout's factors, dO the
+  // output's gradient and dX = ∂L/∂X:
+  //   matmul          dV = (P ⊙ M)ᵀ dO,  d(P ⊙ M) = dO Vᵀ
+  //   dropout         dP = d(P ⊙ M) ⊙ M
+  //   softmax         dS = P ⊙ (dP - rowsum(dP ⊙ P))
+  //   masked_fill     dS = 0 where masked (P is 0 there already)
+  //   matmul, scale   dQ = scale·dS K,  dK = scale·dSᵀ Q
+  // the fused kernel's result, with the [..., Tq, Tk] tensors held.
   return {matmul(weights, v), weights};  // [..., Tq, dv], [..., Tq, Tk]
 }
 

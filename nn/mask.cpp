@@ -28,10 +28,8 @@ Tensor window_mask(int64_t query_length, int64_t key_length, int64_t window) {
 
 Tensor padding_mask(const Tensor& lengths, int64_t length) {
   if (lengths.dtype() != kInt64 || lengths.dim() != 1)
-    fail(
-        "padding_mask: lengths must be a 1-dim int64 tensor [B], got {} of "
-        "shape {}",
-        lengths.dtype(), lengths.shape());
+    fail("padding_mask: lengths must be a 1-dim int64 tensor [B], got {} of shape {}",
+         lengths.dtype(), lengths.shape());
   if (length < 0) fail("padding_mask: length {} must not be negative", length);
   const Tensor position = arange(static_cast<double>(length), {.dtype = kInt64});  // [T]
   return lt(position.unsqueeze(0), lengths.unsqueeze(1));                          // [B, T]

@@ -25,8 +25,8 @@
 
 namespace tapegrad::nn {
 
-// [query_length, key_length], true where key <= query (PyTorch's top-left
-// alignment when the lengths differ).
+// [query_length, key_length], true where key <= query (PyTorch's top-left alignment when the
+// lengths differ).
 Tensor causal_mask(int64_t query_length, int64_t key_length);
 inline Tensor causal_mask(int64_t length) { return causal_mask(length, length); }
 

@@ -25,8 +25,7 @@ int64_t checked_head_dim(int64_t embed_dim, int64_t num_heads) {
   return embed_dim / num_heads;
 }
 
-// PyTorch's xavier_uniform_: U(±sqrt(6 / (fan_in + fan_out))) for a weight
-// [fan_out, fan_in].
+// PyTorch's xavier_uniform_: U(±sqrt(6 / (fan_in + fan_out))) for a weight [fan_out, fan_in].
 Tensor xavier_uniform(int64_t fan_out, int64_t fan_in) {
   const double bound = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
   return uniform({fan_out, fan_in}, -bound, bound);
@@ -84,8 +83,7 @@ MultiHeadAttention::MultiHeadAttention(int64_t embed_dim_, int64_t num_heads_,
   register_module("out_proj", out_proj);
 }
 
-// key_padding_mask [B, Tk] as [B, 1, 1, Tk], && attn_mask as [Tq, Tk] or [B, H,
-// Tq, Tk].
+// key_padding_mask [B, Tk] as [B, 1, 1, Tk], && attn_mask as [Tq, Tk] or [B, H, Tq, Tk].
 Tensor MultiHeadAttention::combined_mask(const MultiHeadAttentionForwardOptions& forward_options,
                                          int64_t B, int64_t Tq, int64_t Tk) const {
   const int64_t H = num_heads;
@@ -221,8 +219,8 @@ void MultiHeadAttention::to(DType dtype) {
 void MultiHeadAttention::prune_heads(std::vector<int64_t> heads) {
   if (is_quantized() || out_proj.is_quantized())
     fail(
-        "nn.MultiHeadAttention.prune_heads: the weights are int8; prune the float model, then "
-        "quantize it");
+        "nn.MultiHeadAttention.prune_heads: the weights are int8; "
+        "prune the float model, then quantize it");
   std::sort(heads.begin(), heads.end());
   heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
   if (!heads.empty() && (heads.front() < 0 || heads.back() >= num_heads))

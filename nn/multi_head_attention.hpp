@@ -62,8 +62,8 @@ class MultiHeadAttention : public Module {
  public:
   MultiHeadAttention(int64_t embed_dim, int64_t num_heads, MultiHeadAttentionOptions options = {});
 
-  // query [B, Tq, embed_dim], key [B, Tk, kdim], value [B, Tk, vdim] -> output
-  // [B, Tq, embed_dim]
+  // query [B, Tq, embed_dim], key [B, Tk, kdim], value [B, Tk, vdim]
+  //   -> output [B, Tq, embed_dim]
   AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
                           const MultiHeadAttentionForwardOptions& options = {});
   AttentionOutput operator()(const Tensor& query, const Tensor& key, const Tensor& value,

@@ -7,10 +7,8 @@ namespace {
 
 const TransformerEncoderLayerOptions& checked(const TransformerEncoderLayerOptions& options) {
   if (options.d_model <= 0 || options.nhead <= 0 || options.dim_feedforward <= 0)
-    fail(
-        "nn.TransformerEncoderLayer: d_model {}, nhead {} and dim_feedforward "
-        "{} must be positive",
-        options.d_model, options.nhead, options.dim_feedforward);
+    fail("nn.TransformerEncoderLayer: d_model {}, nhead {} and dim_feedforward {} must be positive",
+         options.d_model, options.nhead, options.dim_feedforward);
   return options;
 }
 

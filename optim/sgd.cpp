@@ -12,8 +12,8 @@ SGDOptions checked(const SGDOptions& options) {
   if (!(options.momentum >= 0)) fail("optim.SGD: momentum must be >= 0, got {}", options.momentum);
   if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
     fail(
-        "optim.SGD: nesterov needs momentum > 0 and dampening == 0, got momentum {} and "
-        "dampening {}",
+        "optim.SGD: nesterov needs momentum > 0 and dampening == 0, "
+        "got momentum {} and dampening {}",
         options.momentum, options.dampening);
   return options;
 }

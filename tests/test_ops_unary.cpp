@@ -8,7 +8,7 @@
 //      forward and record(...) whose backward calls map_grad:
 //        Tensor softplus(const Tensor& x) {
 //          const Tensor y = map_unary("softplus", x, kernels::Softplus{});
-//          // d/dx softplus: g · σ(x)
+//          // y = ln(1 + eˣ): dy/dx = eˣ/(1 + eˣ) = σ(x), so ∂L/∂x = g·σ(x)
 //          return record("softplus", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
 //            return {map_grad("softplus", g, x, kernels::SoftplusGrad{})};
 //          });

@@ -282,8 +282,8 @@ TensorEntry parse_entry(const std::string& name, const Json& value, uint64_t dat
   entry.end = non_negative_integer(offsets[1], kAnyOffset, "data_offsets", name, source);
   if (entry.end > data_size)
     fail(
-        "safetensors: {}: tensor \"{}\": data_offsets [{}, {}] go past the end of the data buffer "
-        "({} bytes)",
+        "safetensors: {}: tensor \"{}\": "
+        "data_offsets [{}, {}] go past the end of the data buffer ({} bytes)",
         source, name, entry.begin, entry.end, data_size);
   if (entry.begin > entry.end)
     fail("safetensors: {}: tensor \"{}\": data_offsets [{}, {}] begin after they end", source, name,
@@ -300,8 +300,8 @@ TensorEntry parse_entry(const std::string& name, const Json& value, uint64_t dat
            name, entry.shape);
   if (bytes != entry.end - entry.begin)
     fail(
-        "safetensors: {}: tensor \"{}\": shape {} of {} takes {} bytes, but data_offsets [{}, {}] "
-        "hold {}",
+        "safetensors: {}: tensor \"{}\": "
+        "shape {} of {} takes {} bytes, but data_offsets [{}, {}] hold {}",
         source, name, entry.shape, dtype_code(entry.dtype), bytes, entry.begin, entry.end,
         entry.end - entry.begin);
   return entry;
@@ -325,8 +325,8 @@ void check_layout(const std::vector<TensorEntry>& entries, uint64_t data_size,
           previous->end);
     if (entry->begin > covered)
       fail(
-          "safetensors: {}: bytes [{}, {}) of the data buffer, before tensor \"{}\", belong to no "
-          "tensor",
+          "safetensors: {}: bytes [{}, {}) of the data buffer, before tensor \"{}\", "
+          "belong to no tensor",
           source, covered, entry->begin, entry->name);
     covered = entry->end;
     previous = entry;

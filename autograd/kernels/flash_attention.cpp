@@ -332,6 +332,13 @@ V weight_exp(const V& x) {
 // rescaled by exp(m - m') before this tile's weights join them. A row with no key allowed so far
 // (m' = -inf) subtracts 0 instead, which keeps its weights 0. Each pass runs over independent
 // rows, so that no row waits for the previous one's reductions.
+// Why the result is exact: with m_t the row's max over tiles 1..t, by induction
+//   l_t = Σ_{j in tiles 1..t} e^(s_j - m_t)          o_t = Σ_{j in tiles 1..t} e^(s_j - m_t)·v_j
+// since each step moves every earlier term from m_{t-1} to m_t:
+//   l_t = l_{t-1}·e^(m_{t-1} - m_t) + Σ_{j in tile t} e^(s_j - m_t)       (o_t alike)
+// so after the last tile o / l = Σ_j softmax(s)_j·v_j, and lse = m + log l = log Σ_j e^(s_j),
+// from which the backward recomputes each weight, softmax(s)_j = e^(s_j - lse). With dropout,
+// o gathers the weights after dropout and l those before: the softmax's normaliser, as PyTorch.
 template <class T>
 void online_softmax(int64_t rows, int64_t padded_keys, int64_t padded_dv, ForwardTiles<T>& tile) {
   using V = Batch<T>;
@@ -440,8 +447,8 @@ void forward_query_tiles(const AttentionProblem& problem, const Sizes& z,
 // One thread's buffers. Whole heads: q [queries, padded_d] (scaled), dO [queries, padded_dv],
 // dQ [queries, padded_d], and per query the row shift (lse, or +inf for a query without keys) and
 // D = dO·O; queries are rounded up to kTileRows. Tiles: k [key_tile, padded_d], kᵀ [d, key_tile],
-// vᵀ [dv, key_tile], the dK and dV accumulators, and P, dropped P and dP/dS [query_tile,
-// key_tile].
+// vᵀ [dv, key_tile], the dK and dV accumulators, and P, dropped P and dP/dS
+// [query_tile, key_tile].
 template <class T>
 struct BackwardTiles {
   BackwardTiles(const Sizes& z, int64_t queries)
@@ -466,7 +473,14 @@ struct BackwardTiles {
 };
 
 // dV and dK of the keys [first_key, first_key + keys) from every query tile that sees them, and
-// those tiles' share of dQ.
+// those tiles' share of dQ. The math (derived beside the op, in ops/fused_attention.cpp), per tile
+// of queries against this tile of keys, M the dropout factors:
+//   P = exp(S - lse), S = (scale q) kᵀ    recomputed: the forward saved only lse
+//   dV += P̃ᵀ dO,  P̃ = P ⊙ M
+//   dP̃ = dO vᵀ,  dS = P ⊙ (dP̃ ⊙ M - D) = P̃ ⊙ dP̃ - P ⊙ D
+//   dQ += dS k (scaled once, when written out),  dK += dSᵀ (scale q)
+// D_i = rowsum(dP ⊙ P)_i runs over every key of the row, not only this tile's; D_i = dO_i·O_i
+// (backward_head) gives it from the output, so each key tile finishes on its own.
 template <class T>
 void backward_key_tile(const AttentionProblem& problem, const Sizes& z, int64_t b, int64_t h,
                        int64_t first_key, int64_t keys, BackwardTiles<T>& t) {
@@ -511,7 +525,7 @@ void backward_key_tile(const AttentionProblem& problem, const Sizes& z, int64_t 
     // dP̃ = dO vᵀ   [rows, keys]
     tile_product<TileUpdate::Overwrite>(padded_rows, padded_keys, z.dv, {dout, z.padded_dv, 1},
                                         t.vt.data(), padded_keys, t.ds.data(), padded_keys);
-    // dS = P ∘ (dP - D) with dP = dP̃ ∘ dropout factor, i.e. P̃ ∘ dP̃ - P ∘ D
+    // dS = P ⊙ (dP - D) with dP = dP̃ ⊙ dropout factor, i.e. P̃ ⊙ dP̃ - P ⊙ D
     for (int64_t r = 0; r < padded_rows; ++r) {
       const Batch<T> delta(t.delta[first_query + r]);
       const T* p = t.p.data() + r * padded_keys;
@@ -804,7 +818,7 @@ void attention_backward_reference(const AttentionProblem& problem, const HeadsVi
       for (int64_t i = 0; i < Tq; ++i) {
         T lse;
         const std::vector<T> p = reference_weights(problem, q, k, b, h, i, lse);
-        // dP = (dO vᵀ) ∘ factor, dV += (P ∘ factor)ᵀ dO
+        // dP = (dO vᵀ) ⊙ factor, dV += (P ⊙ factor)ᵀ dO
         std::vector<T> dp(Tk);
         for (int64_t j = 0; j < Tk; ++j) {
           const T factor = T(attention_dropout_factor(problem, b, h, i, j));
@@ -815,7 +829,7 @@ void attention_backward_reference(const AttentionProblem& problem, const HeadsVi
           }
           dp[j] = dot * factor;
         }
-        // dS = P ∘ (dP - Σ P ∘ dP)
+        // dS = P ⊙ (dP - Σ P ⊙ dP)
         T p_dot_dp = 0;
         for (int64_t j = 0; j < Tk; ++j) p_dot_dp += p[j] * dp[j];
         for (int64_t x = 0; x < d; ++x) element(dq, b, h, i, x) = 0;

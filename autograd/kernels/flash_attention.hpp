@@ -8,7 +8,7 @@
 // rescaled by exp(m_old - m_new) whenever the max grows. It saves the row log-sum-exp
 // lse = m + log l, which is all the backward needs to recompute the weights.
 // Backward: for each (batch, head), tile of keys, tile of queries, recompute P = exp(S - lse):
-//   dV += Pᵀ dO,  dP = dO Vᵀ,  dS = P ∘ (dP - D) with D = rowsum(dO ∘ O),
+//   dV += Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP - D) with D = rowsum(dO ⊙ O),
 //   dQ += dS K · scale,  dK += dSᵀ Q · scale.
 //
 // Causal masks and sliding windows (AttentionProblem::window) bound the keys each query tile can
@@ -34,8 +34,9 @@
 
 namespace tapegrad::kernels {
 
-// Element [b, h, t, x] of a [B, H, T, n] operand is data[b * batch_stride + h * head_stride +
-// t * row_stride + x * column_stride]. A stride of 0 broadcasts.
+// Element [b, h, t, x] of a [B, H, T, n] operand is
+//   data[b * batch_stride + h * head_stride + t * row_stride + x * column_stride]
+// A stride of 0 broadcasts.
 template <class T>
 struct HeadsView {
   T* data;

@@ -572,8 +572,8 @@ void check_arguments(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N,
   const int64_t b_width = trans_b == Transpose::Yes ? K : N;
   if (lda < a_width || ldb < b_width || ldc < N) {
     fail(
-        "gemm: leading dimension too small (M={}, N={}, K={}, lda={} needs >= {}, ldb={} needs >= "
-        "{}, ldc={} needs >= {})",
+        "gemm: leading dimension too small (M={}, N={}, K={}, lda={} needs >= {}, "
+        "ldb={} needs >= {}, ldc={} needs >= {})",
         M, N, K, lda, a_width, ldb, b_width, ldc, N);
   }
 }

@@ -145,8 +145,8 @@ void check_sizes(std::string_view op, int64_t M, int64_t N, int64_t K, int64_t l
   if (M < 0 || N < 0 || K < 0) fail("{}: negative size (M={}, N={}, K={})", op, M, N, K);
   if (lda < K || ldb < K || ldc < N)
     fail(
-        "{}: leading dimension too small (M={}, N={}, K={}, lda={} and ldb={} need >= {}, ldc={} "
-        "needs >= {})",
+        "{}: leading dimension too small (M={}, N={}, K={}, lda={} and ldb={} need >= {}, "
+        "ldc={} needs >= {})",
         op, M, N, K, lda, ldb, K, ldc, N);
 }
 

@@ -1,6 +1,6 @@
 // Softmax and log-softmax of a contiguous tensor viewed as [outer, n, inner], along the middle
-// axis, and their backward passes. Rows (inner == 1) are the fast path; inner > 1 walks kWidth
-// columns at once (see the lines of reduce.hpp).
+// axis, and their backward passes (autograd/ops/softmax.cpp derives them). Rows (inner == 1) are
+// the fast path; inner > 1 walks kWidth columns at once (see the lines of reduce.hpp).
 //
 // Both subtract the line's max before exp; log-softmax goes through log-sum-exp.
 //

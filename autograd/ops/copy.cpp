@@ -20,7 +20,7 @@ Tensor copy_values(const Tensor& x, DType dtype) {
 }  // namespace
 
 Tensor clone(const Tensor& x) {
-  // d/dx x = 1
+  // out = x, so ∂L/∂x = g
   return record("clone", copy_values(x, x.dtype()), {x},
                 [](const Tensor& g) -> Grads { return {g}; });
 }
@@ -30,7 +30,7 @@ Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
 Tensor to(const Tensor& x, DType dtype) {
   if (x.requires_grad() && !is_floating(dtype))
     fail("to: a tensor that requires grad cannot become {} (only float32 or float64)", dtype);
-  // d/dx x = 1, in the input's dtype
+  // out = x in another dtype, so ∂L/∂x = g, converted back to x's dtype
   return record("to", copy_values(x, dtype), {x},
                 [input_dtype = x.dtype()](const Tensor& g) -> Grads {
                   return {copy_values(g, input_dtype)};

@@ -28,7 +28,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
   if (!is_floating(x.dtype()))
     fail("dropout: expected a float32 or float64 tensor, got {} of shape {}", x.dtype(), x.shape());
   if (p == 1.0) {
-    // d/dx 0 = 0
+    // y = 0 whatever x: ∂L/∂x = 0
     return record(
         "dropout", zeros(x.shape(), {.dtype = x.dtype()}), {x},
         [](const Tensor& g) -> Grads { return {zeros(g.shape(), {.dtype = g.dtype()})}; });
@@ -36,7 +36,9 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
   // One draw from the generator seeds the call's mask: a hash of (seed, element index), which
   // the backward recomputes rather than stores.
   const kernels::DropoutMask mask = kernels::dropout_mask(generator.next_u64(), p);
-  // d/dx dropout(x) = mask/(1-p): the gradient dropped by the same mask
+  // y_i = x_i·m_i/(1-p), with m_i ∈ {0, 1} fixed by the seed (not a function of x), so
+  //   ∂y_i/∂x_i = m_i/(1-p)
+  //   ∂L/∂x_i = g_i·m_i/(1-p): g dropped by the same mask, recomputed from the seed
   return record("dropout", apply_mask(x, mask, p), {x},
                 [mask, p](const Tensor& g) -> Grads { return {apply_mask(g, mask, p)}; });
 }

@@ -49,8 +49,15 @@ Tensor scalar_like(const Tensor& x, double value) {
 
 }  // namespace
 
+// Each backward maps g = ∂L/∂out to one gradient per input. With broadcasting, one input element
+// feeds many outputs: a [1, N] added to b [M, N] reads a[0, j] for every out[i, j], so
+//   ∂L/∂a[0, j] = Σ_i ∂L/∂out[i, j] · ∂out[i, j]/∂a[0, j]
+// the elementwise gradient summed over every dim a was broadcast along (the leading dims it lacks
+// and its size-1 dims): sum_to(·, a.shape), the identity when nothing was broadcast.
+
 Tensor add(const Tensor& a, const Tensor& b) {
-  // d/da (a + b) = 1, d/db (a + b) = 1
+  // ∂(a + b)/∂a = 1, ∂(a + b)/∂b = 1, so
+  //   ∂L/∂a = sum_to(g, a.shape),  ∂L/∂b = sum_to(g, b.shape)
   return record("add", broadcast_map("add", a, b, kernels::Add{}), {a, b},
                 [sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {
                   return {sum_to(g, sa), sum_to(g, sb)};
@@ -58,7 +65,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  // d/da (a - b) = 1, d/db (a - b) = -1
+  // ∂(a - b)/∂a = 1, ∂(a - b)/∂b = -1, so
+  //   ∂L/∂a = sum_to(g, a.shape),  ∂L/∂b = sum_to(-g, b.shape)
   return record("sub", broadcast_map("sub", a, b, kernels::Sub{}), {a, b},
                 [sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {
                   return {sum_to(g, sa), sum_to(neg(g), sb)};
@@ -66,7 +74,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  // d/da (a * b) = b, d/db (a * b) = a
+  // ∂(a·b)/∂a = b, ∂(a·b)/∂b = a, so
+  //   ∂L/∂a = sum_to(g·b, a.shape),  ∂L/∂b = sum_to(g·a, b.shape)
   return record("mul", broadcast_map("mul", a, b, kernels::Mul{}), {a, b},
                 [a = a.detach(), b = b.detach()](const Tensor& g) -> Grads {
                   return {sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape())};
@@ -74,7 +83,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  // d/da (a / b) = 1 / b, d/db (a / b) = -a / b²
+  // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b² = -(a/b)/b = -out/b, so
+  //   ∂L/∂a = sum_to(g/b, a.shape),  ∂L/∂b = sum_to(-(g/b)·out, b.shape)
   Tensor out = broadcast_map("div", a, b, kernels::Div{});
   return record("div", out, {a, b},
                 [sa = a.shape(), b = b.detach(), out = out.detach()](const Tensor& g) -> Grads {
@@ -84,19 +94,19 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add(const Tensor& a, double b) {
-  // d/da (a + c) = 1
+  // ∂(a + c)/∂a = 1, so ∂L/∂a = g
   return record("add_scalar", broadcast_map("add", a, scalar_like(a, b), kernels::Add{}), {a},
                 [](const Tensor& g) -> Grads { return {g}; });
 }
 
 Tensor mul(const Tensor& a, double b) {
-  // d/da (a * c) = c
+  // ∂(a·c)/∂a = c, so ∂L/∂a = c·g
   return record("mul_scalar", broadcast_map("mul", a, scalar_like(a, b), kernels::Mul{}), {a},
                 [b](const Tensor& g) -> Grads { return {mul(g, b)}; });
 }
 
 Tensor neg(const Tensor& x) {
-  // d/dx (-x) = -1
+  // ∂(-x)/∂x = -1, so ∂L/∂x = -g
   return record("neg", broadcast_map("neg", x, scalar_like(x, -1.0), kernels::Mul{}), {x},
                 [](const Tensor& g) -> Grads { return {neg(g)}; });
 }

@@ -54,7 +54,11 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, EmbeddingOptions o
     const int64_t count = ids.numel();
     for (int64_t k = 0; k < count; ++k) std::copy_n(rows + id[k] * dim, dim, out_rows + k * dim);
   });
-  // d/dweight[r] = sum of g[k] over the positions k with indices[k] == r (r != padding_idx)
+  // out[k] = weight[indices[k]], a copy of one row, so
+  //   ∂out[k]/∂weight[r] = I if indices[k] = r, else 0
+  //   ∂L/∂weight[r] = Σ_{k : indices[k] = r} g[k]
+  // a scatter-add of g's rows into a zero table: a row looked up twice gets both, a row never
+  // looked up 0, and padding_idx's row 0 (as PyTorch: it is never trained)
   return record("embedding", out, {weight},
                 [ids, padding_idx, weight_shape = weight.shape()](const Tensor& g) -> Grads {
                   const Tensor gc = contiguous(g);

@@ -106,8 +106,17 @@ Tensor attend(std::string_view op, std::span<const Tensor> inputs, const Tensor&
                                         heads_view<const T>(v), heads_view<T>(out),
                                         lse.defined() ? lse.data<T>() : nullptr);
   });
-  // d/dv = P̃ᵀ g,  d/dq = dS k · scale,  d/dk = dSᵀ q · scale,
-  // with dS = P ∘ (g vᵀ ∘ dropout - rowsum(g ∘ out)), P recomputed from the saved lse
+  // Per (batch, head), Q [Tq, d], K [Tk, d], V [Tk, dv], M the dropout factors (0 or 1/(1-p);
+  // all 1 without dropout):
+  //   S = scale·Q Kᵀ [Tq, Tk],  P = softmax(S) by rows (masked),  P̃ = P ⊙ M,  O = P̃ V
+  // The backward, from dO = g, by the rules of matmul, dropout and softmax (dX = ∂L/∂X):
+  //   dV = P̃ᵀ dO                           [Tk, Tq] @ [Tq, dv]
+  //   dP̃ = dO Vᵀ,  dP = dP̃ ⊙ M              [Tq, dv] @ [dv, Tk]
+  //   dS = P ⊙ (dP - rowsum(dP ⊙ P))        softmax's y ⊙ (g - Σ g·y), row by row
+  //   dQ = scale·dS K,  dK = scale·dSᵀ Q    [Tq, Tk] @ [Tk, d], [Tk, Tq] @ [Tq, d]
+  // where rowsum(dP ⊙ P)_i = Σ_j P̃_ij·(dO_i·V_j) = dO_i·O_i needs no P, and P is recomputed
+  // tile by tile from the saved row log-sum-exps, P_ij = exp(S_ij - lse_i): the backward never
+  // holds a [Tq, Tk] tensor (flash_attention.cpp).
   return record(op, out, inputs,
                 [op, problem, q = q.detach(), k = k.detach(), v = v.detach(), out = out.detach(),
                  lse, mask = options.mask, make_gradients](const Tensor& g) -> Grads {

@@ -73,7 +73,8 @@ Tensor strided_view(std::string_view op, const Tensor& x, int64_t dim, int64_t s
   shape[dim] = length;
   strides[dim] *= step;
   Tensor out = x.alias(shape, strides, x.storage_offset() + start * x.strides()[dim]);
-  // d/dx x[start::step]: g at entries start + k·step, 0 elsewhere
+  // out[k] = x[start + k·step] along dim, so ∂L/∂x[start + k·step] = g[k], and ∂L/∂x = 0 at the
+  // entries out does not read
   return record(op, out, {x},
                 [op, dim, start, step, input_shape = x.shape()](const Tensor& g) -> Grads {
                   return {place_strided(op, g, input_shape, dim, start, step)};
@@ -95,13 +96,13 @@ void check_index(std::string_view op, const Tensor& x, int64_t dim, const Tensor
   for (int64_t d = 0; d < x.dim(); ++d) {
     if (d != dim && index.shape()[d] > x.shape()[d])
       fail(
-          "{}: index of shape {} is larger than the input of shape {} in dim {}; only dim {} (the "
-          "one indexed) may be larger",
+          "{}: index of shape {} is larger than the input of shape {} in dim {}; "
+          "only dim {} (the one indexed) may be larger",
           op, index.shape(), x.shape(), d, dim);
     if (src.defined() && index.shape()[d] > src.shape()[d])
       fail(
-          "{}: index of shape {} is larger than src of shape {} in dim {}; it may be no larger in "
-          "any dim",
+          "{}: index of shape {} is larger than src of shape {} in dim {}; "
+          "it may be no larger in any dim",
           op, index.shape(), src.shape(), d);
   }
   const Tensor positions = contiguous(index);
@@ -203,8 +204,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   if (x.dim() == 0) fail("index_select: a 0-dim tensor has no dim to index");
   if (index.dtype() != kInt64 || index.dim() > 1)
     fail(
-        "index_select: the index must be a 0- or 1-dim int64 tensor, got {} of shape {} (input "
-        "shape {})",
+        "index_select: the index must be a 0- or 1-dim int64 tensor, "
+        "got {} of shape {} (input shape {})",
         index.dtype(), index.shape(), x.shape());
   const Tensor positions = contiguous(index.detach());
   const int64_t* at = positions.data<int64_t>();
@@ -225,7 +226,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
         std::copy_n(in + (o * from.n + at[k]) * from.inner, from.inner,
                     rows + (o * count + k) * from.inner);
   });
-  // d/dx index_select: g's entry k added at entry index[k] (repeated indices accumulate)
+  // out[..., k, ...] = x[..., index[k], ...], so
+  //   ∂L/∂x[..., r, ...] = Σ_{k : index[k] = r} g[..., k, ...]
+  // g's entry k added at entry index[k] (repeated indices accumulate)
   return record("index_select", out, {x},
                 [dim, positions, input_shape = x.shape()](const Tensor& g) -> Grads {
                   const int64_t* at = positions.data<int64_t>();
@@ -246,7 +249,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   shape.erase(shape.begin() + dim);
   strides.erase(strides.begin() + dim);
   Tensor out = x.alias(shape, strides, x.storage_offset() + entry * x.strides()[dim]);
-  // d/dx x[..., entry, ...]: g at that entry of dim, 0 elsewhere
+  // out = x[..., entry, ...] with dim dropped, so ∂L/∂x = g at that entry of dim, 0 elsewhere
   return record("select", out, {x},
                 [dim, entry, input_shape = x.shape()](const Tensor& g) -> Grads {
                   return {place_strided("select", unsqueeze(g, dim), input_shape, dim, entry, 1)};
@@ -261,7 +264,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = Tensor::empty(index.shape(), x.dtype());
   gather_into("gather", out, x.detach(), dim, positions);
   // out[p] = x[p with index[p] along dim], so
-  //   dL/dx[q] = Σ over the p that read q of g[p]:
+  //   ∂L/∂x[q] = Σ over the p that read q of g[p]:
   // g added back at the positions it was read from (repeated indices accumulate)
   return record("gather", out, {x},
                 [dim, positions, input_shape = x.shape()](const Tensor& g) -> Grads {
@@ -277,16 +280,16 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
     fail("scatter_add: a 0-dim tensor has no dim to scatter along; unsqueeze it first");
   if (src.dtype() != x.dtype() || src.dim() != x.dim())
     fail(
-        "scatter_add: src ({} of shape {}) must have the input's dtype and number of dims ({} of "
-        "shape {})",
+        "scatter_add: src ({} of shape {}) must have the input's dtype and number of dims "
+        "({} of shape {})",
         src.dtype(), src.shape(), x.dtype(), x.shape());
   check_index("scatter_add", x, dim, index, src);
   const Tensor positions = index.detach();
   Tensor out = clone(x.detach());
   scatter_add_into("scatter_add", out, src.detach(), dim, positions);
   // out = x + S(src), S adding src[p] at p with index[p] along dim, so
-  //   dL/dx = g
-  //   dL/dsrc[p] = g[p with index[p] along dim]  (0 where p is outside index's shape)
+  //   ∂L/∂x = g
+  //   ∂L/∂src[p] = g[p with index[p] along dim]  (0 where p is outside index's shape)
   return record("scatter_add", out, {x, src},
                 [dim, positions, src_shape = src.shape()](const Tensor& g) -> Grads {
                   const Tensor grad_src = zeros(src_shape, {.dtype = g.dtype()});

@@ -24,8 +24,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     if (t.dim() == first.dim()) expected[dim] = t.shape()[dim];
     if (t.shape() != expected || t.dtype() != first.dtype())
       fail(
-          "cat: tensor {} of shape {} and {} does not match tensor 0 of shape {} and {} outside "
-          "dim {}",
+          "cat: tensor {} of shape {} and {} does not match tensor 0 of shape {} and {} "
+          "outside dim {}",
           i, t.shape(), t.dtype(), first.shape(), first.dtype(), dim);
     shape[dim] += t.shape()[dim];
   }
@@ -49,7 +49,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   }
   Shape sizes;
   for (const Tensor& t : tensors) sizes.push_back(t.shape()[dim]);
-  // d/dx_i cat: the slice of g that x_i filled
+  // out is x_0, x_1, ... side by side along dim, each of its elements one element of one x_i, so
+  // ∂L/∂x_i = the slice of g that x_i filled
   return record("cat", out, tensors, [dim, sizes](const Tensor& g) -> Grads {
     Grads grads;
     int64_t start = 0;

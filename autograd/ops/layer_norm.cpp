@@ -47,8 +47,17 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     kernels::layer_norm(xc.data<T>(), data_or_null<T>(gamma), data_or_null<T>(beta), rows, n,
                         static_cast<T>(eps), y.data<T>(), mean.data<T>(), rstd.data<T>());
   });
-  // d/dx layer_norm: rstd * (g*w - mean(g*w) - x̂ * mean(g*w*x̂)), d/dw = sum_rows(g*x̂),
-  // d/db = sum_rows(g), with x̂ = (x - mean) * rstd
+  // Per row of n: μ = Σ_j x_j / n, σ² = Σ_j (x_j - μ)² / n, r = rstd = (σ² + eps)^(-½),
+  // x̂_i = (x_i - μ)·r, y_i = w_i·x̂_i + b_i; write ĝ_i = ∂L/∂x̂_i = g_i·w_i (g_i without weight).
+  //   ∂μ/∂x_j = 1/n
+  //   ∂σ²/∂x_j = 2(x_j - μ)/n                (μ's own term is -2Σ_k (x_k - μ)/n² = 0)
+  //   ∂r/∂x_j = -½(σ² + eps)^(-3/2)·∂σ²/∂x_j = -r³(x_j - μ)/n = -r²·x̂_j/n
+  //   ∂x̂_i/∂x_j = r·(δ_ij - 1/n) + (x_i - μ)·∂r/∂x_j = r·(δ_ij - 1/n - x̂_i·x̂_j/n)
+  //   ∂L/∂x_j = Σ_i ĝ_i·∂x̂_i/∂x_j = r·(ĝ_j - Σ_i ĝ_i / n - x̂_j·Σ_i ĝ_i·x̂_i / n)
+  //   dx = rstd·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂))
+  // The two mean terms: mean(ĝ) is the path through μ, x̂·mean(ĝ·x̂) the path through σ.
+  // A constant row (x̂ = 0) keeps only r·(ĝ - mean(ĝ)), finite since r <= eps^(-½).
+  //   ∂L/∂w_i = Σ_rows g_i·x̂_i,   ∂L/∂b_i = Σ_rows g_i
   return record("layer_norm", y, {x, weight, bias},
                 [xc, gamma, mean, rstd, rows, n, normalized_shape,
                  has_bias = bias.defined()](const Tensor& g) -> Grads {

@@ -63,8 +63,12 @@ Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight,
     kernels::gemm<T>(Transpose::No, Transpose::Yes, M, N, K, T(1), rows.data<T>(), K, w.data<T>(),
                      K, T(0), out.data<T>(), N, epilogue);
   });
-  // g' = g where y > 0 with relu (y > 0 exactly where x weightᵀ + b > 0), else g;
-  // d/dx = g' W, d/dW = g'ᵀ x, d/db = column sums of g' (g' seen as [M, N]), d/dresidual = g
+  // With x as rows [M, K], W [N, K], y [M, N]: y_mn = Σ_k x_mk·W_nk + b_n (+ r_mn), so
+  //   ∂L/∂x_mk = Σ_n g_mn·W_nk      dx = g W    [M, N] @ [N, K] = [M, K]
+  //   ∂L/∂W_nk = Σ_m g_mn·x_mk      dW = gᵀ x   [N, M] @ [M, K] = [N, K]
+  //   ∂L/∂b_n = Σ_m g_mn            db = column sums of g
+  //   ∂L/∂r = g                     (the residual is added as it is)
+  // With relu, y = relu(z): g becomes g' = g ⊙ [z > 0] = g ⊙ [y > 0] in the first three.
   return record(name, out, {x, weight, bias, residual},
                 [name, rows, w, x_shape = x.shape(), has_bias = bias.defined(),
                  y = relu ? out.detach() : Tensor()](const Tensor& g) -> Grads {

@@ -2,8 +2,9 @@
 //   x [..., K], weight [N, K], bias [N] or undefined -> [..., N]
 // One GEMM that adds the bias as it stores each row (no broadcast add, no transposed copy of the
 // weight), and one tape node; the backward is two GEMMs and a column sum.
-// With a residual (the output's shape), linear(x, weight, bias, residual) = residual + x weightᵀ +
-// bias, the GEMM adding it as it stores: a residual connection without a pass of its own.
+// With a residual (the output's shape), the GEMM adds it as it stores, a residual connection
+// without a pass of its own:
+//   linear(x, weight, bias, residual) = residual + x weightᵀ + bias
 // linear_relu(x, weight, bias) = relu(linear(x, weight, bias)), the same GEMM clamping as it
 // stores: a feed-forward block's first layer without a pass of its own for relu.
 #pragma once

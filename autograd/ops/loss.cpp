@@ -87,8 +87,8 @@ void check_cross_entropy(const Tensor& logits, const Tensor& target,
   if (target.shape() != target_shape) check_classes_not_last(logits, target);
   if (target.dtype() != kInt64 || target.shape() != target_shape)
     fail(
-        "cross_entropy: target must be int64 of shape {} for logits of shape {}, got {} of shape "
-        "{}",
+        "cross_entropy: target must be int64 of shape {} for logits of shape {}, "
+        "got {} of shape {}",
         target_shape, logits.shape(), target.dtype(), target.shape());
   const Tensor& weight = options.weight;
   if (weight.defined() &&
@@ -98,8 +98,8 @@ void check_cross_entropy(const Tensor& logits, const Tensor& target,
         logits.dtype(), logits.shape()[1], logits.shape(), weight.dtype(), weight.shape());
   if (weight.defined() && weight.requires_grad())
     fail(
-        "cross_entropy: the class weight of shape {} requires grad, but cross_entropy gives it "
-        "none",
+        "cross_entropy: the class weight of shape {} requires grad, "
+        "but cross_entropy gives it none",
         weight.shape());
   if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
     fail("cross_entropy: label_smoothing {} is outside [0, 1] (logits shape {})",
@@ -169,7 +169,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target,
     const Tensor summed = sum(per_target);
     out = options.reduction == Reduction::Sum ? summed : mul(summed, 1.0 / total_weight);
   }
-  // d/dx_c = scale·(softmax(x)_c·Σ_k q_k - q_c), scale = g (None, Sum) or g / Σ w[y] (Mean)
+  // Per target, with p = softmax(x) and the soft target q of SoftTarget (label smoothing ε, class
+  // weights w, target class y: q_c = (1-ε)·w[y]·[c = y] + (ε/C)·w[c]):
+  //   loss = Σ_k q_k·(lse - x_k),   lse = log Σ_k e^(x_k),   ∂lse/∂x_c = e^(x_c - lse) = p_c
+  //   ∂loss/∂x_c = Σ_k q_k·p_c - q_c = p_c·Σ_k q_k - q_c
+  //   Σ_k q_k = (1-ε)·w[y] + (ε/C)·Σ_k w[k]       (q.total; ε = 0, w = 1: p_c - [c = y])
+  // then the chain rule through the reduction: scale = g[s] (None), g (Sum), or g / Σ_s w[y_s]
+  // (Mean: the divisor does not depend on x); an ignored target gets 0.
   return record(
       "cross_entropy", out, {logits},
       [x, targets, weight, log_sum_exp, layout, ignore_index, label_smoothing,
@@ -239,8 +245,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                                         const BCEWithLogitsOptions& options) {
   if (targets.shape() != logits.shape() || targets.dtype() != logits.dtype())
     fail(
-        "binary_cross_entropy_with_logits: targets ({} of shape {}) must match the logits ({} of "
-        "shape {})",
+        "binary_cross_entropy_with_logits: targets ({} of shape {}) "
+        "must match the logits ({} of shape {})",
         targets.dtype(), targets.shape(), logits.dtype(), logits.shape());
   const Tensor& pos_weight = options.pos_weight;
   if (pos_weight.defined() &&
@@ -263,7 +269,11 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     for_each_binary_term<T>(x, t, p,
                             [&](const BinaryTerm<T>& term, int64_t i) { out[i] = term.loss(); });
   });
-  // d/dx = (1-t) - L·σ(-x), d/dt = -x + (p-1)·softplus(-x)
+  // From -[p·t·log σ(x) + (1-t)·log(1 - σ(x))] with log σ(x) = -softplus(-x) and
+  // log(1 - σ(x)) = -x - softplus(-x): loss = (1-t)·x + L·softplus(-x), L = 1 + (p-1)·t.
+  // d softplus(u)/du = σ(u), so d softplus(-x)/dx = -σ(-x):
+  //   ∂loss/∂x = (1-t) - L·σ(-x)
+  //   ∂loss/∂t = -x + (p-1)·softplus(-x)
   loss = record("binary_cross_entropy_with_logits", loss, {logits, targets},
                 [x, t, p](const Tensor& g) -> Grads {
                   const Tensor gc = contiguous(g);
@@ -286,7 +296,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 // ---- mse_loss ----
 
 Tensor mse_loss(const Tensor& a, const Tensor& b, Reduction reduction) {
-  // d/da (a-b)² = 2(a-b), d/db = -2(a-b): through sub and mul
+  // ∂(a-b)²/∂a = 2(a-b), ∂(a-b)²/∂b = -2(a-b): the backwards of sub and of mul (d·d, whose
+  // two factors each get g·d) give exactly that
   const Tensor difference = sub(a, b);
   return reduce(mul(difference, difference), reduction);
 }

@@ -124,7 +124,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() > 1) out_shape.push_back(product.shape()[product.dim() - 2]);
   if (b.dim() > 1) out_shape.push_back(product.shape()[product.dim() - 1]);
   const Tensor out = product.alias(out_shape, contiguous_strides(out_shape), 0);
-  // d/da (a @ b) = g @ bᵀ, d/db (a @ b) = aᵀ @ g, each summed over broadcast batch dims
+  // Per batch item, C = A B with A [M, K], B [K, N], C [M, N]: C_mn = Σ_k A_mk·B_kn, so
+  //   ∂L/∂A_mk = Σ_n G_mn·B_kn = (G Bᵀ)_mk      dA = G Bᵀ   [M, N] @ [N, K] = [M, K]
+  //   ∂L/∂B_kn = Σ_m A_mk·G_mn = (Aᵀ G)_kn      dB = Aᵀ G   [K, M] @ [M, N] = [K, N]
+  // An operand broadcast along batch dims fed every item there: its gradients are summed over
+  // them (sum_to). A 1-D a was [1, K] and a 1-D b [K, 1]: their gradients drop that dim again.
   return record(
       "matmul", out, {a, b},
       [a_shape = a.shape(), b_shape = b.shape(), a2, b2,

@@ -107,7 +107,9 @@ Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
   const Shape out_shape = result_shape(kept, reduced, keepdim);
   const Tensor values = sum_values(x, reduced);
   Tensor out = values.alias(out_shape, contiguous_strides(out_shape), values.storage_offset());
-  // d/dx sum(x) = 1: the gradient expanded back over the reduced dims
+  // out[k] = Σ_{i in line k} x[i], so ∂out[k]/∂x[i] = 1 for the one line k that holds i, and
+  //   ∂L/∂x[i] = g[k(i)]
+  // g (reduced dims kept as 1) expanded back over the reduced dims
   return record("sum", out, {x}, [kept, input_shape = x.shape()](const Tensor& g) -> Grads {
     return {expand(reshape(g, kept), input_shape)};
   });
@@ -122,6 +124,8 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
     if (reduced[d]) count *= x.shape()[d];
   if (count == 0)
     fail("mean: reducing shape {} over dims {} averages zero elements", x.shape(), dims);
+  // out = (1/N)·Σ x over N elements, so ∂L/∂x[i] = g[k(i)]/N: the backward of sum (g expanded)
+  // then that of the scalar product (·1/N), recorded as those two ops
   return mul(sum(x, dims, keepdim), 1.0 / static_cast<double>(count));
 }
 
@@ -165,7 +169,9 @@ ValuesAndIndices max(const Tensor& x, int64_t dim, bool keepdim) {
   const LineMaxima lines = line_maxima(x, dim, keepdim, "max");
   const Tensor indices = lines.maxima.indices;
   const int64_t outer = lines.outer, n = lines.n, inner = lines.inner;
-  // d/dx max: g at each line's arg-max, 0 elsewhere
+  // out[k] = x[i*(k)], i*(k) the line's arg-max (its first maximum on ties), so
+  //   ∂out[k]/∂x[i] = 1 if i = i*(k), else 0
+  //   ∂L/∂x[i] = g[k] at each line's arg-max, 0 elsewhere
   const Tensor values = record(
       "max", lines.maxima.values, {x}, [=, input_shape = x.shape()](const Tensor& g) -> Grads {
         const Tensor grad_output = contiguous(g);
@@ -211,13 +217,19 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
                       mean_values.data<T>(), out.data<T>());
   });
   const double divisor = static_cast<double>(std::max<int64_t>(0, lines.n - correction));
-  // d/dx var: g · 2(x - mean) / (n - correction)
+  // v = Σ_k (x_k - μ)² / D over a line of n, μ = Σ_j x_j / n, D = n - correction:
+  //   ∂v/∂x_i = (2/D)·Σ_k (x_k - μ)·(δ_ki - 1/n)
+  //           = (2/D)·((x_i - μ) - Σ_k (x_k - μ) / n)
+  //           = (2/D)·(x_i - μ)          since Σ_k (x_k - μ) = 0: μ's own term vanishes
+  //   ∂L/∂x_i = g·2(x_i - μ)/D
   return record("var", out, {x},
                 [x = x.detach(), mean_values, kept, divisor](const Tensor& g) -> Grads {
                   return {mul(mul(sub(x, mean_values), reshape(g, kept)), 2.0 / divisor)};
                 });
 }
 
+// A broadcast input's gradient (elementwise.cpp derives it): g summed over the leading dims that
+// broadcasting added and over the dims it stretched from size 1, then viewed in `shape`.
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   const std::size_t lead = g.shape().size() - shape.size();

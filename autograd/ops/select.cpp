@@ -35,7 +35,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     const int64_t n = out.numel();
     for (int64_t i = 0; i < n; ++i) po[i] = pm[i] ? fill : px[i];
   });
-  // d/dx masked_fill(x, m, v) = 0 where m, else 1
+  // out_i = v where m_i, else x_i: ∂out_i/∂x_i = 0 where m_i, else 1, so ∂L/∂x = g with the
+  // masked entries 0, summed back to x's shape when the mask broadcast x
   return record("masked_fill", out, {x},
                 [mask = mask.detach(), input_shape = x.shape()](const Tensor& g) -> Grads {
                   return {sum_to(masked_fill(g, mask, 0.0), input_shape)};
@@ -60,7 +61,8 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     const int64_t n = out.numel();
     for (int64_t i = 0; i < n; ++i) po[i] = pc[i] ? pa[i] : pb[i];
   });
-  // d/da where(c, a, b) = c, d/db where(c, a, b) = !c
+  // out_i = a_i where c_i, else b_i: ∂out_i/∂a_i = [c_i], ∂out_i/∂b_i = [!c_i], so
+  //   ∂L/∂a = sum_to(g where c, else 0),  ∂L/∂b = sum_to(g where !c, else 0)
   return record(
       "where", out, {a, b},
       [condition = condition.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {

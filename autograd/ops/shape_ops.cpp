@@ -38,7 +38,8 @@ Tensor view(const Tensor& x, Shape shape) {
          x.strides());
   shape = infer_size(shape, x.numel(), "view", x.shape());
   Tensor out = x.alias(shape, contiguous_strides(shape), x.storage_offset());
-  // d/dx view(x) = the gradient viewed back in x's shape
+  // out holds x's elements in the same order under another shape: out_i = x_i (flat index i),
+  // so ∂L/∂x = g viewed back in x's shape
   return record("view", out, {x}, [input_shape = x.shape()](const Tensor& g) -> Grads {
     return {reshape(g, input_shape)};
   });
@@ -72,7 +73,8 @@ Tensor permute(const Tensor& x, const Shape& dims) {
     strides[i] = x.strides()[d];
   }
   Tensor out = x.alias(shape, strides, x.storage_offset());
-  // d/dx permute(x, p) = permute(g, p⁻¹)
+  // out's dim i is x's dim p[i]: each element of x is one element of out, moved, so ∂L/∂x is g
+  // with the move undone, permute(g, p⁻¹)
   return record("permute", out, {x},
                 [inverse](const Tensor& g) -> Grads { return {permute(g, inverse)}; });
 }
@@ -92,7 +94,7 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
   shape.insert(shape.begin() + dim, 1);
   strides.insert(strides.begin() + dim, stride);
   Tensor out = x.alias(shape, strides, x.storage_offset());
-  // d/dx unsqueeze(x) = squeeze(g)
+  // out holds x's elements with a size-1 dim more: ∂L/∂x = g without it, squeeze(g)
   return record("unsqueeze", out, {x},
                 [dim](const Tensor& g) -> Grads { return {squeeze(g, dim)}; });
 }
@@ -105,7 +107,7 @@ Tensor squeeze(const Tensor& x, int64_t dim) {
   shape.erase(shape.begin() + dim);
   strides.erase(strides.begin() + dim);
   Tensor out = x.alias(shape, strides, x.storage_offset());
-  // d/dx squeeze(x) = unsqueeze(g)
+  // out holds x's elements without the size-1 dim: ∂L/∂x = g with it again, unsqueeze(g)
   return record("squeeze", out, {x},
                 [dim](const Tensor& g) -> Grads { return {unsqueeze(g, dim)}; });
 }
@@ -127,7 +129,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   }
   numel(out_shape, "expand");  // a view too must count its elements in int64
   Tensor out = x.alias(out_shape, strides, x.storage_offset());
-  // d/dx expand(x) = g summed over the expanded dims
+  // out[i] = x[i with 0 in the expanded dims]: each element of x feeds every element of out
+  // along those dims, so ∂L/∂x = g summed over them (sum_to, as for broadcasting)
   return record("expand", out, {x}, [input_shape = x.shape()](const Tensor& g) -> Grads {
     return {sum_to(g, input_shape)};
   });

@@ -54,7 +54,10 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   const Lines lines = lines_around(x.shape(), normalize_dim(dim, x.dim(), "softmax"));
   const Tensor y = apply_along("softmax", x, lines,
                                [](const auto* in, auto... args) { kernels::softmax(in, args...); });
-  // d/dx softmax: y * (g - sum(g*y))
+  // Along a line, y_i = e^(x_i) / Σ_k e^(x_k):
+  //   ∂y_i/∂x_j = y_i·δ_ij - y_i·y_j = y_i·(δ_ij - y_j)
+  //   ∂L/∂x_j = Σ_i g_i·y_i·(δ_ij - y_j) = y_j·g_j - y_j·Σ_i g_i·y_i
+  //   dx = y ⊙ (g - Σ g·y)        (softmax_backward; a fully masked line, y = 0, gives 0)
   return record("softmax", y, {x}, [y = y.detach(), lines](const Tensor& g) -> Grads {
     return {apply_backward_along("softmax", y, g, lines, [](const auto* out, auto... args) {
       kernels::softmax_backward(out, args...);
@@ -67,7 +70,10 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   const Tensor y = apply_along("log_softmax", x, lines, [](const auto* in, auto... args) {
     kernels::log_softmax(in, args...);
   });
-  // d/dx log_softmax: g - exp(y) * sum(g)
+  // Along a line, y_i = x_i - log Σ_k e^(x_k), and ∂/∂x_j log Σ_k e^(x_k) = softmax(x)_j = e^(y_j):
+  //   ∂y_i/∂x_j = δ_ij - e^(y_j)
+  //   ∂L/∂x_j = Σ_i g_i·(δ_ij - e^(y_j)) = g_j - e^(y_j)·Σ_i g_i
+  //   dx = g - exp(y)·Σ g         (a fully masked line, y = -inf, depends on no input: 0)
   return record("log_softmax", y, {x}, [y = y.detach(), lines](const Tensor& g) -> Grads {
     return {apply_backward_along("log_softmax", y, g, lines, [](const auto* out, auto... args) {
       kernels::log_softmax_backward(out, args...);

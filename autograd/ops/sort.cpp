@@ -31,7 +31,7 @@ ValuesAndIndices first_in_order(std::string_view op, const Tensor& x, int64_t di
                         in_line_order, values.data<T>(), indices.data<int64_t>());
   });
   // values = gather(x, dim, indices), so
-  //   dL/dx = g added back at the positions the indices name (each at most once)
+  //   ∂L/∂x = g added back at the positions the indices name (each at most once)
   values =
       record(op, values, {x}, [dim, indices, input_shape = x.shape()](const Tensor& g) -> Grads {
         return {scatter_add(zeros(input_shape, {.dtype = g.dtype()}), dim, indices, g)};

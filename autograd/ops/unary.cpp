@@ -54,7 +54,7 @@ Tensor saved_input(const Tensor& x) { return contiguous(x.detach()); }
 
 Tensor exp(const Tensor& x) {
   const Tensor y = map_unary("exp", x, kernels::Exp{});
-  // d/dx exp: g · y
+  // y = eˣ: dy/dx = eˣ = y, so ∂L/∂x = g·y
   return record("exp", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
     return {map_grad("exp", g, y, kernels::ExpGrad{})};
   });
@@ -62,7 +62,7 @@ Tensor exp(const Tensor& x) {
 
 Tensor log(const Tensor& x) {
   const Tensor y = map_unary("log", x, kernels::Log{});
-  // d/dx log: g / x
+  // y = ln x: dy/dx = 1/x, so ∂L/∂x = g/x
   return record("log", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
     return {map_grad("log", g, x, kernels::LogGrad{})};
   });
@@ -70,7 +70,7 @@ Tensor log(const Tensor& x) {
 
 Tensor sqrt(const Tensor& x) {
   const Tensor y = map_unary("sqrt", x, kernels::Sqrt{});
-  // d/dx sqrt: g / (2y)
+  // y = x^½: dy/dx = ½·x^(-½) = 1/(2y), so ∂L/∂x = g/(2y)
   return record("sqrt", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
     return {map_grad("sqrt", g, y, kernels::SqrtGrad{})};
   });
@@ -78,7 +78,7 @@ Tensor sqrt(const Tensor& x) {
 
 Tensor abs(const Tensor& x) {
   const Tensor y = map_unary("abs", x, kernels::Abs{});
-  // d/dx abs: g · sign(x), 0 at x = 0
+  // y = |x| = x·sign(x): dy/dx = sign(x) for x ≠ 0, and 0 (a subgradient) at x = 0
   return record("abs", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
     return {map_grad("abs", g, x, kernels::AbsGrad{})};
   });
@@ -86,7 +86,8 @@ Tensor abs(const Tensor& x) {
 
 Tensor tanh(const Tensor& x) {
   const Tensor y = map_unary("tanh", x, kernels::Tanh{});
-  // d/dx tanh: g · (1 - y²)
+  // y = tanh x = sinh x / cosh x: dy/dx = (cosh² x - sinh² x) / cosh² x = 1 - y²,
+  // so ∂L/∂x = g·(1 - y²)
   return record("tanh", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
     return {map_grad("tanh", g, y, kernels::TanhGrad{})};
   });
@@ -94,7 +95,7 @@ Tensor tanh(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   const Tensor y = map_unary("sigmoid", x, kernels::Sigmoid{});
-  // d/dx σ: g · y · (1 - y)
+  // y = σ(x) = 1/(1 + e⁻ˣ): dy/dx = e⁻ˣ/(1 + e⁻ˣ)² = y·(1 - y), so g·y·(1 - y)
   return record("sigmoid", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
     return {map_grad("sigmoid", g, y, kernels::SigmoidGrad{})};
   });
@@ -102,7 +103,7 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   const Tensor y = map_unary("relu", x, kernels::Relu{});
-  // d/dx relu: g where x > 0, else 0
+  // y = max(x, 0): dy/dx = 1 for x > 0, 0 for x < 0 (and 0 at x = 0), so g where x > 0, else 0
   return record("relu", y, {x},
                 [x = saved_input(x)](const Tensor& g) -> Grads { return {relu_backward(g, x)}; });
 }
@@ -113,7 +114,8 @@ Tensor relu_backward(const Tensor& g, const Tensor& x) {
 
 Tensor gelu(const Tensor& x) {
   const Tensor y = map_unary("gelu", x, kernels::Gelu{});
-  // d/dx x·Φ(x): g · (Φ(x) + x·φ(x))
+  // y = x·Φ(x), Φ the normal CDF and φ = Φ' its density: dy/dx = Φ(x) + x·φ(x),
+  // so ∂L/∂x = g·(Φ(x) + x·φ(x))
   return record("gelu", y, {x}, [x = saved_input(x)](const Tensor& g) -> Grads {
     return {map_grad("gelu", g, x, kernels::GeluGrad{})};
   });
@@ -125,7 +127,8 @@ Tensor clamp(const Tensor& x, double min, double max) {
   const Tensor y = map_unary("clamp", x, [=]<class T>() {
     return kernels::Clamp<T>{T(min), T(max)};
   });
-  // d/dx clamp: g where min <= x <= max, else 0
+  // y = x inside [min, max] (slope 1, the bounds included), constant outside (slope 0), so
+  // ∂L/∂x = g where min <= x <= max, else 0
   return record("clamp", y, {x}, [x = saved_input(x), min, max](const Tensor& g) -> Grads {
     return {map_grad("clamp", g, x, [=]<class T>() {
       return kernels::ClampGrad<T>{T(min), T(max)};
@@ -135,7 +138,7 @@ Tensor clamp(const Tensor& x, double min, double max) {
 
 Tensor pow(const Tensor& x, double exponent) {
   const Tensor y = map_unary("pow", x, [=]<class T>() { return kernels::Pow<T>{T(exponent)}; });
-  // d/dx x^p: g · p · x^(p-1)
+  // y = xᵖ: dy/dx = p·xᵖ⁻¹, so ∂L/∂x = g·p·xᵖ⁻¹ (0 for p = 0, where y = 1)
   return record("pow", y, {x}, [x = saved_input(x), exponent](const Tensor& g) -> Grads {
     return {map_grad("pow", g, x, [=]<class T>() { return kernels::PowGrad<T>{T(exponent)}; })};
   });

@@ -15,10 +15,8 @@ double ratio_or_zero(int64_t numerator, int64_t denominator) {
 
 void count(ConfusionMatrix& counts, int64_t prediction, int64_t label, std::size_t index) {
   if ((prediction != 0 && prediction != 1) || (label != 0 && label != 1))
-    fail(
-        "confusion_matrix: at index {} prediction {} and label {} must both "
-        "be 0 or 1",
-        index, prediction, label);
+    fail("confusion_matrix: at index {} prediction {} and label {} must both be 0 or 1", index,
+         prediction, label);
   if (prediction == 1) {
     ++(label == 1 ? counts.tp : counts.fp);
   } else {

@@ -194,10 +194,8 @@ std::string svg_line_chart(const std::vector<Curve>& curves, const LineChartOpti
   auto out = std::back_inserter(svg);
   fmt::format_to(out,
                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" "
-                 "height=\"{1:.0f}\" "
-                 "viewBox=\"0 0 {0} {1:.0f}\" font-family=\"sans-serif\" "
-                 "font-size=\"12\">\n"
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1:.0f}\" "
+                 "viewBox=\"0 0 {0} {1:.0f}\" font-family=\"sans-serif\" font-size=\"12\">\n"
                  "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
                  options.width, total_height);
   if (!options.title.empty())
@@ -239,14 +237,12 @@ std::string svg_line_chart(const std::vector<Curve>& curves, const LineChartOpti
       fmt::format_to(out,
                      "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" "
                      "y2=\"{2:.1f}\" stroke=\"#e5e5e5\"/>\n"
-                     "<text x=\"{0:.1f}\" y=\"{3:.1f}\" "
-                     "text-anchor=\"middle\">{4}</text>\n",
+                     "<text x=\"{0:.1f}\" y=\"{3:.1f}\" text-anchor=\"middle\">{4}</text>\n",
                      frame.px(x), frame.top, frame.top + frame.height,
                      frame.top + frame.height + 16, tick_label(x, x_step));
     fmt::format_to(out,
                    "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-                   "fill=\"none\" "
-                   "stroke=\"#333\"/>\n"
+                   "fill=\"none\" stroke=\"#333\"/>\n"
                    "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n"
                    "<text transform=\"translate({:.1f} {:.1f}) rotate(-90)\" "
                    "text-anchor=\"middle\">{}</text>\n",
@@ -296,8 +292,7 @@ std::string svg_attention_heatmap(const std::vector<std::string>& tokens_query,
                     shape.back() == tk && (shape.size() == 2 || shape[0] > 0);
   if (!fits)
     fail(
-        "svg_attention_heatmap: weights of shape {} do not fit {} query and "
-        "{} key tokens: "
+        "svg_attention_heatmap: weights of shape {} do not fit {} query and {} key tokens: "
         "expected {} or [heads, {}, {}]",
         shape, tq, tk, Shape{tq, tk}, tq, tk);
   const int64_t heads = shape.size() == 3 ? shape[0] : 1;
@@ -323,10 +318,8 @@ std::string svg_attention_heatmap(const std::vector<std::string>& tokens_query,
   auto out = std::back_inserter(svg);
   fmt::format_to(out,
                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0:.0f}\" "
-                 "height=\"{1:.0f}\" "
-                 "viewBox=\"0 0 {0:.0f} {1:.0f}\" font-family=\"sans-serif\" "
-                 "font-size=\"12\">\n"
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0:.0f}\" height=\"{1:.0f}\" "
+                 "viewBox=\"0 0 {0:.0f} {1:.0f}\" font-family=\"sans-serif\" font-size=\"12\">\n"
                  "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
                  "<text x=\"16\" y=\"26\" font-size=\"16\">{2}</text>\n",
                  width, height, xml_text(title));
@@ -356,8 +349,7 @@ std::string svg_attention_heatmap(const std::vector<std::string>& tokens_query,
       for (int64_t k = 0; k < tk; ++k) {
         const double value = values[static_cast<std::size_t>((head * tq + q) * tk + k)];
         fmt::format_to(out,
-                       "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" "
-                       "height=\"{}\" fill=\"{}\">"
+                       "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" height=\"{}\" fill=\"{}\">"
                        "<title>head {}: {} \u2192 {} = {:.4f}</title></rect>\n",
                        grid_left + static_cast<double>(k) * kCell,
                        grid_top + static_cast<double>(q) * kCell, kCell, kCell, shade(value),
@@ -365,18 +357,15 @@ std::string svg_attention_heatmap(const std::vector<std::string>& tokens_query,
       }
     fmt::format_to(out,
                    "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
-                   "height=\"{:.1f}\" fill=\"none\" "
-                   "stroke=\"#999\"/>\n</g>\n",
+                   "height=\"{:.1f}\" fill=\"none\" stroke=\"#999\"/>\n</g>\n",
                    grid_left, grid_top, static_cast<double>(tk) * kCell,
                    static_cast<double>(tq) * kCell);
   }
   const double scale_top = top + 22, scale_height = 200;
   fmt::format_to(out,
                  "<g class=\"colour-scale\">\n"
-                 "<defs><linearGradient id=\"attention-scale\" x1=\"0\" y1=\"1\" x2=\"0\" "
-                 "y2=\"0\">"
-                 "<stop offset=\"0\" stop-color=\"{0}\"/><stop offset=\"1\" "
-                 "stop-color=\"{1}\"/>"
+                 "<defs><linearGradient id=\"attention-scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
+                 "<stop offset=\"0\" stop-color=\"{0}\"/><stop offset=\"1\" stop-color=\"{1}\"/>"
                  "</linearGradient></defs>\n"
                  "<rect x=\"{2:.1f}\" y=\"{3:.1f}\" width=\"16\" height=\"{4:.1f}\" "
                  "fill=\"url(#attention-scale)\" stroke=\"#999\"/>\n"
