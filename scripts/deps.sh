@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build libxsimd-dev xtl-dev libfmt-dev doctest-dev libcli11-dev
-          nlohmann-json3-dev libbenchmark-dev libopenblas-dev)
+          nlohmann-json3-dev libbenchmark-dev libopenblas-dev libopenmpi-dev openmpi-bin)
 packages+=("$@")
 
 missing=()
