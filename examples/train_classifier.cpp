@@ -14,15 +14,26 @@
 // --checkpoint-every steps, and --resume continues from it to the very same final weights. A NaN
 // or Inf loss or gradient stops the run naming the step and the parameter (or, with
 // --skip-nonfinite, skips the update); a non-finite model is never saved.
+//
+// Data-parallel training over MPI: `mpirun -np N train_classifier --distributed ...` starts N
+// processes (ranks) that each train on their shard of every batch (distributed/sampler.hpp) and
+// average their gradients (distributed/data_parallel.hpp); the global batch and its order are
+// those of one process, so the run learns what one process would. Rank 0 alone prints and writes
+// the run directory; the others print errors only. A checkpoint resumes on any number of ranks.
 #include <CLI/CLI.hpp>
 #include <tapegrad/tapegrad.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <optional>
+#include <thread>
 
 #include "autograd/io/atomic_file.hpp"
+#include "distributed/data_parallel.hpp"
+#include "distributed/process_group.hpp"
+#include "distributed/sampler.hpp"
 #include "examples/common/batching.hpp"
 #include "examples/common/calibration.hpp"
 #include "examples/common/cli_checks.hpp"
@@ -64,7 +75,9 @@ struct Flags {
   text::BodySpanOptions span;
   int64_t limit_train = 0;  // 0: every train message
   int64_t checkpoint_every = 0;
+  int64_t stop_after_steps = 0;  // 0: train to the end
   bool resume = false;
+  bool distributed = false;
   bool skip_nonfinite = false;
   bool anomaly = false;
   int64_t inject_nan_at_step = 0;
@@ -142,13 +155,13 @@ double mean_loss(const text::EpochTotals& totals) {
 
 // The short views of the mails `indices` for one step, in one batch: each subject (where there is
 // one) with weight --subject-weight, and a body span (where there is a body) with weight
-// --span-weight, drawn from a stream fixed by the seed and the step (so a resumed run draws the
-// same spans). Their loss is Σ weight · cross-entropy / (mails in the step): each view adds its
-// weight times a mean over the step's mails. Nothing when both weights are 0.
+// --span-weight, drawn from a stream fixed by the seed, the step and the mail (so a resumed run,
+// and a distributed one whatever rank takes the mail, draws the same spans). Their loss is
+// Σ weight · cross-entropy / (mails in the step): each view adds its weight times a mean over
+// the step's mails. Nothing when both weights are 0.
 std::optional<Tensor> short_views_loss(const Flags& flags, const Examples& examples,
                                        const std::vector<int64_t>& indices, int64_t step,
                                        text::SpamClassifier& model) {
-  Generator spans(flags.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(step)));
   std::vector<std::vector<int64_t>> views;
   std::vector<int> labels;
   std::vector<double> weights;
@@ -161,6 +174,8 @@ std::optional<Tensor> short_views_loss(const Flags& flags, const Examples& examp
       weights.push_back(weight);
     };
     add(examples.subject[i], flags.subject_weight);
+    Generator spans(flags.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(step)) ^
+                    (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1)));
     add(text::body_span_view(examples.mails[i], flags.span, spans), flags.span_weight);
   }
   if (views.empty()) return std::nullopt;
@@ -179,37 +194,66 @@ std::optional<Tensor> short_views_loss(const Flags& flags, const Examples& examp
 // the step and the first parameter whose gradient is not finite; with --skip-nonfinite the update
 // is skipped and counted instead (the schedule still advances). The epoch's loss and accuracy
 // are those of the whole views.
+//
+// Distributed (`ddp` set), `indices` is the global batch: this rank computes the loss of its
+// shard times the shard's loss_scale, the gradients are averaged over the ranks before clipping,
+// and the step's totals (loss, correct calls, mails) are summed over the ranks, so every rank
+// clips, steps and counts alike. A rank whose shard is empty (a short last batch) adds zeros.
 void train_step(const Flags& flags, const Examples& examples, const std::vector<int64_t>& indices,
                 text::SpamClassifier& model, optim::Optimizer& optimizer,
-                optim::LRScheduler& schedule, text::TrainingProgress& progress) {
+                optim::LRScheduler& schedule, text::TrainingProgress& progress,
+                distributed::DistributedDataParallel* ddp) {
   ++progress.step;
-  const text::Batch batch = text::make_batch(examples.whole, examples.labels, indices);
-  const Tensor logits = model.forward(batch.ids, batch.mask);
-  const Tensor whole_loss = cross_entropy(logits, batch.labels);
-  Tensor loss = whole_loss;
-  if (const std::optional<Tensor> short_loss =
-          short_views_loss(flags, examples, indices, progress.step, model))
-    loss = loss + *short_loss;
-  if (progress.step == flags.inject_nan_at_step)
-    loss = loss * std::numeric_limits<double>::quiet_NaN();
+  std::vector<int64_t> mine = indices;
+  double loss_scale = 1;
+  if (ddp) {
+    const distributed::Shard shard = distributed::shard(static_cast<int64_t>(indices.size()),
+                                                        ddp->group().rank(), ddp->group().size());
+    mine.assign(indices.begin() + shard.begin, indices.begin() + shard.end);
+    loss_scale = shard.loss_scale;
+    manual_seed(flags.seed ^ (0x94D049BB133111EBull * static_cast<uint64_t>(progress.step)) ^
+                (0xBF58476D1CE4E5B9ull * static_cast<uint64_t>(ddp->group().rank() + 1)));
+  }
+  // The step's loss, the whole views' loss times their count, the correct calls, the count.
+  std::vector<double> totals(4, 0.0);
   optimizer.zero_grad();
-  loss.backward();
-  const double loss_value = loss.item();
+  if (!mine.empty()) {
+    const text::Batch batch = text::make_batch(examples.whole, examples.labels, mine);
+    const Tensor logits = model.forward(batch.ids, batch.mask);
+    const Tensor whole_loss = cross_entropy(logits, batch.labels);
+    Tensor loss = whole_loss;
+    if (const std::optional<Tensor> short_loss =
+            short_views_loss(flags, examples, mine, progress.step, model))
+      loss = loss + *short_loss;
+    if (progress.step == flags.inject_nan_at_step)
+      loss = loss * std::numeric_limits<double>::quiet_NaN();
+    if (ddp) loss = loss * loss_scale;
+    loss.backward();
+    const auto n = static_cast<double>(batch.labels.numel());
+    totals = {loss.item(), whole_loss.item() * n,
+              sum(eq(max(logits, 1).indices, batch.labels).to(kFloat32)).item(), n};
+  }
+  if (ddp) {
+    ddp->synchronize();
+    Tensor summed = from_vector(totals, {4}, {.dtype = kFloat64});
+    ddp->group().all_reduce(summed);
+    totals = summed.to_vector();
+    totals[0] /= ddp->group().size();
+  }
+  const double loss_value = totals[0];
   const double grad_norm = optim::clip_grad_norm(model.parameters(), 1.0);
   if (std::isfinite(loss_value) && std::isfinite(grad_norm)) {
     optimizer.step();
-    const int64_t n = batch.labels.numel();
-    progress.epoch.loss_sum += whole_loss.item() * static_cast<double>(n);
-    progress.epoch.correct +=
-        static_cast<int64_t>(sum(eq(max(logits, 1).indices, batch.labels).to(kFloat32)).item());
-    progress.epoch.seen += n;
+    progress.epoch.loss_sum += totals[1];
+    progress.epoch.correct += static_cast<int64_t>(totals[2]);
+    progress.epoch.seen += static_cast<int64_t>(totals[3]);
   } else {
     const std::optional<std::string> parameter =
         optim::first_nonfinite_gradient(model.named_parameters());
     if (!flags.skip_nonfinite)
       fail(
-          "step {}: the loss is {} and the gradient norm {}: {} (--skip-nonfinite skips such "
-          "steps)",
+          "step {}: the loss is {} and the gradient norm {}: {} "
+          "(--skip-nonfinite skips such steps)",
           progress.step, loss_value, grad_norm,
           parameter
               ? fmt::format("'{}' is the first parameter with a non-finite gradient", *parameter)
@@ -247,8 +291,9 @@ bool finish_epoch(text::TrainingProgress& progress, const Evaluation& on_dev,
 }
 
 // The messages of the corpus, tokenized and encoded with a vocabulary built on the train split
-// (on --limit-train of them if set), split by the corpus's fixed table.
-Examples read_examples(Flags& flags, const std::filesystem::path& out) {
+// (on --limit-train of them if set), split by the corpus's fixed table. The vocabulary and the
+// model's config are written to `out` if `write_files`.
+Examples read_examples(Flags& flags, const std::filesystem::path& out, bool write_files) {
   const std::vector<text::Message> corpus = text::list_corpus(flags.data_dir);
   std::vector<std::vector<std::string>> subject_tokens(corpus.size()), body_tokens(corpus.size());
   Examples examples;
@@ -285,8 +330,10 @@ Examples read_examples(Flags& flags, const std::filesystem::path& out) {
   fmt::print("corpus: {} train, {} dev, {} test, {} hard ham | vocabulary {} tokens\n",
              examples.train.size(), examples.dev.size(), examples.test.size(), examples.hard.size(),
              vocabulary.size());
-  vocabulary.save(out / "vocabulary.json");
-  write_file_atomically(out / "config.json", text::to_json(flags.model).dump(2));
+  if (write_files) {
+    vocabulary.save(out / "vocabulary.json");
+    write_file_atomically(out / "config.json", text::to_json(flags.model).dump(2));
+  }
   return examples;
 }
 
@@ -339,17 +386,22 @@ nlohmann::json hard_ham_json(const report::ConfusionMatrix& confusion) {
       {"fpr", static_cast<double>(confusion.fp) / static_cast<double>(std::max<int64_t>(1, n))}};
 }
 
-// The whole run, top to bottom; main() parses the flags and reports errors.
-void train_and_report(Flags flags) {
+// The whole run, top to bottom; main() parses the flags and reports errors. `group`: the
+// processes of a distributed run (--distributed), of which rank 0 alone writes and reports.
+void train_and_report(Flags flags, const distributed::ProcessGroup* group) {
   if (flags.span.min_length > flags.span.max_length)
     fail("--span-min {} is more than --span-max {}", flags.span.min_length, flags.span.max_length);
+  const bool writes = !group || group->is_root();
   set_num_threads(flags.threads);
   manual_seed(flags.seed);
   const std::filesystem::path out = flags.out;
-  std::filesystem::create_directories(out);
+  if (writes) std::filesystem::create_directories(out);
+  if (group)
+    fmt::print("distributed: {} processes, {} on this machine, {} threads each\n", group->size(),
+               group->local_size(), flags.threads);
 
   // 1. Data: the subject and first body words of each mail; the vocabulary from train only.
-  const Examples examples = read_examples(flags, out);
+  const Examples examples = read_examples(flags, out, writes);
 
   // 2. Model, optimizer, schedule.
   text::SpamClassifier model(flags.model);
@@ -379,6 +431,10 @@ void train_and_report(Flags flags) {
   } else if (flags.resume) {
     fmt::print("no checkpoint at {}: starting afresh\n\n", checkpoint.string());
   }
+  // Distributed: every rank starts from rank 0's weights (the same as its own: same seed, same
+  // checkpoint) and averages its gradients with the others'.
+  std::optional<distributed::DistributedDataParallel> ddp;
+  if (group) ddp.emplace(model, *group);
   std::optional<AnomalyGuard> anomaly_guard;
   if (flags.anomaly) anomaly_guard.emplace();
   fmt::print("{:>5} | {:>10} | {:>9} | {:>8} | {:>7} | {:>6} | {:>11} | {:>5}\n", "epoch",
@@ -391,11 +447,20 @@ void train_and_report(Flags flags) {
     while (order.position().step < steps) {
       std::vector<int64_t> indices = order.next();
       for (int64_t& i : indices) i = examples.train[static_cast<std::size_t>(i)];
-      train_step(flags, examples, indices, model, optimizer, schedule, progress);
+      train_step(flags, examples, indices, model, optimizer, schedule, progress,
+                 ddp ? &*ddp : nullptr);
       bar.update(order.position().step * flags.batch_size,
                  fmt::format("loss {:.3f}", mean_loss(progress.epoch)));
-      if (flags.checkpoint_every > 0 && progress.step % flags.checkpoint_every == 0)
+      const bool stop = progress.step == flags.stop_after_steps;
+      if (writes &&
+          (stop || (flags.checkpoint_every > 0 && progress.step % flags.checkpoint_every == 0)))
         save_training_checkpoint(checkpoint, model, optimizer, schedule, order, progress);
+      if (stop) {
+        bar.finish();
+        fmt::print("stopped after step {} (--stop-after-steps): --resume continues from {}\n",
+                   progress.step, checkpoint.string());
+        return;
+      }
     }
     bar.finish();
     const Evaluation on_dev = evaluate(model, examples.whole, examples.labels, examples.dev);
@@ -410,11 +475,13 @@ void train_and_report(Flags flags) {
         epoch, progress.curves.train_loss.back(), progress.curves.train_accuracy.back(),
         on_dev.loss, progress.curves.dev_accuracy.back(), report::f1(on_dev.confusion),
         progress.curves.dev_subject_f1.back(), seconds, improved ? "  *" : "");
+    order.seek({epoch, 0});
+    if (!writes) continue;
     if (improved)
       text::save_finite_model(model, out / "model.safetensors");  // before the checkpoint
-    order.seek({epoch, 0});
     save_training_checkpoint(checkpoint, model, optimizer, schedule, order, progress);
   }
+  if (!writes) return;  // the evaluation and the report are rank 0's
   text::save_finite_model(model, out / "final_weights.safetensors");
   if (flags.skip_nonfinite)
     fmt::print("skipped {} steps with a non-finite loss or gradient\n", progress.skipped_steps);
@@ -453,8 +520,8 @@ void train_and_report(Flags flags) {
       hard.fp, hard.total(), hard_ham_json(hard)["fpr"].get<double>(), hard_subject.fp,
       hard_ham_json(hard_subject)["fpr"].get<double>());
   fmt::print(
-      "calibration: temperature {:.3f} (fitted on dev, both views); test ECE {:.4f} -> "
-      "{:.4f}; threshold {} ({})\n",
+      "calibration: temperature {:.3f} (fitted on dev, both views); "
+      "test ECE {:.4f} -> {:.4f}; threshold {} ({})\n",
       calibration.temperature, ece_before, ece_after, calibration.threshold,
       calibration.threshold == 0.5 ? "no other beat 0.5 on dev F0.5" : "beat 0.5 on dev F0.5");
 
@@ -487,8 +554,8 @@ void train_and_report(Flags flags) {
   write_file_atomically(out / "metrics.json", metrics.dump(2));
   fmt::print(
       "\nwrote {}: model.safetensors (best), final_weights.safetensors (last), "
-      "checkpoint.safetensors, vocabulary.json, config.json, calibration.json, metrics.json, "
-      "curves.svg\n",
+      "checkpoint.safetensors, vocabulary.json, config.json, "
+      "calibration.json, metrics.json, curves.svg\n",
       out.string());
 }
 
@@ -538,12 +605,19 @@ int main(int argc, char** argv) {
                  "the corpus: <group>/<id>.txt folders (scripts/fetch_data.sh)");
   app.add_option("--out", flags.out, "run directory for the model, metrics and pictures");
   app.add_option("--limit-train", flags.limit_train,
-                 "train on N train messages only, evenly spaced through the split (0: all), for "
-                 "quick trials")
+                 "train on N train messages only, evenly spaced through the split (0: all), "
+                 "for quick trials")
       ->check(text::non_negative());
   app.add_option("--checkpoint-every", flags.checkpoint_every,
                  "also write <out>/checkpoint.safetensors every N steps (0: after epochs only)")
       ->check(text::non_negative());
+  app.add_option("--stop-after-steps", flags.stop_after_steps,
+                 "stop once this many steps are done in all (with a checkpoint), to continue "
+                 "later with --resume, e.g. on another number of processes (0: train to the end)")
+      ->check(text::non_negative());
+  app.add_flag("--distributed", flags.distributed,
+               "data-parallel training over MPI: launch with mpirun -np N; each process takes "
+               "its share of every batch (--batch-size stays the global batch)");
   app.add_flag(
       "--resume", flags.resume,
       "continue from <out>/checkpoint.safetensors (if there is one) with the same settings: "
@@ -558,14 +632,29 @@ int main(int argc, char** argv) {
   app.add_option("--check-checkpoint", flags.check_checkpoint,
                  "load this checkpoint, say where it stands and exit (0 if it loads)");
   CLI11_PARSE(app, argc, argv);
+  std::optional<distributed::ProcessGroup> group;
   try {
+    if (flags.distributed) {
+      group.emplace();
+      // The ranks on one machine share its cores, unless --threads says otherwise.
+      if (app.count("--threads") == 0)
+        flags.threads = std::max(
+            1, static_cast<int>(std::thread::hardware_concurrency()) / group->local_size());
+      if (!group->is_root() && std::freopen("/dev/null", "w", stdout) == nullptr)
+        fail("cannot quiet rank {}'s output", group->rank());
+    }
     if (!flags.check_checkpoint.empty())
       check_checkpoint(flags.check_checkpoint);
     else
-      train_and_report(flags);
+      train_and_report(flags, group ? &*group : nullptr);
     return 0;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "train_classifier: {}\n", e.what());
-    return 1;
+    if (!group) {
+      fmt::print(stderr, "train_classifier: {}\n", e.what());
+      return 1;
+    }
+    // One rank's error ends every rank's run, rather than leaving them to wait for it.
+    fmt::print(stderr, "train_classifier: {}: {}\n", group->describe(), e.what());
+    group->abort(1);
   }
 }
