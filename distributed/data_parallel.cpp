@@ -85,6 +85,7 @@ DistributedDataParallel::DistributedDataParallel(nn::Module& module, const Proce
 
   // 3. Buckets, in the reverse order of the parameters, each of one dtype.
   const double cap_bytes = options.bucket_cap_mb * 1024 * 1024;
+  const double first_cap_bytes = std::min(options.bucket_cap_mb, kFirstBucketCapMb) * 1024 * 1024;
   auto parameters = module.named_parameters();
   std::reverse(parameters.begin(), parameters.end());
   double bucket_bytes = 0;
@@ -94,7 +95,7 @@ DistributedDataParallel::DistributedDataParallel(nn::Module& module, const Proce
                                              static_cast<int64_t>(element_size(parameter.dtype())));
     const bool fits = !buckets_.empty() &&
                       buckets_.back().slots.front().parameter.dtype() == parameter.dtype() &&
-                      bucket_bytes + bytes <= cap_bytes;
+                      bucket_bytes + bytes <= (buckets_.size() == 1 ? first_cap_bytes : cap_bytes);
     if (!fits) {
       buckets_.emplace_back();
       bucket_bytes = 0;
@@ -125,6 +126,7 @@ DistributedDataParallel::~DistributedDataParallel() {
 void DistributedDataParallel::on_gradient_ready(std::size_t b, std::size_t s,
                                                 const Tensor& parameter) {
   if (!sync_) return;
+  const auto started = std::chrono::steady_clock::now();
   Bucket& bucket = buckets_[b];
   Slot& slot = bucket.slots[s];
   if (slot.ready)
@@ -145,6 +147,8 @@ void DistributedDataParallel::on_gradient_ready(std::size_t b, std::size_t s,
   slot.ready = true;
   ++bucket.ready;
   start_full_buckets();
+  hook_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
 void DistributedDataParallel::start_full_buckets() {
@@ -168,6 +172,9 @@ void DistributedDataParallel::synchronize() {
   const auto started = std::chrono::steady_clock::now();
   stats_.buckets = bucket_count();
   stats_.started_in_backward = static_cast<int64_t>(next_to_start_);
+  stats_.done_in_backward = 0;
+  for (std::size_t b = 0; b < next_to_start_; ++b)
+    stats_.done_in_backward += buckets_[b].work.test() ? 1 : 0;
   // The buckets not full: the slots without a gradient on this rank add zeros, flagged 0.
   for (std::size_t b = next_to_start_; b < buckets_.size(); ++b) {
     Bucket& bucket = buckets_[b];
@@ -210,6 +217,8 @@ void DistributedDataParallel::synchronize() {
   next_to_start_ = 0;
   stats_.wait_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  stats_.hook_seconds = hook_seconds_;
+  hook_seconds_ = 0;
 }
 
 void DistributedDataParallel::step(optim::Optimizer& optimizer) {

@@ -17,8 +17,9 @@
 // dtypes), else every rank fails with an Error naming the first difference, and then broadcasts
 // rank 0's values.
 //
-// Buckets. The gradients are gathered into flat buckets of about `bucket_cap_mb` each, filled in
-// the reverse order of model.parameters() (about the order in which backward() finishes them).
+// Buckets. The gradients are gathered into flat buckets of about `bucket_cap_mb` each (the first
+// of at most 1 MiB, as PyTorch's, so that communication starts early), filled in the reverse
+// order of model.parameters() (about the order in which backward() finishes them).
 // A hook on each parameter (Tensor::register_post_accumulate_grad_hook) copies its gradient into
 // its bucket as soon as the tape has finished it; when a bucket is full its all-reduce starts,
 // while backward() goes on with the layers below. Buckets start in their order on every rank
@@ -53,12 +54,15 @@ namespace tapegrad::distributed {
 struct DataParallelOptions {
   double bucket_cap_mb = 25;  // PyTorch's bucket_cap_mb (MiB of gradients per bucket)
 };
+inline constexpr double kFirstBucketCapMb = 1;  // PyTorch's _DEFAULT_FIRST_BUCKET_BYTES
 
 // What the last synchronize() did, for benchmarks and curious users.
 struct SynchronizeStats {
   int64_t buckets = 0;
   int64_t started_in_backward = 0;  // buckets whose all-reduce started before synchronize()
-  double wait_seconds = 0;          // synchronize()'s time, mostly waiting for all-reduces
+  int64_t done_in_backward = 0;     // of those, the ones complete when synchronize() began
+  double hook_seconds = 0;  // in the gradient hooks during backward(): copies, starts, polls
+  double wait_seconds = 0;  // synchronize()'s time, mostly waiting for all-reduces
 };
 
 class DistributedDataParallel {
@@ -119,7 +123,8 @@ class DistributedDataParallel {
   std::vector<Bucket> buckets_;
   std::size_t next_to_start_ = 0;
   std::vector<Tensor::HookHandle> hooks_;
-  bool sync_ = true;  // false under no_sync()
+  bool sync_ = true;         // false under no_sync()
+  double hook_seconds_ = 0;  // this step's, so far
   SynchronizeStats stats_;
 };
 

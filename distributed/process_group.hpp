@@ -5,8 +5,13 @@
 // Launch with mpirun; each process makes one ProcessGroup, which initialises MPI (and finalises
 // it when destroyed, if it initialised it):
 //   mpirun -np 2 build/release/examples/train_classifier --distributed ...
-// Only the thread that made the group may call it (MPI_THREAD_FUNNELED): backward() runs the
-// gradient hooks on the thread that called it, so a training loop on one thread is right.
+// Only the thread that made the group may call it: backward() runs the gradient hooks on the
+// thread that called it, so a training loop on one thread is right.
+//
+// Progress. MPI moves a non-blocking call on only inside MPI calls. So that an all-reduce started
+// during backward() goes on while backward() computes, a progress thread of the group calls into
+// MPI (MPI_Iprobe) every `progress_interval` while a call is in flight, and sleeps otherwise; the
+// group's MPI calls take turns under a mutex (MPI_THREAD_SERIALIZED).
 //
 // No call waits forever. Every wait polls its request until it completes or `timeout` passes;
 // then an Error names this rank, the call and the shapes, and says that another rank has likely
@@ -17,9 +22,12 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "autograd/tensor.hpp"
@@ -31,6 +39,9 @@ enum class ReduceOp { Sum, Average };  // torch.distributed's ReduceOp.SUM and R
 struct ProcessGroupOptions {
   // How long one collective call may wait for the others (PyTorch's default is 30 minutes too).
   std::chrono::milliseconds timeout = std::chrono::minutes(30);
+  // How often the progress thread drives calls in flight; zero: no progress thread (a call then
+  // moves on only when this rank tests or waits for it).
+  std::chrono::microseconds progress_interval = std::chrono::microseconds(100);
 };
 
 class ProcessGroup;
@@ -101,13 +112,23 @@ class ProcessGroup {
   // Polls `request` until it completes or the timeout passes.
   void wait(MPI_Request& request, std::string_view call) const;
   bool test(MPI_Request& request, std::string_view call) const;
+  void started() const;   // a non-blocking call is in flight: the progress thread drives it
+  void finished() const;  // one has completed
+  void drive_progress();  // the progress thread's loop
 
   ProcessGroupOptions options_;
   MPI_Comm communicator_ = MPI_COMM_NULL;  // a duplicate of MPI_COMM_WORLD
   int rank_ = 0;
   int size_ = 1;
   int local_size_ = 1;
-  bool finalize_ = false;  // this group initialised MPI
+  bool finalize_ = false;                           // this group initialised MPI
+  MPI_Comm progress_communicator_ = MPI_COMM_NULL;  // probed by the progress thread
+  mutable std::mutex mpi_;                          // one MPI call at a time
+  mutable std::mutex progress_mutex_;               // guards in_flight_, stop_
+  mutable std::condition_variable progress_wakeup_;
+  mutable int in_flight_ = 0;
+  bool stop_ = false;
+  std::thread progress_thread_;
 };
 
 }  // namespace tapegrad::distributed
