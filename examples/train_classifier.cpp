@@ -153,29 +153,30 @@ double mean_loss(const text::EpochTotals& totals) {
   return totals.loss_sum / static_cast<double>(std::max<int64_t>(1, totals.seen));
 }
 
-// The short views of the mails `indices` for one step, in one batch: each subject (where there is
-// one) with weight --subject-weight, and a body span (where there is a body) with weight
-// --span-weight, drawn from a stream fixed by the seed, the step and the mail (so a resumed run,
-// and a distributed one whatever rank takes the mail, draws the same spans). Their loss is
-// Σ weight · cross-entropy / (mails in the step): each view adds its weight times a mean over
-// the step's mails. Nothing when both weights are 0.
+// The short views of the step's mails [begin, end) of `indices` (this rank's shard; all of them
+// in one process), in one batch: each subject (where there is one) with weight
+// --subject-weight, and a body span (where there is a body) with weight --span-weight, drawn
+// from a stream fixed by the seed and the step, mail after mail of the whole step (so a resumed
+// run draws the same spans, and a rank those one process would draw for its mails). Their loss
+// is Σ weight · cross-entropy / (mails in the shard): each view adds its weight times a mean over
+// the shard's mails. Nothing when both weights are 0.
 std::optional<Tensor> short_views_loss(const Flags& flags, const Examples& examples,
-                                       const std::vector<int64_t>& indices, int64_t step,
-                                       text::SpamClassifier& model) {
+                                       const std::vector<int64_t>& indices, int64_t begin,
+                                       int64_t end, int64_t step, text::SpamClassifier& model) {
+  Generator spans(flags.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(step)));
   std::vector<std::vector<int64_t>> views;
   std::vector<int> labels;
   std::vector<double> weights;
-  for (const int64_t index : indices) {
-    const auto i = static_cast<std::size_t>(index);
+  for (int64_t k = 0; k < static_cast<int64_t>(indices.size()); ++k) {
+    const auto i = static_cast<std::size_t>(indices[static_cast<std::size_t>(k)]);
+    const bool mine = k >= begin && k < end;
     const auto add = [&](std::vector<int64_t> view, double weight) {
-      if (weight == 0 || view.empty()) return;
+      if (!mine || weight == 0 || view.empty()) return;
       views.push_back(std::move(view));
       labels.push_back(examples.labels[i]);
       weights.push_back(weight);
     };
     add(examples.subject[i], flags.subject_weight);
-    Generator spans(flags.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(step)) ^
-                    (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1)));
     add(text::body_span_view(examples.mails[i], flags.span, spans), flags.span_weight);
   }
   if (views.empty()) return std::nullopt;
@@ -186,7 +187,7 @@ std::optional<Tensor> short_views_loss(const Flags& flags, const Examples& examp
                                         {.reduction = Reduction::None});
   const Tensor weight =
       from_vector(weights, {static_cast<int64_t>(weights.size())}, {.dtype = per_view.dtype()});
-  return sum(per_view * weight) / static_cast<double>(indices.size());
+  return sum(per_view * weight) / static_cast<double>(end - begin);
 }
 
 // One step on the mails `indices` (of the train split): forward of their whole views and short
@@ -204,30 +205,28 @@ void train_step(const Flags& flags, const Examples& examples, const std::vector<
                 optim::LRScheduler& schedule, text::TrainingProgress& progress,
                 distributed::DistributedDataParallel* ddp) {
   ++progress.step;
-  std::vector<int64_t> mine = indices;
-  double loss_scale = 1;
+  distributed::Shard shard{.end = static_cast<int64_t>(indices.size())};  // all of it
   if (ddp) {
-    const distributed::Shard shard = distributed::shard(static_cast<int64_t>(indices.size()),
-                                                        ddp->group().rank(), ddp->group().size());
-    mine.assign(indices.begin() + shard.begin, indices.begin() + shard.end);
-    loss_scale = shard.loss_scale;
+    shard = distributed::shard(static_cast<int64_t>(indices.size()), ddp->group().rank(),
+                               ddp->group().size());
     manual_seed(flags.seed ^ (0x94D049BB133111EBull * static_cast<uint64_t>(progress.step)) ^
                 (0xBF58476D1CE4E5B9ull * static_cast<uint64_t>(ddp->group().rank() + 1)));
   }
   // The step's loss, the whole views' loss times their count, the correct calls, the count.
   std::vector<double> totals(4, 0.0);
   optimizer.zero_grad();
-  if (!mine.empty()) {
+  if (shard.size() > 0) {
+    const std::vector<int64_t> mine(indices.begin() + shard.begin, indices.begin() + shard.end);
     const text::Batch batch = text::make_batch(examples.whole, examples.labels, mine);
     const Tensor logits = model.forward(batch.ids, batch.mask);
     const Tensor whole_loss = cross_entropy(logits, batch.labels);
     Tensor loss = whole_loss;
-    if (const std::optional<Tensor> short_loss =
-            short_views_loss(flags, examples, mine, progress.step, model))
+    if (const std::optional<Tensor> short_loss = short_views_loss(
+            flags, examples, indices, shard.begin, shard.end, progress.step, model))
       loss = loss + *short_loss;
     if (progress.step == flags.inject_nan_at_step)
       loss = loss * std::numeric_limits<double>::quiet_NaN();
-    if (ddp) loss = loss * loss_scale;
+    if (ddp) loss = loss * shard.loss_scale;
     loss.backward();
     const auto n = static_cast<double>(batch.labels.numel());
     totals = {loss.item(), whole_loss.item() * n,
