@@ -1,6 +1,9 @@
 // Makes a trained classifier (a run of train_classifier) smaller and faster, and says what it
-// costs: its attention heads pruned by importance (Michel, Levy & Neubig 2019: I_h = Σ |∂L/∂ξ_h|
-// over the dev split, normalised per layer; nn/head_importance.hpp), 0, 25, 50 and 75% of them,
+// costs: its attention heads pruned by importance, 0, 25, 50 and 75% of them, one at a time,
+// each time the least important of those left, by two measures of importance on the dev split:
+//   importance  Michel, Levy & Neubig 2019: I_h = Σ |∂L/∂ξ_h|, normalised per layer
+//               (nn/head_importance.hpp): the first-order estimate of what losing a head costs
+//   ablation    ΔL_h = L(ξ_h = 0) − L: what losing it costs, measured (one dev pass a head)
 // against the same numbers of heads chosen at random; then the whole model in int8
 // (nn::quantize_dynamic). No retraining. Each row: heads kept, test F1 (whole mails, the run's
 // calibrated threshold) and test loss, parameters, bytes of weights, and the time of one pass
@@ -37,8 +40,9 @@ struct Flags {
   uint64_t seed = 0;  // of the random choice of heads
   int threads = 0;    // 0: the default (set_num_threads)
   bool json = false;
-  std::string out_dir;   // where to write a pruned run; empty: nowhere
-  int out_percent = 50;  // of the heads, pruned by importance, in that run
+  std::string out_dir;                     // where to write a pruned run; empty: nowhere
+  int out_percent = 50;                    // of the heads, pruned by importance, in that run
+  std::string out_criterion = "ablation";  // the importance that run is pruned by
 };
 
 // The dev and test messages encoded as the run's model reads them (whole mails).
@@ -90,18 +94,39 @@ std::vector<Head> importance_on_dev(text::TrainedSpamModel& trained, const Split
   return heads;
 }
 
+// Every head of the model with the rise of the dev loss when it alone is switched off (its gate
+// ξ_h = 0: the outputs of the model without it).
+std::vector<Head> ablation_on_dev(text::TrainedSpamModel& trained, const Splits& splits) {
+  text::SpamClassifier& model = *trained.model;
+  const double loss = text::evaluate(model, splits.views, splits.labels, splits.dev).loss;
+  std::vector<Head> heads;
+  for (int64_t layer = 0; layer < trained.config.layers; ++layer) {
+    nn::MultiHeadAttention& attention = model.encoder.layers[layer].self_attn;
+    for (int64_t h = 0; h < attention.num_heads; ++h) {
+      attention.head_gate = ones({attention.num_heads});
+      attention.head_gate.data<float>()[h] = 0;
+      heads.push_back(
+          {layer, h, text::evaluate(model, splits.views, splits.labels, splits.dev).loss - loss});
+    }
+    attention.head_gate = Tensor();
+  }
+  return heads;
+}
+
+using Importance = std::vector<Head> (*)(text::TrainedSpamModel&, const Splits&);
+
 // The run, loaded again, with `count` heads pruned one at a time, each time the least important
-// of those left (importance measured again on the pruned model, as Hugging Face's bertology
+// of those left by `importance` (measured again on the pruned model, as Hugging Face's bertology
 // script prunes): after a head goes, the others' importance changes. Its config lists the heads
 // by their ids in the whole model.
 text::TrainedSpamModel prune_by_importance(const std::string& run_dir, const Splits& splits,
-                                           int64_t count) {
+                                           int64_t count, Importance importance) {
   text::TrainedSpamModel pruned = text::load_trained_spam_model(run_dir);
   std::vector<std::vector<int64_t>> original_ids(static_cast<std::size_t>(pruned.config.layers));
   for (std::vector<int64_t>& ids : original_ids)
     for (int64_t h = 0; h < pruned.config.heads; ++h) ids.push_back(h);
   for (int64_t step = 0; step < count; ++step) {
-    std::vector<Head> heads = importance_on_dev(pruned, splits);
+    std::vector<Head> heads = importance(pruned, splits);
     std::stable_sort(heads.begin(), heads.end(),
                      [](const Head& a, const Head& b) { return a.importance < b.importance; });
     const auto least = std::ranges::find_if(heads, [&](const Head& head) {
@@ -133,7 +158,7 @@ std::map<int64_t, std::vector<int64_t>> heads_to_prune(const std::vector<Head>& 
 }
 
 struct Row {
-  std::string model;  // "float32", "importance", "random", "int8"
+  std::string model;  // "float32", "importance", "ablation", "random", "int8"
   double pruned_percent = 0;
   int64_t heads_kept = 0;
   double test_f1 = 0;
@@ -194,8 +219,8 @@ void write_pruned_run(const Flags& flags, const text::TrainedSpamModel& pruned) 
   for (const char* file : {"vocabulary.json", "calibration.json"})
     std::filesystem::copy_file(from / file, to / file,
                                std::filesystem::copy_options::overwrite_existing);
-  fmt::print(stderr, "wrote {}: {}% of the heads pruned by importance\n", to.string(),
-             flags.out_percent);
+  fmt::print(stderr, "wrote {}: {}% of the heads pruned by {}\n", to.string(), flags.out_percent,
+             flags.out_criterion);
 }
 
 void prune_and_report(const Flags& flags) {
@@ -233,16 +258,22 @@ void prune_and_report(const Flags& flags) {
   for (const int percent : {0, 25, 50, 75}) {
     const int64_t count = total_heads * percent / 100;
     rows.push_back(measure(percent == 0 ? "float32" : "importance", percent,
-                           prune_by_importance(flags.run_dir, splits, count), splits));
-    if (percent > 0)
-      rows.push_back(measure("random", percent, pruned_at_random(at_random, percent), splits));
+                           prune_by_importance(flags.run_dir, splits, count, importance_on_dev),
+                           splits));
+    if (percent == 0) continue;
+    rows.push_back(measure("ablation", percent,
+                           prune_by_importance(flags.run_dir, splits, count, ablation_on_dev),
+                           splits));
+    rows.push_back(measure("random", percent, pruned_at_random(at_random, percent), splits));
   }
   text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
   nn::quantize_dynamic(*int8.model);
   rows.push_back(measure("int8", 0, std::move(int8), splits));
   if (!flags.out_dir.empty())
-    write_pruned_run(
-        flags, prune_by_importance(flags.run_dir, splits, total_heads * flags.out_percent / 100));
+    write_pruned_run(flags,
+                     prune_by_importance(
+                         flags.run_dir, splits, total_heads * flags.out_percent / 100,
+                         flags.out_criterion == "ablation" ? ablation_on_dev : importance_on_dev));
 
   nlohmann::json json = {{"run", flags.run_dir},
                          {"threads", num_threads()},
@@ -254,7 +285,7 @@ void prune_and_report(const Flags& flags) {
   for (const Row& row : rows) json["rows"].push_back(to_json(row));
 
   std::vector<report::Curve> curves;
-  for (const std::string name : {"importance", "random"}) {
+  for (const std::string name : {"importance", "ablation", "random"}) {
     report::Curve curve{.name = "pruned by " + name, .values = {}, .x = {}, .panel = "test F1"};
     for (const Row& row : rows)
       if (row.model == name || row.model == "float32") {
@@ -307,6 +338,10 @@ int main(int argc, char** argv) {
                  "also write the model pruned by importance as a run directory here");
   app.add_option("--out-percent", flags.out_percent, "% of the heads pruned in the --out run")
       ->check(text::in_range(0, 99));
+  app.add_option("--out-criterion", flags.out_criterion,
+                 "the importance the --out run is pruned by: "
+                 "ablation (the dev loss without each head) or importance (head-gate gradients)")
+      ->check(CLI::IsMember({"ablation", "importance"}));
   if (const std::optional<int> exit_code =
           text::parse_command_line(app, argc, argv, "prune_classifier"))
     return *exit_code;
