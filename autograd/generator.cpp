@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include <utility>
 
 #include "autograd/error.hpp"
 
@@ -57,5 +58,10 @@ Generator& default_generator() {
 }
 
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+
+void shuffle(std::vector<int64_t>& items, Generator& generator) {
+  for (uint64_t i = items.size() - 1; i > 0 && i < items.size(); --i)
+    std::swap(items[i], items[generator.below(i + 1)]);
+}
 
 }  // namespace tapegrad

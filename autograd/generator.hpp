@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace tapegrad {
 
@@ -31,6 +32,10 @@ class Generator {
   bool has_spare_normal_ = false;
   double spare_normal_ = 0.0;
 };
+
+// Fisher-Yates: item i swaps with one drawn uniformly from [0, i], from the last item down (the
+// same order on every standard library, unlike std::shuffle).
+void shuffle(std::vector<int64_t>& items, Generator& generator);
 
 // The generator used when an op is given none (per thread, seeded 0 until manual_seed).
 Generator& default_generator();

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <sstream>
 
 #include "autograd/factories.hpp"
@@ -135,15 +134,11 @@ void DistributedDataParallel::on_gradient_ready(std::size_t b, std::size_t s,
         "synchronize() after each backward() (gradients are not accumulated over several)",
         kName, group_.describe(), slot.name);
   const Tensor grad = parameter.grad().contiguous();
-  const auto flags = bucket.buffer.numel() - static_cast<int64_t>(bucket.slots.size());
-  const auto count = static_cast<std::size_t>(grad.numel());
-  if (grad.dtype() == kFloat32) {
-    std::memcpy(bucket.buffer.data<float>() + slot.offset, grad.data<float>(), count * 4);
-    bucket.buffer.data<float>()[flags + static_cast<int64_t>(s)] = 1;
-  } else {
-    std::memcpy(bucket.buffer.data<double>() + slot.offset, grad.data<double>(), count * 8);
-    bucket.buffer.data<double>()[flags + static_cast<int64_t>(s)] = 1;
-  }
+  const int64_t flag = bucket.buffer.numel() - static_cast<int64_t>(bucket.slots.size() - s);
+  dispatch_floating(grad.dtype(), kName, [&]<class T>() {
+    std::copy_n(grad.data<T>(), grad.numel(), bucket.buffer.data<T>() + slot.offset);
+    bucket.buffer.data<T>()[flag] = 1;
+  });
   slot.ready = true;
   ++bucket.ready;
   start_full_buckets();
@@ -179,18 +174,15 @@ void DistributedDataParallel::synchronize() {
   for (std::size_t b = next_to_start_; b < buckets_.size(); ++b) {
     Bucket& bucket = buckets_[b];
     const auto flags = bucket.buffer.numel() - static_cast<int64_t>(bucket.slots.size());
-    for (std::size_t s = 0; s < bucket.slots.size(); ++s) {
-      const Slot& slot = bucket.slots[s];
-      if (slot.ready) continue;
-      const int64_t flag = flags + static_cast<int64_t>(s);
-      if (bucket.buffer.dtype() == kFloat32) {
-        std::fill_n(bucket.buffer.data<float>() + slot.offset, slot.parameter.numel(), 0.0f);
-        bucket.buffer.data<float>()[flag] = 0;
-      } else {
-        std::fill_n(bucket.buffer.data<double>() + slot.offset, slot.parameter.numel(), 0.0);
-        bucket.buffer.data<double>()[flag] = 0;
+    dispatch_floating(bucket.buffer.dtype(), kName, [&]<class T>() {
+      T* values = bucket.buffer.data<T>();
+      for (std::size_t s = 0; s < bucket.slots.size(); ++s) {
+        const Slot& slot = bucket.slots[s];
+        if (slot.ready) continue;
+        std::fill_n(values + slot.offset, slot.parameter.numel(), T{0});
+        values[flags + static_cast<int64_t>(s)] = 0;
       }
-    }
+    });
     start(bucket);
   }
   next_to_start_ = buckets_.size();
@@ -198,20 +190,15 @@ void DistributedDataParallel::synchronize() {
   for (Bucket& bucket : buckets_) {
     bucket.work.wait();
     const auto flags = bucket.buffer.numel() - static_cast<int64_t>(bucket.slots.size());
-    for (std::size_t s = 0; s < bucket.slots.size(); ++s) {
-      Slot& slot = bucket.slots[s];
-      const int64_t flag = flags + static_cast<int64_t>(s);
-      if (bucket.buffer.dtype() == kFloat32) {
-        const float* sum = bucket.buffer.data<float>();
-        if (sum[flag] > 0)
-          write_average(slot.parameter, sum + slot.offset, static_cast<float>(group_.size()));
-      } else {
-        const double* sum = bucket.buffer.data<double>();
-        if (sum[flag] > 0)
-          write_average(slot.parameter, sum + slot.offset, static_cast<double>(group_.size()));
+    dispatch_floating(bucket.buffer.dtype(), kName, [&]<class T>() {
+      const T* sum = bucket.buffer.data<T>();
+      for (std::size_t s = 0; s < bucket.slots.size(); ++s) {
+        Slot& slot = bucket.slots[s];
+        if (sum[flags + static_cast<int64_t>(s)] > 0)
+          write_average(slot.parameter, sum + slot.offset, static_cast<T>(group_.size()));
+        slot.ready = false;
       }
-      slot.ready = false;
-    }
+    });
     bucket.ready = 0;
   }
   next_to_start_ = 0;

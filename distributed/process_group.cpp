@@ -29,13 +29,6 @@ void* first_byte(const Tensor& tensor) {
          tensor.storage_offset() * static_cast<int64_t>(element_size(tensor.dtype()));
 }
 
-template <class T>
-void divide(const Tensor& tensor, double divisor) {
-  T* values = tensor.data<T>();
-  const auto d = static_cast<T>(divisor);
-  for (int64_t i = 0; i < tensor.numel(); ++i) values[i] /= d;
-}
-
 // "all_reduce of float32 [4, 3]".
 std::string describe_call(std::string_view call, const Tensor& tensor) {
   return fmt::format("{} of {} {}", call, dtype_name(tensor.dtype()), tensor.shape());
@@ -288,10 +281,11 @@ void Work::finish() {
   request_ = MPI_REQUEST_NULL;
   group_->finished();
   if (op_ != ReduceOp::Average) return;
-  if (tensor_.dtype() == kFloat32)
-    divide<float>(tensor_, group_->size());
-  else
-    divide<double>(tensor_, group_->size());
+  dispatch_floating(tensor_.dtype(), "distributed.all_reduce", [&]<class T>() {
+    T* values = tensor_.data<T>();
+    const auto size = static_cast<T>(group_->size());
+    for (int64_t i = 0; i < tensor_.numel(); ++i) values[i] /= size;
+  });
 }
 
 }  // namespace tapegrad::distributed

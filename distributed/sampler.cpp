@@ -37,13 +37,11 @@ DistributedSampler::DistributedSampler(int64_t dataset_size, int64_t batch_size,
   shard(batch_size, rank, world_size);  // checks the rank
 }
 
-// Fisher-Yates with the project's Generator, so the order is the same on every standard library.
 std::vector<int64_t> DistributedSampler::permutation(int64_t epoch) const {
   std::vector<int64_t> order(static_cast<std::size_t>(dataset_size_));
   std::iota(order.begin(), order.end(), int64_t{0});
   Generator generator(seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch + 1)));
-  for (std::size_t i = order.size() - 1; i > 0; --i)
-    std::swap(order[i], order[generator.below(i + 1)]);
+  shuffle(order, generator);
   return order;
 }
 

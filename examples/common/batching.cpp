@@ -9,15 +9,6 @@
 #include "examples/common/vocabulary.hpp"
 
 namespace tapegrad::text {
-namespace {
-
-// Fisher-Yates: item i swaps with one drawn uniformly from [0, i].
-void shuffle(std::vector<int64_t>& items, Generator& generator) {
-  for (uint64_t i = items.size() - 1; i > 0 && i < items.size(); --i)
-    std::swap(items[i], items[generator.below(i + 1)]);
-}
-
-}  // namespace
 
 Batch make_batch(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int>& labels,
                  std::span<const int64_t> indices) {
