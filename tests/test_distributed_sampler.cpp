@@ -58,6 +58,8 @@ TEST_CASE("distributed sampler: the same global batches on 1, 2 and 3 ranks") {
   CHECK(sampler.permutation(1) == DistributedSampler(examples, batch, 11, 1, 2).permutation(1));
   CHECK(sampler.batch(0, 5).indices.size() == 3);  // 23 = 5 · 4 + 3
   CHECK_THROWS_WITH(sampler.batch(0, 6), doctest::Contains("step 6 is not in [0, 6)"));
+  CHECK_THROWS_WITH(DistributedSampler(0, 4, 11, 0, 1),
+                    doctest::Contains("0 examples in batches of 4: both must be at least 1"));
 }
 
 }  // namespace

@@ -71,6 +71,15 @@ TEST_CASE("distributed: tensors a collective call cannot take are refused with t
                     doctest::Contains("Average of an int64 tensor"));
 }
 
+TEST_CASE("distributed: a root that is no rank and a bucket size of zero are refused") {
+  Tensor x = zeros({2});
+  CHECK_THROWS_WITH(group().broadcast(x, 2),
+                    doctest::Contains("root 2 is not a rank of 2 processes"));
+  nn::Linear layer(2, 1);
+  CHECK_THROWS_WITH(distributed::DistributedDataParallel(layer, group(), {.bucket_cap_mb = 0}),
+                    doctest::Contains("bucket_cap_mb is 0; it must be positive"));
+}
+
 // 2 ranks on 16 examples each against 1 process on the 32: the same losses, step after step.
 TEST_CASE("distributed: 2 ranks x batch 16 follow 1 rank x batch 32 for 20 steps") {
   const TokenData data = tiny_data(20 * 32, 10, 5);
