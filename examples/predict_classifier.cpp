@@ -31,7 +31,7 @@ struct Flags {
 void write_attention(text::TrainedSpamModel& trained, const std::string& text,
                      const std::string& path) {
   NoGradGuard no_grad;
-  const std::vector<std::vector<int64_t>> ids = {
+  const std::vector<text::ModelInput> ids = {
       text::encode_message(trained.vocabulary, trained.config, "", text)};
   const int64_t first = 0;
   const text::Batch batch = text::make_batch(ids, {0}, {&first, 1});
@@ -45,10 +45,6 @@ void write_attention(text::TrainedSpamModel& trained, const std::string& text,
 }
 
 void predict(const Flags& flags) {
-  if (flags.int8 && flags.explain > 0)
-    fail(
-        "--explain takes gradients through the float model; "
-        "int8 layers have none: drop --int8 or --explain");
   text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
   if (flags.int8) nn::quantize_dynamic(*trained.model);
   std::vector<std::string> texts = flags.texts;
@@ -73,9 +69,10 @@ int main(int argc, char** argv) {
                  "calibration.json)");
   app.add_flag("--json", flags.json,
                "one JSON object a line: {\"text\", \"label\", \"p_spam\"} (and \"reasons\")");
-  app.add_flag("--explain{5}", flags.explain,
-               "list the words that weigh most toward the label (gradient x input): 5, or N "
-               "with --explain=N")
+  app.add_flag(
+         "--explain{5}", flags.explain,
+         "list the words that weigh most toward the label (the margin lost without each): 5, or N "
+         "with --explain=N")
       ->check(text::in_range(1, 100));
   app.add_flag("--int8", flags.int8,
                "run the Linear layers in int8 (weights per channel, activations per row)");

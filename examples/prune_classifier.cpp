@@ -47,7 +47,7 @@ struct Flags {
 
 // The dev and test messages encoded as the run's model reads them (whole mails).
 struct Splits {
-  std::vector<std::vector<int64_t>> views;
+  std::vector<text::ModelInput> views;
   std::vector<int> labels;
   std::vector<int64_t> dev, test;
 };
@@ -83,7 +83,7 @@ std::vector<Head> importance_on_dev(text::TrainedSpamModel& trained, const Split
             splits.dev.data() + first,
             std::min<std::size_t>(batch_size, splits.dev.size() - first));
         const text::Batch batch = text::make_batch(splits.views, splits.labels, chunk);
-        return cross_entropy(model.forward(batch.ids, batch.mask), batch.labels);
+        return cross_entropy(model.forward(batch.ids, batch.mask, batch.ngrams), batch.labels);
       });
   std::vector<Head> heads;
   for (std::size_t layer = 0; layer < per_layer.size(); ++layer) {

@@ -1,5 +1,6 @@
 // A tiny spam classifier for tests of the main example's pieces: one layer of width 16 over
-// sentences of up to 8 tokens, trained in well under a second.
+// sentences of up to 8 tokens, trained in well under a second; the Transformer alone (no bag of
+// n-grams: what it learns is the tokens').
 #pragma once
 
 #include <vector>
@@ -18,17 +19,21 @@ inline text::SpamModelConfig tiny_spam_config(int64_t vocab_size) {
           .ffn = 32,
           .max_len = 8,
           .body_words = 8,
-          .dropout = 0.0};
+          .dropout = 0.0,
+          .ngram_buckets = 0};
 }
 
 // `epochs` passes of AdamW (lr 1e-2) over (ids, labels) in shuffled batches of 16.
 inline void train_tiny(text::SpamClassifier& model, const std::vector<std::vector<int64_t>>& ids,
                        const std::vector<int>& labels, int epochs, uint64_t seed) {
   optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
+  std::vector<text::ModelInput> inputs;
+  for (const std::vector<int64_t>& sequence : ids) inputs.push_back({sequence, {}});
   text::BatchOrder order(static_cast<int64_t>(ids.size()), 16, seed);
   for (int64_t step = 0; step < epochs * order.steps_per_epoch(); ++step) {
-    const text::Batch batch = text::make_batch(ids, labels, order.next());
-    const Tensor loss = cross_entropy(model.forward(batch.ids, batch.mask), batch.labels);
+    const text::Batch batch = text::make_batch(inputs, labels, order.next());
+    const Tensor loss =
+        cross_entropy(model.forward(batch.ids, batch.mask, batch.ngrams), batch.labels);
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();

@@ -63,8 +63,10 @@ TEST_CASE("classifier smoke: a tiny model learns separable sentences") {
   model.eval();
   std::vector<int64_t> all(held_out_ids.size());
   std::iota(all.begin(), all.end(), 0);
-  const text::Batch batch = text::make_batch(held_out_ids, held_out.labels, all);
-  const Tensor predictions = max(model.forward(batch.ids, batch.mask), 1).indices;
+  std::vector<text::ModelInput> held_out_inputs;
+  for (const std::vector<int64_t>& ids : held_out_ids) held_out_inputs.push_back({ids, {}});
+  const text::Batch batch = text::make_batch(held_out_inputs, held_out.labels, all);
+  const Tensor predictions = max(model.forward(batch.ids, batch.mask, batch.ngrams), 1).indices;
   const report::ConfusionMatrix confusion = report::confusion_matrix(predictions, batch.labels);
   INFO(report::format_confusion_matrix(confusion));
   CHECK(report::accuracy(confusion) >= 0.95);

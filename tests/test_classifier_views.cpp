@@ -33,7 +33,7 @@ TEST_CASE("views: whole is encode_message, subject is the subject, a span is a r
   const text::EncodedMail mail = text::encode_mail(
       vocabulary, text::tokenize(subject), text::tokenize_mail("", body, config.body_words));
   CHECK(text::whole_view(mail, config.max_len) ==
-        text::encode_message(vocabulary, config, subject, body));
+        text::encode_message(vocabulary, config, subject, body).ids);
   CHECK(text::whole_view(mail, 2) == std::vector<int64_t>{mail.subject[0], mail.subject[1]});
   CHECK(text::subject_view(mail, 8) == mail.subject);
   CHECK(mail.subject.size() == 3);
@@ -41,19 +41,27 @@ TEST_CASE("views: whole is encode_message, subject is the subject, a span is a r
 
   Generator generator(7);
   for (int draw = 0; draw < 50; ++draw) {
-    const std::vector<int64_t> span =
+    const text::BodySpan span =
         text::body_span_view(mail, {.min_length = 2, .max_length = 4}, generator);
-    REQUIRE(span.size() >= 2);
-    REQUIRE(span.size() <= 4);
-    const auto at = std::search(mail.body.begin(), mail.body.end(), span.begin(), span.end());
-    CHECK(at != mail.body.end());  // consecutive body ids
+    REQUIRE(span.ids.size() >= 2);
+    REQUIRE(span.ids.size() <= 4);
+    const auto at =
+        std::search(mail.body.begin(), mail.body.end(), span.ids.begin(), span.ids.end());
+    REQUIRE(at != mail.body.end());  // consecutive body ids...
+    std::string text;                // ...and their tokens, joined by spaces
+    for (auto id = at; id != at + static_cast<std::ptrdiff_t>(span.ids.size()); ++id)
+      text += (text.empty() ? "" : " ") +
+              mail.body_tokens[static_cast<std::size_t>(id - mail.body.begin())];
+    CHECK(span.text == text);
   }
   Generator again(7), other(7);
-  CHECK(text::body_span_view(mail, {}, again) == text::body_span_view(mail, {}, other));
-  const text::EncodedMail no_body{mail.subject, {}};
-  CHECK(text::body_span_view(no_body, {}, generator).empty());
-  CHECK(text::body_span_view(mail, {.min_length = 10, .max_length = 20}, generator) ==
-        mail.body);  // shorter than the span: all of it
+  CHECK(text::body_span_view(mail, {}, again).ids == text::body_span_view(mail, {}, other).ids);
+  const text::EncodedMail no_body{mail.subject, {}, {}};
+  CHECK(text::body_span_view(no_body, {}, generator).ids.empty());
+  const text::BodySpan all = text::body_span_view(mail, {.min_length = 10, .max_length = 20},
+                                                  generator);  // shorter than the span: all of it
+  CHECK(all.ids == mail.body);
+  CHECK(all.text == "meeting at noon the agenda unknownword");
   CHECK_THROWS_WITH_AS(text::body_span_view(mail, {.min_length = 3, .max_length = 2}, generator),
                        doctest::Contains("min_length <= max_length"), Error);
 }
@@ -165,6 +173,12 @@ TEST_CASE("explain: the word that decides weighs most, toward spam") {
   REQUIRE(!spam.reasons.empty());
   CHECK(spam.reasons.front().token == "zap");
   CHECK(spam.reasons.front().weight > 0);
+  // A weight is the margin with the word less the margin without it; the run's T = 2 gives
+  // margin = 2 · logit(p).
+  const auto margin = [](double p) { return 2 * std::log(p / (1 - p)); };
+  const text::SpamPrediction without = text::predict_spam(trained, "please  the report");
+  CHECK(spam.reasons.front().weight ==
+        doctest::Approx(margin(spam.p_spam) - margin(without.p_spam)).epsilon(1e-6));
   const text::SpamPrediction ham = text::predict_spam(trained, "please meet the report", 3);
   CHECK(ham.label == "ham");
   for (const text::TokenWeight& reason : ham.reasons) CHECK(reason.weight < 0);  // toward ham
@@ -210,7 +224,7 @@ TEST_CASE("predict_classifier: --json prints one object a line that parses back"
   }
 }
 
-TEST_CASE("predict_classifier: --int8 keeps the labels of the float model, --explain refuses it") {
+TEST_CASE("predict_classifier: --int8 keeps the labels of the float model, and explains them") {
   const auto predict = [&](const std::string& flags) {
     return testing::run_tool(fmt::format(
         "'{}' --run '{}' {} --json 'please zap the report' 'please meet the report' 2>&1",
@@ -226,9 +240,10 @@ TEST_CASE("predict_classifier: --int8 keeps the labels of the float model, --exp
     CHECK(as_int8["label"] == as_float["label"]);
     CHECK(std::abs(as_int8["p_spam"].get<double>() - as_float["p_spam"].get<double>()) < 0.05);
   }
-  const testing::ToolRun refused = predict("--int8 --explain");
-  CHECK(refused.exit_code == 1);
-  CHECK(refused.output.find("drop --int8 or --explain") != std::string::npos);
+  const testing::ToolRun explained = predict("--int8 --explain=1");
+  REQUIRE(explained.exit_code == 0);
+  CHECK(nlohmann::json::parse(explained.output.substr(
+            0, explained.output.find('\n')))["reasons"][0]["token"] == "zap");
 }
 
 TEST_CASE("predict_classifier: bad input is a message and exit code 1, never an abort") {

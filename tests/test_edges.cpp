@@ -27,7 +27,8 @@ text::SpamModelConfig small_config(int64_t vocab_size) {
           .ffn = 16,
           .max_len = 6,
           .body_words = 6,
-          .dropout = 0.0};
+          .dropout = 0.0,
+          .ngram_buckets = 0};
 }
 
 }  // namespace
@@ -65,7 +66,7 @@ TEST_CASE("edges: the spam model rejects a message longer than max_len, naming b
   text::SpamClassifier model(small_config(10));
   const Tensor ids = ones({1, 7}, {.dtype = kInt64});
   const Tensor mask = ones({1, 7}, {.dtype = kBool});
-  CHECK_THROWS_WITH_AS(model.forward(ids, mask), doctest::Contains("exceeds max_len 6"), Error);
+  CHECK_THROWS_WITH_AS(model.forward(ids, mask, {}), doctest::Contains("exceeds max_len 6"), Error);
 }
 
 TEST_CASE("edges: a message of unknown tokens only is classified, with finite logits") {
@@ -74,13 +75,13 @@ TEST_CASE("edges: a message of unknown tokens only is classified, with finite lo
   text::SpamClassifier model(config);
   model.eval();
   const std::vector<int64_t> ids =
-      text::encode_message(vocabulary, config, "zzz qqq", "xyzzy plugh frobnicate");
+      text::encode_message(vocabulary, config, "zzz qqq", "xyzzy plugh frobnicate").ids;
   REQUIRE(!ids.empty());
   for (const int64_t id : ids) CHECK(id == text::Vocabulary::kUnk);
   const auto length = static_cast<int64_t>(ids.size());
   Tensor batch = Tensor::empty({1, length}, kInt64);
   std::copy(ids.begin(), ids.end(), batch.data<int64_t>());
-  const Tensor logits = model.forward(batch, ones({1, length}, {.dtype = kBool}));
+  const Tensor logits = model.forward(batch, ones({1, length}, {.dtype = kBool}), {});
   CHECK(logits.shape() == Shape{1, 2});
   for (const double v : logits.to_vector()) CHECK(std::isfinite(v));
 }
@@ -138,7 +139,7 @@ TEST_CASE("spam model: a pruned model saves and loads, its config listing the pr
   model.eval(), loaded.eval();
   const Tensor ids = from_vector(std::vector<int64_t>{2, 3, 4, 0}, {1, 4});
   const Tensor mask = from_vector(std::vector<int64_t>{1, 1, 1, 0}, {1, 4}).to(kBool);
-  CHECK(max(abs(loaded.forward(ids, mask) - model.forward(ids, mask))).item() == 0);
+  CHECK(max(abs(loaded.forward(ids, mask, {}) - model.forward(ids, mask, {}))).item() == 0);
 
   nlohmann::json bad = json;
   bad["pruned_heads"] = nlohmann::json::parse(R"({"0": [0, 1, 2, 3]})");

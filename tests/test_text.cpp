@@ -25,20 +25,9 @@ using namespace tapegrad;
 using namespace tapegrad::text;
 using Tokens = std::vector<std::string>;
 
-namespace {
+using testing::check_error;
 
-// Calls `body`, which must throw a tapegrad::Error whose message holds every one of `parts`.
-template <class Body>
-void check_error(Body&& body, std::initializer_list<std::string> parts) {
-  try {
-    body();
-    FAIL("no Error thrown");
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    for (const std::string& part : parts)
-      CHECK_MESSAGE(message.find(part) != std::string::npos, message);
-  }
-}
+namespace {
 
 std::vector<int64_t> values_of(const Tensor& tensor) {
   std::vector<int64_t> values;
@@ -237,23 +226,29 @@ TEST_CASE("text: spam model config integers must be JSON integers in int64's ran
 // Batching.
 
 TEST_CASE("text: make_batch pads to the longest row with a mask of real tokens") {
-  const std::vector<std::vector<int64_t>> sequences = {{5, 6, 7}, {8}, {9, 10, 11, 12, 13}, {4, 4}};
+  const std::vector<ModelInput> inputs = {
+      {{5, 6, 7}, {3, 9}}, {{8}, {}}, {{9, 10, 11, 12, 13}, {1, 2, 3, 4}}, {{4, 4}, {7}}};
   const std::vector<int> labels = {1, 0, 1, 0};
   const std::vector<int64_t> indices = {3, 0, 1};
-  const Batch batch = make_batch(sequences, labels, indices);
+  const Batch batch = make_batch(inputs, labels, indices);
   CHECK(batch.ids.dtype() == kInt64);
   CHECK(batch.mask.dtype() == kBool);
+  CHECK(batch.ngrams.dtype() == kInt64);
   CHECK(batch.labels.dtype() == kInt64);
   CHECK(batch.ids.shape() == Shape{3, 3});  // the longest of rows 3, 0, 1; not of all rows
   CHECK(batch.mask.shape() == Shape{3, 3});
+  CHECK(batch.ngrams.shape() == Shape{3, 2});  // the most n-grams of rows 3, 0, 1
   CHECK(batch.labels.shape() == Shape{3});
   CHECK(values_of(batch.ids) == std::vector<int64_t>{4, 4, 0, 5, 6, 7, 8, 0, 0});
   CHECK(values_of(batch.mask) == std::vector<int64_t>{1, 1, 0, 1, 1, 1, 1, 0, 0});
+  CHECK(values_of(batch.ngrams) == std::vector<int64_t>{7, 0, 3, 9, 0, 0});
   CHECK(values_of(batch.labels) == std::vector<int64_t>{0, 1, 0});
+  const std::vector<int64_t> no_ngrams = {1};
+  CHECK(make_batch(inputs, labels, no_ngrams).ngrams.shape() == Shape{1, 1});  // one padding id
 }
 
 TEST_CASE("text: make_batch gives an empty sequence one <unk> with mask true") {
-  const std::vector<std::vector<int64_t>> sequences = {{}, {7, 8}, {}};
+  const std::vector<ModelInput> sequences = {{}, {{7, 8}, {}}, {}};
   const std::vector<int> labels = {1, 0, 0};
   const std::vector<int64_t> both = {0, 1};
   const Batch mixed = make_batch(sequences, labels, both);
@@ -267,14 +262,14 @@ TEST_CASE("text: make_batch gives an empty sequence one <unk> with mask true") {
 }
 
 TEST_CASE("text: make_batch rejects no indices, bad indices and mismatched labels") {
-  const std::vector<std::vector<int64_t>> sequences = {{2}, {3}};
+  const std::vector<ModelInput> sequences = {{{2}, {}}, {{3}, {}}};
   const std::vector<int> labels = {0, 1};
   const std::vector<int64_t> none, past_end = {0, 2}, negative = {-1};
   check_error([&] { make_batch(sequences, labels, none); }, {"make_batch", "no indices"});
   check_error([&] { make_batch(sequences, labels, past_end); }, {"index 2", "[0, 2)"});
   check_error([&] { make_batch(sequences, labels, negative); }, {"index -1"});
   check_error([&] { make_batch(sequences, {0}, std::vector<int64_t>{0}); },
-              {"2 sequences but 1 labels"});
+              {"2 inputs but 1 labels"});
 }
 
 TEST_CASE("text: BatchOrder permutation is a seeded, reproducible permutation per epoch") {

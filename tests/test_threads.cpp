@@ -25,13 +25,14 @@ std::vector<std::vector<double>> train_small_classifier(uint64_t seed) {
                               .ffn = 16,
                               .max_len = 12,
                               .body_words = 12,
-                              .dropout = 0.2});
+                              .dropout = 0.2,
+                              .ngram_buckets = 0});
   optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
   for (int step = 0; step < 8; ++step) {
     const Tensor ids = randint(2, 50, {4, 12});
     const Tensor mask = ones({4, 12}, {.dtype = kBool});
     const Tensor labels = randint(0, 2, {4});
-    const Tensor loss = cross_entropy(model.forward(ids, mask), labels);
+    const Tensor loss = cross_entropy(model.forward(ids, mask, {}), labels);
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,19 @@
 #include "nn/module.hpp"
 
 namespace tapegrad::testing {
+
+// Calls `body`, which must throw a tapegrad::Error whose message holds every one of `parts`.
+template <class Body>
+void check_error(Body&& body, std::initializer_list<std::string> parts) {
+  try {
+    body();
+    FAIL("no Error thrown");
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    for (const std::string& part : parts)
+      CHECK_MESSAGE(message.find(part) != std::string::npos, message);
+  }
+}
 
 // A float64 leaf of `shape`, values N(0, 1), requiring grad.
 inline Tensor input(const Shape& shape, uint64_t seed = 1) {

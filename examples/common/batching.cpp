@@ -10,36 +10,41 @@
 
 namespace tapegrad::text {
 
-Batch make_batch(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int>& labels,
+Batch make_batch(const std::vector<ModelInput>& inputs, const std::vector<int>& labels,
                  std::span<const int64_t> indices) {
   if (indices.empty()) fail("make_batch: no indices");
-  if (labels.size() != sequences.size())
-    fail("make_batch: {} sequences but {} labels", sequences.size(), labels.size());
+  if (labels.size() != inputs.size())
+    fail("make_batch: {} inputs but {} labels", inputs.size(), labels.size());
   std::size_t length = 1;
+  std::size_t ngram_length = 1;
   for (const int64_t index : indices) {
-    if (index < 0 || index >= static_cast<int64_t>(sequences.size()))
-      fail("make_batch: index {} is not in [0, {})", index, sequences.size());
-    length = std::max(length, sequences[static_cast<std::size_t>(index)].size());
+    if (index < 0 || index >= static_cast<int64_t>(inputs.size()))
+      fail("make_batch: index {} is not in [0, {})", index, inputs.size());
+    const ModelInput& input = inputs[static_cast<std::size_t>(index)];
+    length = std::max(length, input.ids.size());
+    ngram_length = std::max(ngram_length, input.ngrams.size());
   }
   const auto rows = static_cast<int64_t>(indices.size());
-  const auto columns = static_cast<int64_t>(length);
-  Batch batch{Tensor::empty({rows, columns}, kInt64), Tensor::empty({rows, columns}, kBool),
+  Batch batch{Tensor::empty({rows, static_cast<int64_t>(length)}, kInt64),
+              Tensor::empty({rows, static_cast<int64_t>(length)}, kBool),
+              Tensor::empty({rows, static_cast<int64_t>(ngram_length)}, kInt64),
               Tensor::empty({rows}, kInt64)};
-  int64_t* ids = batch.ids.data<int64_t>();
-  bool* mask = batch.mask.data<bool>();
   for (std::size_t row = 0; row < indices.size(); ++row) {
     const auto example = static_cast<std::size_t>(indices[row]);
-    const std::vector<int64_t>& sequence = sequences[example];
-    int64_t* row_ids = ids + row * length;
-    bool* row_mask = mask + row * length;
+    const ModelInput& input = inputs[example];
+    int64_t* row_ids = batch.ids.data<int64_t>() + row * length;
+    bool* row_mask = batch.mask.data<bool>() + row * length;
     std::fill(row_ids, row_ids + length, Vocabulary::kPad);
     std::fill(row_mask, row_mask + length, false);
-    std::copy(sequence.begin(), sequence.end(), row_ids);
-    std::fill(row_mask, row_mask + sequence.size(), true);
-    if (sequence.empty()) {
+    std::copy(input.ids.begin(), input.ids.end(), row_ids);
+    std::fill(row_mask, row_mask + input.ids.size(), true);
+    if (input.ids.empty()) {
       row_ids[0] = Vocabulary::kUnk;
       row_mask[0] = true;
     }
+    int64_t* row_ngrams = batch.ngrams.data<int64_t>() + row * ngram_length;
+    std::fill(row_ngrams, row_ngrams + ngram_length, 0);
+    std::copy(input.ngrams.begin(), input.ngrams.end(), row_ngrams);
     batch.labels.data<int64_t>()[row] = labels[example];
   }
   return batch;

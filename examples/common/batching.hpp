@@ -13,7 +13,8 @@
 // in step through the epoch. For mails of 8 to 512 tokens this halves the padded tokens a step
 // computes on.
 //
-// make_batch pads each row with <pad> up to the longest sequence in the batch. The mask is true on
+// make_batch pads each row with <pad> up to the longest sequence in the batch, and each row's
+// n-gram ids with 0 up to the most n-grams. The mask is true on
 // real tokens (tapegrad's one mask polarity). An empty sequence becomes a single <unk> with mask
 // true: "nothing known here" is what the model sees, and no row of the mask is ever all false
 // (a fully masked row would leave attention and masked_mean nothing to average).
@@ -27,15 +28,22 @@
 
 namespace tapegrad::text {
 
+// One message as the classifier reads it.
+struct ModelInput {
+  std::vector<int64_t> ids;     // token ids
+  std::vector<int64_t> ngrams;  // hashed character n-gram ids (char_ngrams.hpp), each >= 1
+};
+
 struct Batch {
   Tensor ids;     // int64 [B, T], <pad> after each row's tokens
   Tensor mask;    // bool [B, T], true = real token
+  Tensor ngrams;  // int64 [B, G] (G >= 1), 0 after each row's n-gram ids
   Tensor labels;  // int64 [B]
 };
 
-// Rows `indices` of `sequences` (token ids) and `labels`, in the order of `indices`. An Error
-// for no indices, an index out of range, or labels and sequences of different sizes.
-Batch make_batch(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int>& labels,
+// Rows `indices` of `inputs` and `labels`, in the order of `indices`. An Error for no indices,
+// an index out of range, or labels and inputs of different sizes.
+Batch make_batch(const std::vector<ModelInput>& inputs, const std::vector<int>& labels,
                  std::span<const int64_t> indices);
 
 struct BatchPosition {

@@ -19,7 +19,7 @@ EncodedMail encode_mail(const Vocabulary& vocabulary,
   const auto all = [&](const std::vector<std::string>& tokens) {
     return vocabulary.encode(tokens, std::max<int64_t>(1, static_cast<int64_t>(tokens.size())));
   };
-  return {all(subject_tokens), all(body_tokens)};
+  return {all(subject_tokens), all(body_tokens), body_tokens};
 }
 
 std::vector<int64_t> whole_view(const EncodedMail& mail, int64_t max_len) {
@@ -34,8 +34,8 @@ std::vector<int64_t> subject_view(const EncodedMail& mail, int64_t max_len) {
   return first(mail.subject, max_len);
 }
 
-std::vector<int64_t> body_span_view(const EncodedMail& mail, const BodySpanOptions& options,
-                                    Generator& generator) {
+BodySpan body_span_view(const EncodedMail& mail, const BodySpanOptions& options,
+                        Generator& generator) {
   if (options.min_length < 1 || options.max_length < options.min_length)
     fail("body_span_view: needs 1 <= min_length <= max_length, got {} and {}", options.min_length,
          options.max_length);
@@ -46,7 +46,10 @@ std::vector<int64_t> body_span_view(const EncodedMail& mail, const BodySpanOptio
   if (length == 0) return {};
   const auto starts = static_cast<uint64_t>(static_cast<int64_t>(mail.body.size()) - length + 1);
   const auto start = static_cast<int64_t>(generator.below(starts));
-  return {mail.body.begin() + start, mail.body.begin() + start + length};
+  BodySpan span{{mail.body.begin() + start, mail.body.begin() + start + length}, {}};
+  for (int64_t i = start; i < start + length; ++i)
+    span.text += (i > start ? " " : "") + mail.body_tokens[static_cast<std::size_t>(i)];
+  return span;
 }
 
 }  // namespace tapegrad::text

@@ -19,8 +19,9 @@
 namespace tapegrad::text {
 
 struct EncodedMail {
-  std::vector<int64_t> subject;  // ids of every subject token
-  std::vector<int64_t> body;     // ids of the first body_words body tokens
+  std::vector<int64_t> subject;          // ids of every subject token
+  std::vector<int64_t> body;             // ids of the first body_words body tokens
+  std::vector<std::string> body_tokens;  // those tokens (a span's text is cut from them)
 };
 
 EncodedMail encode_mail(const Vocabulary& vocabulary,
@@ -36,10 +37,14 @@ struct BodySpanOptions {
   int64_t min_length = 4;   // ids per span, at least...
   int64_t max_length = 24;  // ...and at most (a body shorter than the length gives all of itself)
 };
+struct BodySpan {
+  std::vector<int64_t> ids;
+  std::string text;  // its tokens joined by spaces (what its character n-grams are taken from)
+};
 // A span of the body: its length uniform on [min_length, max_length], its start uniform over the
 // places it fits, both drawn from `generator`. Empty for an empty body. An Error unless
 // 1 <= min_length <= max_length.
-std::vector<int64_t> body_span_view(const EncodedMail& mail, const BodySpanOptions& options,
-                                    Generator& generator);
+BodySpan body_span_view(const EncodedMail& mail, const BodySpanOptions& options,
+                        Generator& generator);
 
 }  // namespace tapegrad::text

@@ -8,7 +8,7 @@
 
 namespace tapegrad::text {
 
-Evaluation evaluate(SpamClassifier& model, const std::vector<std::vector<int64_t>>& view,
+Evaluation evaluate(SpamClassifier& model, const std::vector<ModelInput>& view,
                     const std::vector<int>& labels, const std::vector<int64_t>& indices) {
   NoGradGuard no_grad;
   model.eval();
@@ -18,7 +18,7 @@ Evaluation evaluate(SpamClassifier& model, const std::vector<std::vector<int64_t
     const std::span<const int64_t> chunk(indices.data() + start,
                                          std::min<std::size_t>(128, indices.size() - start));
     const Batch batch = make_batch(view, labels, chunk);
-    const Tensor logits = model.forward(batch.ids, batch.mask);
+    const Tensor logits = model.forward(batch.ids, batch.mask, batch.ngrams);
     result.loss += cross_entropy(logits, batch.labels, {.reduction = Reduction::Sum}).item();
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const auto row = static_cast<int64_t>(i);

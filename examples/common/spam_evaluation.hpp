@@ -19,9 +19,9 @@ struct Evaluation {
   std::vector<int> labels;
 };
 
-// Loss, confusion matrix and margins of `model` on `view` (one id sequence per message) of the
+// Loss, confusion matrix and margins of `model` on `view` (one input per message) of the
 // messages `indices`, in batches of 128, in eval mode, off the tape.
-Evaluation evaluate(SpamClassifier& model, const std::vector<std::vector<int64_t>>& view,
+Evaluation evaluate(SpamClassifier& model, const std::vector<ModelInput>& view,
                     const std::vector<int>& labels, const std::vector<int64_t>& indices);
 
 // The confusion matrix of the calibrated decisions: spam where σ(margin / T) >= threshold.

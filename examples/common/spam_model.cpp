@@ -7,7 +7,9 @@
 #include <limits>
 #include <set>
 
+#include "autograd/autograd.hpp"
 #include "autograd/io/atomic_file.hpp"
+#include "examples/common/char_ngrams.hpp"
 #include "examples/common/tokenizer.hpp"
 
 namespace tapegrad::text {
@@ -35,6 +37,10 @@ void check_spam_model_config(const SpamModelConfig& config, std::string_view sou
   at_least("ffn", config.ffn, 1);
   at_least("max_len", config.max_len, 1);
   at_least("body_words", config.body_words, 0);
+  if (config.ngram_buckets != 0) {
+    at_least("ngram_buckets (when not 0)", config.ngram_buckets, 2);
+    at_least("ngram_max_n", config.ngram_max_n, 1);
+  }
   if (config.d_model % config.heads != 0)
     fail("spam model config {}: heads {} does not divide d_model {}", source, config.heads,
          config.d_model);
@@ -67,6 +73,8 @@ nlohmann::json to_json(const SpamModelConfig& config) {
           {"max_len", config.max_len},
           {"body_words", config.body_words},
           {"dropout", config.dropout},
+          {"ngram_buckets", config.ngram_buckets},
+          {"ngram_max_n", config.ngram_max_n},
           {"pruned_heads", pruned_heads_json(config)}};
 }
 
@@ -94,6 +102,10 @@ SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::str
   if (dropout == json.end() || !dropout->is_number())
     fail("spam model config {}: 'dropout' is missing or not a number", source);
   config.dropout = dropout->get<double>();
+  // Optional: runs saved before the bag of n-grams existed have none.
+  config.ngram_buckets = 0;
+  if (json.contains("ngram_buckets")) read_integer("ngram_buckets", config.ngram_buckets);
+  if (json.contains("ngram_max_n")) read_integer("ngram_max_n", config.ngram_max_n);
   // Optional: runs saved before pruning existed have none.
   if (const auto pruned = json.find("pruned_heads"); pruned != json.end()) {
     if (!pruned->is_object())
@@ -122,17 +134,32 @@ SpamClassifier::SpamClassifier(const SpamModelConfig& config_)
       encoder(layer_options(config), config.layers),
       head(config.d_model, 2) {
   register_modules({{"tok", tok}, {"pos", pos}, {"encoder", encoder}, {"head", head}});
+  if (config.ngram_buckets > 0) {
+    // Zero weights: the bag starts out saying nothing, as a logistic regression starts.
+    ngram.emplace(config.ngram_buckets, 2, EmbeddingOptions{.padding_idx = 0});
+    ngram->weight.set_data(zeros({config.ngram_buckets, 2}, {.dtype = ngram->weight.dtype()}));
+    register_module("ngram", *ngram);
+  }
   for (const auto& [layer, heads] : config.pruned_heads)
     encoder.layers[layer].self_attn.prune_heads(heads);
 }
 
-Tensor SpamClassifier::forward(const Tensor& ids, const Tensor& mask) {
-  return forward_embedded(tok(ids), mask);
+Tensor SpamClassifier::forward(const Tensor& ids, const Tensor& mask, const Tensor& ngrams) {
+  const Tensor h = encoder(pos(tok(ids)), {.src_key_padding_mask = mask});  // [B, T, C]
+  const Tensor logits = head(nn::masked_mean(h, mask));                     // [B, 2]
+  return ngram ? logits + ngram_logits(ngrams) : logits;
 }
 
-Tensor SpamClassifier::forward_embedded(const Tensor& embedded, const Tensor& mask) {
-  const Tensor h = encoder(pos(embedded), {.src_key_padding_mask = mask});  // [B, T, C]
-  return head(nn::masked_mean(h, mask));                                    // [B, 2]
+Tensor SpamClassifier::ngram_logits(const Tensor& ngrams) {
+  if (!ngram) fail("SpamClassifier::ngram_logits: this model has no bag of n-grams");
+  if (!ngrams.defined() || ngrams.dtype() != kInt64 || ngrams.dim() != 2)
+    fail(
+        "SpamClassifier: this model reads a bag of n-grams (ngram_buckets {}): pass each row's "
+        "n-gram ids as int64 [B, G] (make_batch's ngrams), got {}",
+        config.ngram_buckets, ngrams.defined() ? fmt::format("{}", ngrams.shape()) : "none");
+  const Tensor weights = (*ngram)(ngrams);  // [B, G, 2], zeros at the padding id 0
+  const Tensor count = sum(ne(ngrams, 0.0).to(weights.dtype()), {1}, true);  // [B, 1]
+  return sum(weights, {1}) / sqrt(clamp(count, 1.0, 1e18));
 }
 
 Tensor SpamClassifier::first_layer_attention(const Tensor& ids, const Tensor& mask) {
@@ -142,9 +169,19 @@ Tensor SpamClassifier::first_layer_attention(const Tensor& ids, const Tensor& ma
       .weights;
 }
 
-std::vector<int64_t> encode_message(const Vocabulary& vocabulary, const SpamModelConfig& config,
-                                    std::string_view subject, std::string_view body) {
-  return vocabulary.encode(tokenize_mail(subject, body, config.body_words), config.max_len);
+std::vector<int64_t> message_ngrams(const SpamModelConfig& config, std::string_view subject,
+                                    std::string_view body) {
+  if (config.ngram_buckets == 0) return {};
+  std::string text(subject);
+  text += '\n';
+  text += leading_words(body, config.body_words);
+  return char_ngram_ids(text, {.max_n = config.ngram_max_n, .buckets = config.ngram_buckets});
+}
+
+ModelInput encode_message(const Vocabulary& vocabulary, const SpamModelConfig& config,
+                          std::string_view subject, std::string_view body) {
+  return {vocabulary.encode(tokenize_mail(subject, body, config.body_words), config.max_len),
+          message_ngrams(config, subject, body)};
 }
 
 TrainedSpamModel load_trained_spam_model(const std::filesystem::path& run_dir) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <span>
 
 #include "autograd/autograd.hpp"
 #include "examples/common/batching.hpp"
@@ -11,42 +12,66 @@
 
 namespace tapegrad::text {
 
-std::vector<double> token_weights(SpamClassifier& model, const Tensor& ids, const Tensor& mask) {
+namespace {
+
+// The margins l_spam − l_ham of `inputs`, off the tape, in batches of 64.
+std::vector<double> margins(SpamClassifier& model, const std::vector<ModelInput>& inputs) {
+  NoGradGuard no_grad;
   model.eval();
-  const Tensor embedded = model.tok(ids).detach().requires_grad_();  // [1, T, C]
-  const Tensor logits = model.forward_embedded(embedded, mask);      // [1, 2]
-  const Tensor margin = sum(narrow(logits, 1, 1, 1) - narrow(logits, 1, 0, 1));
-  margin.backward();
-  return sum(embedded.grad() * embedded, {2}).to_vector();  // Σ_c e[c]·∂m/∂e[c], [1, T]
+  std::vector<double> result;
+  const std::vector<int> labels(inputs.size(), 0);
+  std::vector<int64_t> rows(inputs.size());
+  std::iota(rows.begin(), rows.end(), int64_t{0});
+  for (std::size_t start = 0; start < rows.size(); start += 64) {
+    const std::span<const int64_t> chunk(rows.data() + start,
+                                         std::min<std::size_t>(64, rows.size() - start));
+    const Batch batch = make_batch(inputs, labels, chunk);
+    const Tensor logits = model.forward(batch.ids, batch.mask, batch.ngrams);
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      const auto row = static_cast<int64_t>(i);
+      result.push_back(logits.at({row, 1}) - logits.at({row, 0}));
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+std::vector<double> word_weights(TrainedSpamModel& trained, std::string_view text) {
+  const auto input = [&](std::string_view message) {
+    return encode_message(trained.vocabulary, trained.config, "", message);
+  };
+  std::vector<ModelInput> inputs = {input(text)};
+  const std::vector<TokenOffsets> words = token_offsets(leading_words(
+      text, std::min(trained.config.max_len, trained.config.body_words)));  // the words it reads
+  for (const TokenOffsets& word : words)
+    inputs.push_back(
+        input(std::string(text.substr(0, word.begin)) + std::string(text.substr(word.end))));
+  const std::vector<double> m = margins(*trained.model, inputs);
+  std::vector<double> weights;
+  for (std::size_t t = 0; t < words.size(); ++t) weights.push_back(m[0] - m[t + 1]);
+  return weights;
 }
 
 SpamPrediction predict_spam(TrainedSpamModel& trained, std::string_view text, int explain) {
   SpamPrediction prediction;
   prediction.text = text;
   const std::vector<std::string> tokens = tokenize_mail("", text, trained.config.body_words);
-  const std::vector<std::vector<int64_t>> ids = {
-      trained.vocabulary.encode(tokens, trained.config.max_len)};
-  prediction.known_tokens = std::count_if(ids[0].begin(), ids[0].end(),
-                                          [](int64_t id) { return id != Vocabulary::kUnk; });
+  const std::vector<int64_t> ids = trained.vocabulary.encode(tokens, trained.config.max_len);
+  prediction.known_tokens =
+      std::count_if(ids.begin(), ids.end(), [](int64_t id) { return id != Vocabulary::kUnk; });
   const report::Calibration& calibration = trained.calibration;
   if (prediction.known_tokens == 0) {
     prediction.label = "unknown";
     prediction.p_spam = calibration.prior_spam;
     return prediction;
   }
-  const int64_t first = 0;
-  const Batch batch = make_batch(ids, {0}, {&first, 1});
-  trained.model->eval();
-  double margin = 0;
-  {
-    NoGradGuard no_grad;
-    const Tensor logits = trained.model->forward(batch.ids, batch.mask);
-    margin = logits.at({0, 1}) - logits.at({0, 0});
-  }
+  const double margin =
+      margins(*trained.model, {encode_message(trained.vocabulary, trained.config, "", text)})[0];
   prediction.p_spam = report::spam_probability(margin, calibration.temperature);
   prediction.label = prediction.p_spam >= calibration.threshold ? "spam" : "ham";
   if (explain <= 0) return prediction;
-  const std::vector<double> weights = token_weights(*trained.model, batch.ids, batch.mask);
+  const std::vector<double> weights = word_weights(trained, text);
   const double toward_label = prediction.label == "spam" ? 1.0 : -1.0;
   std::vector<std::size_t> order(weights.size());
   std::iota(order.begin(), order.end(), std::size_t{0});

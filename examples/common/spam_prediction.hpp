@@ -6,12 +6,13 @@
 // tells the model nothing: it gets the label "unknown" and the prior (the train split's spam
 // fraction), never a confident label.
 //
-// Explanations are gradient × input on the token embeddings (Shrikumar et al. 2016; Simonyan et
-// al. 2013): for the margin m = l_spam − l_ham and token t's embedding e_t,
-//   weight_t = Σ_c e_t[c] · ∂m/∂e_t[c]
-// the first-order share of m that e_t carries (m ≈ Σ_t weight_t for a model linear in e). Positive
-// weights push toward spam, negative toward ham; the tokens listed are those with the largest
-// weight toward the label given.
+// Explanations leave one word out at a time (occlusion; Li, Monroe & Jurafsky 2016,
+// "Understanding Neural Networks through Representation Erasure"): for the margin
+// m = l_spam − l_ham,
+//   weight_t = m(text) − m(text without word t)
+// what word t adds to the margin through both of the model's paths (its token in the
+// Transformer, its character n-grams in the bag). Positive weights push toward spam, negative
+// toward ham; the words listed are those with the largest weight toward the label given.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -41,8 +42,9 @@ struct SpamPrediction {
 // to eval mode.
 SpamPrediction predict_spam(TrainedSpamModel& trained, std::string_view text, int explain = 0);
 
-// The weight of each token of `ids` [1, T] (mask [1, T]) toward spam, in order.
-std::vector<double> token_weights(SpamClassifier& model, const Tensor& ids, const Tensor& mask);
+// The weight of each word of `text` the model reads (its first min(max_len, body_words) tokens)
+// toward spam, in order. Turns the model to eval mode.
+std::vector<double> word_weights(TrainedSpamModel& trained, std::string_view text);
 
 // {"text", "label", "p_spam"}, and "reasons": [{"token", "weight"}...] when there are some.
 nlohmann::json to_json(const SpamPrediction& prediction);

@@ -19,4 +19,14 @@ std::vector<std::string> tokenize(std::string_view text);
 std::vector<std::string> tokenize_mail(std::string_view subject, std::string_view body,
                                        int64_t max_body_words);
 
+// The start of `text` through the end of its first `words` tokens (all of it if it holds fewer):
+// the text a model that reads `words` tokens sees. An Error if words is negative.
+std::string_view leading_words(std::string_view text, int64_t words);
+
+// Where each token of `text` lies, in order: the bytes [begin, end) that tokenize lowercases.
+struct TokenOffsets {
+  std::size_t begin, end;
+};
+std::vector<TokenOffsets> token_offsets(std::string_view text);
+
 }  // namespace tapegrad::text
