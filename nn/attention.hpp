@@ -1,7 +1,8 @@
 // Scaled dot-product attention (Vaswani et al. 2017, eq. 1):
 //   Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(d_k)) V
-// The 1/sqrt(d_k) keeps the scores' variance near 1 whatever d_k: without it, large d_k pushes
-// softmax into saturation (one-hot weights, vanishing gradients).
+// For q and k of unit-variance entries, the 1/sqrt(d_k) keeps the scores' variance near 1
+// whatever d_k: without it, large d_k pushes softmax into saturation (one-hot weights, vanishing
+// gradients; docs/attention.md measures it).
 //
 // Masks are bool, true = may attend (see nn/mask.hpp for the shapes each entry point takes). A
 // query with no key it may attend to gets a zero output row and zero gradients, never NaN.

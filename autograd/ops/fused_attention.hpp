@@ -18,7 +18,7 @@ namespace tapegrad {
 
 struct FusedAttentionOptions {
   Tensor mask = {};        // bool, true = may attend, broadcastable to [B, H, Tq, Tk]; or none
-  bool is_causal = false;  // also mask keys after the query (key j > query i)
+  bool is_causal = false;  // also mask keys after the query (key j > query i; see lower_right)
   // Sliding window W > 0: query i attends only keys i - W < j <= i (implies is_causal; combined
   // with mask by &&); 0 = none. Costs O(T · W): tiles outside the band are skipped.
   int64_t window = 0;
