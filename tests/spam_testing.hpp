@@ -23,13 +23,18 @@ inline text::SpamModelConfig tiny_spam_config(int64_t vocab_size) {
           .ngram_buckets = 0};
 }
 
-// `epochs` passes of AdamW (lr 1e-2) over (ids, labels) in shuffled batches of 16.
-inline void train_tiny(text::SpamClassifier& model, const std::vector<std::vector<int64_t>>& ids,
-                       const std::vector<int>& labels, int epochs, uint64_t seed) {
-  optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
+// Inputs of token ids alone, without n-grams (the tiny model has no bag of n-grams).
+inline std::vector<text::ModelInput> token_inputs(const std::vector<std::vector<int64_t>>& ids) {
   std::vector<text::ModelInput> inputs;
   for (const std::vector<int64_t>& sequence : ids) inputs.push_back({sequence, {}});
-  text::BatchOrder order(static_cast<int64_t>(ids.size()), 16, seed);
+  return inputs;
+}
+
+// `epochs` passes of AdamW (lr 1e-2) over (inputs, labels) in shuffled batches of 16.
+inline void train_tiny(text::SpamClassifier& model, const std::vector<text::ModelInput>& inputs,
+                       const std::vector<int>& labels, int epochs, uint64_t seed) {
+  optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
+  text::BatchOrder order(static_cast<int64_t>(inputs.size()), 16, seed);
   for (int64_t step = 0; step < epochs * order.steps_per_epoch(); ++step) {
     const text::Batch batch = text::make_batch(inputs, labels, order.next());
     const Tensor loss =

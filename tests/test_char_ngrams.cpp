@@ -118,16 +118,7 @@ TEST_CASE("char n-grams: the bag tells apart words the vocabulary never saw") {
     };
     const std::vector<text::ModelInput> train_inputs = inputs(train),
                                         test_inputs = inputs(held_out);
-    optim::AdamW optimizer(model.parameters(), {.lr = 1e-2});
-    text::BatchOrder order(static_cast<int64_t>(train.size()), 16, 1);
-    for (int64_t step = 0; step < 5 * order.steps_per_epoch(); ++step) {
-      const text::Batch batch = text::make_batch(train_inputs, train_labels, order.next());
-      const Tensor loss =
-          cross_entropy(model.forward(batch.ids, batch.mask, batch.ngrams), batch.labels);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-    }
+    testing::train_tiny(model, train_inputs, train_labels, 5, 1);
     NoGradGuard no_grad;
     model.eval();
     std::vector<int64_t> all(held_out.size());

@@ -57,15 +57,14 @@ TEST_CASE("classifier smoke: a tiny model learns separable sentences") {
                                           held_out_ids = encode(held_out);
 
   text::SpamClassifier model(config);
-  testing::train_tiny(model, train_ids, train.labels, 3, 1);
+  testing::train_tiny(model, testing::token_inputs(train_ids), train.labels, 3, 1);
 
   NoGradGuard no_grad;
   model.eval();
   std::vector<int64_t> all(held_out_ids.size());
   std::iota(all.begin(), all.end(), 0);
-  std::vector<text::ModelInput> held_out_inputs;
-  for (const std::vector<int64_t>& ids : held_out_ids) held_out_inputs.push_back({ids, {}});
-  const text::Batch batch = text::make_batch(held_out_inputs, held_out.labels, all);
+  const text::Batch batch =
+      text::make_batch(testing::token_inputs(held_out_ids), held_out.labels, all);
   const Tensor predictions = max(model.forward(batch.ids, batch.mask, batch.ngrams), 1).indices;
   const report::ConfusionMatrix confusion = report::confusion_matrix(predictions, batch.labels);
   INFO(report::format_confusion_matrix(confusion));

@@ -146,7 +146,7 @@ class OneWordRun {
     std::vector<std::vector<int64_t>> ids;
     for (const auto& words : sentences) ids.push_back(vocabulary.encode(words, config.max_len));
     text::SpamClassifier model(config);
-    testing::train_tiny(model, ids, labels, 4, 2);
+    testing::train_tiny(model, testing::token_inputs(ids), labels, 4, 2);
     vocabulary.save(dir_ / "vocabulary.json");
     write_file_atomically(dir_ / "config.json", text::to_json(config).dump());
     model.save(dir_ / "model.safetensors");
