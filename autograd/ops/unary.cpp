@@ -1,56 +1,10 @@
 #include "autograd/ops/unary.hpp"
 
 #include "autograd/kernels/functors.hpp"
-#include "autograd/kernels/map.hpp"
-#include "autograd/ops/copy.hpp"
+#include "autograd/ops/map_unary.hpp"
 #include "autograd/tape.hpp"
 
 namespace tapegrad {
-namespace {
-
-// The kernel functor for element type T. Functors with a parameter are templates on T
-// (kernels::Pow<T>): pass those as a generic lambda that builds one, [=]<class T>() {...}.
-template <class T, class Op>
-auto functor_for(const Op& op) {
-  if constexpr (requires { op.template operator()<T>(); }) {
-    return op.template operator()<T>();
-  } else {
-    return op;
-  }
-}
-
-// op(x) elementwise into a new contiguous tensor, off the tape.
-template <class Op>
-Tensor map_unary(std::string_view name, const Tensor& x, const Op& op) {
-  if (!is_floating(x.dtype()))
-    fail("{}: expected a float32 or float64 tensor, got {} of shape {}", name, x.dtype(),
-         x.shape());
-  const Tensor input = contiguous(x.detach());
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  dispatch_floating(x.dtype(), name, [&]<class T>() {
-    kernels::unary(input.data<T>(), out.data<T>(), out.numel(), functor_for<T>(op));
-  });
-  return out;
-}
-
-// grad_op(g, saved) elementwise: the input's gradient from the output's gradient g and the
-// contiguous input or output the op saved, off the tape.
-template <class GradOp>
-Tensor map_grad(std::string_view name, const Tensor& g, const Tensor& saved,
-                const GradOp& grad_op) {
-  const Tensor grad_output = contiguous(g);
-  Tensor out = Tensor::empty(g.shape(), g.dtype());
-  dispatch_floating(g.dtype(), name, [&]<class T>() {
-    kernels::binary(grad_output.data<T>(), 1, saved.data<T>(), 1, out.data<T>(), out.numel(),
-                    functor_for<T>(grad_op));
-  });
-  return out;
-}
-
-// x's values, contiguous and cut from the tape: what ops whose gradient reads x save.
-Tensor saved_input(const Tensor& x) { return contiguous(x.detach()); }
-
-}  // namespace
 
 Tensor exp(const Tensor& x) {
   const Tensor y = map_unary("exp", x, kernels::Exp{});
