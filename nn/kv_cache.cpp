@@ -98,6 +98,11 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
          E);
   if (x.dim() != 3 || x.size(2) != E)
     fail("cached_self_attention: x of shape {} is not [B, T, {}]", x.shape(), E);
+  if (const Tensor& gate = attention.head_gate;
+      gate.defined() && (gate.dtype() != x.dtype() || gate.shape() != Shape{H}))
+    fail(
+        "cached_self_attention: head_gate {} of shape {} is not [num_heads] = [{}] in x's dtype {}",
+        gate.dtype(), gate.shape(), H, x.dtype());
   const int64_t B = x.size(0), T = x.size(1);
 
   // [B, T, 3E] = [B, T, 3, H, D]; slice s as [B, H, T, D], in place.
@@ -123,8 +128,11 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
     out = fused_attention(q, keys, values, options);
   }
 
-  // [B, H, T, D] laid out as [B, T, H, D] -> [B, T, H D], then out_proj.
-  const Tensor heads = reshape(out.transpose(1, 2), {B, T, H * D});
+  // Each head times its gate, if the attention has one; then
+  //   [B, H, T, D] laid out as [B, T, H, D] -> [B, T, H D]
+  // and out_proj.
+  const Tensor heads =
+      reshape(attention.gate_heads(out, attention.head_gate).transpose(1, 2), {B, T, H * D});
   return attention.out_proj.forward(heads, residual);
 }
 

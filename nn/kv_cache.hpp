@@ -67,7 +67,8 @@ class KVCache {
 // Self-attention of the new tokens x [B, T, E] over the cached ones and themselves, causal (and
 // within the cache's window, if it has one), with the weights of `attention` (packed in_proj:
 // kdim == vdim == embed_dim); appends their keys and values to `cache`. Returns [B, T, E];
-// `residual` [B, T, E], if given, is added by out_proj's GEMM.
+// `residual` [B, T, E], if given, is added by out_proj's GEMM. The attention's head_gate, if set,
+// multiplies each head's output as in its forward.
 Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& x, KVCache& cache,
                              const Tensor& residual = {});
 

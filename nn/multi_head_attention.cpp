@@ -183,9 +183,7 @@ AttentionOutput MultiHeadAttention::forward(
                                              split_heads(v, num_heads), attention_options);
   }
 
-  // head_h ξ_h, ξ [1 or B, H, 1, 1]
-  if (gate.defined())
-    attention.output = attention.output * view(gate, {gate.dim() == 2 ? B : 1, num_heads, 1, 1});
+  attention.output = gate_heads(attention.output, gate);
   // Concat(head_1, ..., head_H) W^O: [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, I]; a view when
   // the fused path laid the heads out as [B, Tq, H, D].
   const Tensor heads = reshape(attention.output.transpose(1, 2), {B, Tq, I});
@@ -194,6 +192,12 @@ AttentionOutput MultiHeadAttention::forward(
   return {output, forward_options.average_attn_weights
                       ? mean(attention.weights, {1})  // [B, Tq, Tk]
                       : attention.weights};
+}
+
+Tensor MultiHeadAttention::gate_heads(const Tensor& heads, const Tensor& gate) const {
+  if (!gate.defined()) return heads;
+  return heads *
+         view(gate, {gate.dim() == 2 ? heads.size(0) : 1, num_heads, 1, 1});  // ξ [1|B, H, 1, 1]
 }
 
 Tensor MultiHeadAttention::in_projection(const Tensor& x) const {

@@ -82,6 +82,9 @@ class MultiHeadAttention : public Module {
   // The packed input projection of self-attention, [B, T, E] -> [B, T, 3I] = [q | k | v]: the
   // fused kernel's input and the KV cache's (nn/kv_cache.hpp). Int8 once quantized.
   Tensor in_projection(const Tensor& x) const;
+  // head_h ξ_h: the heads' outputs [B, H, T, D] times a gate ξ [H] or [B, H] (head_mask or
+  // head_gate, checked by the caller); the heads as they are when the gate is undefined.
+  Tensor gate_heads(const Tensor& heads, const Tensor& gate) const;
   // From now on in_proj_weight is int8, with in_proj_weight_scale beside it (nn/quantize.hpp);
   // out_proj is a Linear and quantized on its own. Prune heads before, not after. An Error
   // without the packed in_proj_weight (kdim or vdim differ): those weights stay float.
@@ -92,7 +95,8 @@ class MultiHeadAttention : public Module {
 
   int64_t embed_dim, num_heads, head_dim, kdim, vdim;
   // A gate [num_heads] used by every call that passes no head_mask: the same product, for models
-  // whose forward does not hand a head_mask down (head_importance sets it). Undefined: none.
+  // whose forward does not hand a head_mask down (head_importance sets it), and by cached
+  // decoding (cached_self_attention). Undefined: none.
   Tensor head_gate;
   MultiHeadAttentionOptions options;
   Tensor in_proj_weight;  // [3E, E] when kdim == vdim == embed_dim, else undefined

@@ -150,6 +150,25 @@ TEST_CASE("nn.DecoderLM: cached decoding equals the full forward at every positi
   }
 }
 
+TEST_CASE("nn.DecoderLM: cached decoding applies the attention's head gate as the forward does") {
+  DecoderLM model(small(PositionEncoding::Learned));
+  to_eval(model, kFloat64);
+  const Tensor ids = random_ids(1, 6, 11, 5);
+  const Tensor ungated = model(ids);
+  for (auto& block : model.h) block.attn.head_gate = tensor({1.0, 0.0}, {.dtype = kFloat64});
+  const Tensor full = model(ids);
+  CHECK(relative_error(full, ungated) > 1e-3);  // the gate matters
+  std::vector<KVCache> cache = model.make_cache(1);
+  std::vector<Tensor> pieces = {model(narrow(ids, 1, 0, 3).contiguous(), cache)};
+  for (int64_t t = 3; t < 6; ++t) pieces.push_back(model(narrow(ids, 1, t, 1).contiguous(), cache));
+  CHECK(relative_error(cat(pieces, 1), full) <= 1e-12);
+  model.h[0].attn.head_gate = tensor({1.0, 0.0, 1.0}, {.dtype = kFloat64});
+  std::vector<KVCache> fresh = model.make_cache(1);
+  CHECK_THROWS_WITH_AS(model(narrow(ids, 1, 0, 1).contiguous(), fresh),
+                       doctest::Contains("head_gate float64 of shape [3] is not [num_heads] = [2]"),
+                       Error);
+}
+
 TEST_CASE("nn.DecoderLM: a window changes exactly the logits of tokens with more than W before") {
   DecoderLM local(small(PositionEncoding::Learned, true, 1, 3));
   to_eval(local, kFloat64);
