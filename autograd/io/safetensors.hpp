@@ -4,7 +4,7 @@
 // "__metadata__": {"key": "value"}}) padded with spaces to 8 bytes, then the tensors' raw
 // little-endian row-major bytes, every byte belonging to exactly one tensor.
 //
-// Reads F32, F64, I64 and BOOL. The reader checks everything the format promises (sizes,
+// Reads F32, F64, I64, I8 and BOOL. The reader checks everything the format promises (sizes,
 // offsets, coverage, JSON types, duplicate keys, no byte after the JSON but spaces, no NUL) and
 // turns any violation into an Error naming the file and the tensor or byte offset: it never
 // crashes on any input.

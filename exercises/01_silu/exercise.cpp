@@ -5,7 +5,8 @@ namespace tapegrad::exercises {
 
 Tensor silu([[maybe_unused]] const Tensor& x) {
   // Compute x·σ(x) on x.detach(), then return record("silu", output, {x}, backward), where
-  // backward maps the output's gradient g to {∂L/∂x}.
+  // backward maps the output's gradient g to {∂L/∂x}. If it needs the output, it keeps
+  // output.detach() (docs/tape.md, "Recording": the output itself would make a cycle).
   throw Error("exercise 1: not done yet");
 }
 

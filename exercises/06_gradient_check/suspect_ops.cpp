@@ -23,7 +23,9 @@ Tensor hypot(const Tensor& a_input, const Tensor& b_input) {
   const Tensor b = b_input.detach();
   const Tensor h = sqrt(a * a + b * b);
   // h = √(a² + b²) ⇒ ∂h/∂a = a / h, ∂h/∂b = b / h
-  return record("hypot", h, {a_input, b_input}, [a, b, h](const Tensor& g) -> Grads {
+  // The backward keeps h detached: h itself becomes the output, and an output held by its own
+  // backward would never be freed if no backward ran (a reference cycle).
+  return record("hypot", h, {a_input, b_input}, [a, b, h = h.detach()](const Tensor& g) -> Grads {
     return {g * a / h, g * b / h};
   });
 }
@@ -33,7 +35,7 @@ Tensor hypot_with_planted_bug(const Tensor& a_input, const Tensor& b_input) {
   const Tensor b = b_input.detach();
   const Tensor h = sqrt(a * a + b * b);
   // The bug: b gets a copy of a's gradient; a's own is right.
-  return record("hypot", h, {a_input, b_input}, [a, h](const Tensor& g) -> Grads {
+  return record("hypot", h, {a_input, b_input}, [a, h = h.detach()](const Tensor& g) -> Grads {
     return {g * a / h, g * a / h};
   });
 }
