@@ -25,6 +25,8 @@
 
 #include <tapegrad/custom_op.hpp>
 
+#include "autograd/kernels/functors.hpp"
+
 #include "tests/testing.hpp"
 
 using namespace tapegrad;
@@ -204,4 +206,17 @@ TEST_CASE("clamp with min above max is an error naming the bounds and shape") {
   CHECK_THROWS_WITH_AS(
       clamp(ones({2, 3}), 1.0, -1.0),
       doctest::Contains("clamp: min 1 is above max -1 for the tensor of shape [2, 3]"), Error);
+}
+
+TEST_CASE(
+    "map_grad refuses a saved tensor of another shape or dtype than the gradient, naming the op") {
+  const Tensor g = ones({2, 3});
+  CHECK_THROWS_WITH_AS(map_grad("my_op", g, ones({3, 2}), kernels::ExpGrad{}),
+                       doctest::Contains("my_op: the saved tensor is float32 of shape [3, 2]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(map_grad("my_op", g, ones({2, 3}, {.dtype = kFloat64}), kernels::ExpGrad{}),
+                       doctest::Contains("the gradient float32 of shape [2, 3]"), Error);
+  const Tensor transposed = ones({3, 2}).transpose(0, 1);  // read through a contiguous copy
+  CHECK(map_grad("my_op", g, transposed, kernels::ExpGrad{}).to_vector() ==
+        std::vector<double>(6, 1.0));
 }
