@@ -98,12 +98,8 @@ Tensor cached_self_attention(const MultiHeadAttention& attention, const Tensor& 
          E);
   if (x.dim() != 3 || x.size(2) != E)
     fail("cached_self_attention: x of shape {} is not [B, T, {}]", x.shape(), E);
-  if (const Tensor& gate = attention.head_gate;
-      gate.defined() && (gate.dtype() != x.dtype() || gate.shape() != Shape{H}))
-    fail(
-        "cached_self_attention: head_gate {} of shape {} is not [num_heads] = [{}] in x's dtype {}",
-        gate.dtype(), gate.shape(), H, x.dtype());
   const int64_t B = x.size(0), T = x.size(1);
+  attention.check_gate("cached_self_attention", "head_gate", attention.head_gate, B, x.dtype());
 
   // [B, T, 3E] = [B, T, 3, H, D]; slice s as [B, H, T, D], in place.
   const Tensor qkv = view(attention.in_projection(x), {B, T, 3, H, D});

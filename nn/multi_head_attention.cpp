@@ -124,13 +124,9 @@ AttentionOutput MultiHeadAttention::forward(
          key.shape(), value.shape());
 
   const Tensor& gate = forward_options.head_mask.defined() ? forward_options.head_mask : head_gate;
-  if (gate.defined() && (gate.dtype() != query.dtype() ||
-                         (gate.shape() != Shape{num_heads} && gate.shape() != Shape{B, num_heads})))
-    fail(
-        "nn.MultiHeadAttention: {} {} of shape {} is not [num_heads] = [{}] or "
-        "[B, num_heads] = {} in the inputs' dtype {}",
-        forward_options.head_mask.defined() ? "head_mask" : "head_gate", gate.dtype(), gate.shape(),
-        num_heads, Shape{B, num_heads}, query.dtype());
+  check_gate("nn.MultiHeadAttention",
+             forward_options.head_mask.defined() ? "head_mask" : "head_gate", gate, B,
+             query.dtype());
   if (const Tensor& residual = forward_options.residual;
       residual.defined() && residual.shape() != Shape{B, Tq, E})
     fail("nn.MultiHeadAttention: residual of shape {} is not [B, Tq, embed_dim] = {}",
@@ -198,6 +194,16 @@ Tensor MultiHeadAttention::gate_heads(const Tensor& heads, const Tensor& gate) c
   if (!gate.defined()) return heads;
   return heads *
          view(gate, {gate.dim() == 2 ? heads.size(0) : 1, num_heads, 1, 1});  // ξ [1|B, H, 1, 1]
+}
+
+void MultiHeadAttention::check_gate(std::string_view caller, std::string_view gate_name,
+                                    const Tensor& gate, int64_t B, DType dtype) const {
+  if (gate.defined() && (gate.dtype() != dtype ||
+                         (gate.shape() != Shape{num_heads} && gate.shape() != Shape{B, num_heads})))
+    fail(
+        "{}: {} {} of shape {} is not [num_heads] = [{}] or [B, num_heads] = {} in the "
+        "inputs' dtype {}",
+        caller, gate_name, gate.dtype(), gate.shape(), num_heads, Shape{B, num_heads}, dtype);
 }
 
 Tensor MultiHeadAttention::in_projection(const Tensor& x) const {

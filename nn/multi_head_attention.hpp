@@ -20,9 +20,9 @@
 // Masks are bool, true = may attend (PyTorch's key_padding_mask means the opposite).
 #pragma once
 
-#include <vector>
-
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include "nn/attention.hpp"
 #include "nn/linear.hpp"
@@ -83,8 +83,12 @@ class MultiHeadAttention : public Module {
   // fused kernel's input and the KV cache's (nn/kv_cache.hpp). Int8 once quantized.
   Tensor in_projection(const Tensor& x) const;
   // head_h ξ_h: the heads' outputs [B, H, T, D] times a gate ξ [H] or [B, H] (head_mask or
-  // head_gate, checked by the caller); the heads as they are when the gate is undefined.
+  // head_gate, checked by check_gate); the heads as they are when the gate is undefined.
   Tensor gate_heads(const Tensor& heads, const Tensor& gate) const;
+  // An Error naming `caller` and `gate_name` unless the gate is undefined, or [num_heads] or
+  // [B, num_heads] in `dtype`.
+  void check_gate(std::string_view caller, std::string_view gate_name, const Tensor& gate,
+                  int64_t B, DType dtype) const;
   // From now on in_proj_weight is int8, with in_proj_weight_scale beside it (nn/quantize.hpp);
   // out_proj is a Linear and quantized on its own. Prune heads before, not after. An Error
   // without the packed in_proj_weight (kdim or vdim differ): those weights stay float.
