@@ -5,6 +5,7 @@
 
 #include "autograd/error.hpp"
 #include "examples/common/split.hpp"
+#include "examples/common/tokenizer.hpp"
 
 namespace tapegrad::text {
 namespace {
@@ -20,7 +21,7 @@ std::string normalized(std::string_view text) {
     if (is_space(byte)) {
       if (out.empty() || out.back() != ' ') out += ' ';
     } else {
-      out += byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte - 'A' + 'a') : byte;
+      out += to_lower_ascii(byte);
     }
   }
   return out;

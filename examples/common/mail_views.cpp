@@ -1,6 +1,7 @@
 #include "examples/common/mail_views.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "autograd/error.hpp"
 
@@ -15,11 +16,12 @@ std::vector<int64_t> first(const std::vector<int64_t>& ids, int64_t count) {
 
 EncodedMail encode_mail(const Vocabulary& vocabulary,
                         const std::vector<std::string>& subject_tokens,
-                        const std::vector<std::string>& body_tokens) {
+                        std::vector<std::string> body_tokens) {
   const auto all = [&](const std::vector<std::string>& tokens) {
     return vocabulary.encode(tokens, std::max<int64_t>(1, static_cast<int64_t>(tokens.size())));
   };
-  return {all(subject_tokens), all(body_tokens), body_tokens};
+  std::vector<int64_t> body = all(body_tokens);
+  return {all(subject_tokens), std::move(body), std::move(body_tokens)};
 }
 
 std::vector<int64_t> whole_view(const EncodedMail& mail, int64_t max_len) {

@@ -26,7 +26,7 @@ struct EncodedMail {
 
 EncodedMail encode_mail(const Vocabulary& vocabulary,
                         const std::vector<std::string>& subject_tokens,
-                        const std::vector<std::string>& body_tokens);
+                        std::vector<std::string> body_tokens);
 
 // Subject then body, the first max_len ids.
 std::vector<int64_t> whole_view(const EncodedMail& mail, int64_t max_len);

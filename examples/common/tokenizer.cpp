@@ -12,10 +12,6 @@ bool is_word_byte(char byte) {
          (byte >= '0' && byte <= '9');
 }
 
-char to_lower_ascii(char byte) {
-  return byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte - 'A' + 'a') : byte;
-}
-
 // Calls visit(begin, end) with the byte range of each token of `text`, in order, until `limit`
 // tokens were visited.
 template <class Visit>
@@ -40,6 +36,10 @@ void append_tokens(std::string_view text, std::size_t limit, std::vector<std::st
 }
 
 }  // namespace
+
+char to_lower_ascii(char byte) {
+  return byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte - 'A' + 'a') : byte;
+}
 
 std::vector<std::string> tokenize(std::string_view text) {
   std::vector<std::string> tokens;

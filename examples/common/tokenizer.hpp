@@ -11,6 +11,9 @@
 
 namespace tapegrad::text {
 
+// 'A'-'Z' to 'a'-'z'; every other byte as it is (no locale).
+char to_lower_ascii(char byte);
+
 // The tokens of `text`, in order: "Hello, World 42!" -> {"hello", "world", "42"}.
 std::vector<std::string> tokenize(std::string_view text);
 
