@@ -4,7 +4,8 @@
 //   importance  Michel, Levy & Neubig 2019: I_h = Σ |∂L/∂ξ_h|, normalised per layer
 //               (nn/head_importance.hpp): the first-order estimate of what losing a head costs
 //   ablation    ΔL_h = L(ξ_h = 0) − L: what losing it costs, measured (one dev pass a head)
-// against the same numbers of heads chosen at random; then the whole model in int8
+// against the same numbers of heads chosen at random (the mean of --random-draws choices: what
+// pruning without a measure gives on average; one draw may be lucky); then the whole model in int8
 // (nn::quantize_dynamic). No retraining. Each row: heads kept, test F1 (whole mails, the run's
 // calibrated threshold) and test loss, parameters, bytes of weights, and the time of one pass
 // over the test split. Writes <run>/pruning.svg (test F1 against heads pruned) and
@@ -37,8 +38,9 @@ namespace {
 struct Flags {
   std::string run_dir = "runs/classifier";
   std::string data_dir = "data/spamassassin/package/data";
-  uint64_t seed = 0;  // of the random choice of heads
-  int threads = 0;    // 0: the default (set_num_threads)
+  uint64_t seed = 0;  // of the random choices of heads
+  int random_draws = 10;
+  int threads = 0;  // 0: the default (set_num_threads)
   bool json = false;
   std::string out_dir;                     // where to write a pruned run; empty: nowhere
   int out_percent = 50;                    // of the heads, pruned by importance, in that run
@@ -162,6 +164,7 @@ struct Row {
   double pruned_percent = 0;
   int64_t heads_kept = 0;
   double test_f1 = 0;
+  double test_f1_min = 0, test_f1_max = 0;  // over the random draws (else test_f1)
   double test_loss = 0;    // mean cross-entropy: what head importance measures on dev
   int64_t parameters = 0;  // weights, int8 ones included
   int64_t weight_bytes = 0;
@@ -173,6 +176,8 @@ nlohmann::json to_json(const Row& row) {
           {"pruned_percent", row.pruned_percent},
           {"heads_kept", row.heads_kept},
           {"test_f1", row.test_f1},
+          {"test_f1_min", row.test_f1_min},
+          {"test_f1_max", row.test_f1_max},
           {"test_loss", row.test_loss},
           {"parameters", row.parameters},
           {"weight_bytes", row.weight_bytes},
@@ -205,8 +210,23 @@ Row measure(std::string model_name, double pruned_percent, text::TrainedSpamMode
                      .count());
   }
   row.test_f1 = report::f1(text::calibrated_confusion(evaluation, trained.calibration));
+  row.test_f1_min = row.test_f1_max = row.test_f1;
   row.test_loss = evaluation.loss;
   return row;
+}
+
+// One row for several: the means of test F1, loss and time, and the range of test F1.
+Row mean_of(const std::vector<Row>& draws) {
+  Row mean = draws.front();
+  mean.test_f1 = mean.test_loss = mean.test_ms = 0;
+  for (const Row& row : draws) {
+    mean.test_f1 += row.test_f1 / static_cast<double>(draws.size());
+    mean.test_loss += row.test_loss / static_cast<double>(draws.size());
+    mean.test_ms += row.test_ms / static_cast<double>(draws.size());
+    mean.test_f1_min = std::min(mean.test_f1_min, row.test_f1);
+    mean.test_f1_max = std::max(mean.test_f1_max, row.test_f1);
+  }
+  return mean;
 }
 
 // The pruned model as a run directory: its config (with pruned_heads), weights, and the
@@ -233,14 +253,16 @@ void prune_and_report(const Flags& flags) {
   std::vector<Head> by_importance = importance_on_dev(trained, splits);
   std::stable_sort(by_importance.begin(), by_importance.end(),
                    [](const Head& a, const Head& b) { return a.importance < b.importance; });
-  // A random order of the same heads: the order of uniform draws from the seeded generator.
-  std::vector<Head> at_random;
+  // Random orders of the same heads: each the order of uniform draws from the seeded generator.
+  std::vector<std::vector<Head>> random_orders(static_cast<std::size_t>(flags.random_draws));
   {
     Generator generator(flags.seed);
-    const Tensor draws =
-        uniform({static_cast<int64_t>(by_importance.size())}, 0, 1, {.dtype = kFloat64}, generator);
-    for (const double i : sort(draws).indices.to_vector())
-      at_random.push_back(by_importance[static_cast<std::size_t>(i)]);
+    for (std::vector<Head>& order : random_orders) {
+      const Tensor draws = uniform({static_cast<int64_t>(by_importance.size())}, 0, 1,
+                                   {.dtype = kFloat64}, generator);
+      for (const double i : sort(draws).indices.to_vector())
+        order.push_back(by_importance[static_cast<std::size_t>(i)]);
+    }
   }
 
   const int64_t total_heads = static_cast<int64_t>(by_importance.size());
@@ -264,7 +286,10 @@ void prune_and_report(const Flags& flags) {
     rows.push_back(measure("ablation", percent,
                            prune_by_importance(flags.run_dir, splits, count, ablation_on_dev),
                            splits));
-    rows.push_back(measure("random", percent, pruned_at_random(at_random, percent), splits));
+    std::vector<Row> draws;
+    for (const std::vector<Head>& order : random_orders)
+      draws.push_back(measure("random", percent, pruned_at_random(order, percent), splits));
+    rows.push_back(mean_of(draws));
   }
   text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
   nn::quantize_dynamic(*int8.model);
@@ -316,6 +341,11 @@ void prune_and_report(const Flags& flags) {
         "{:<10} | {:>8.0f} | {:>10} | {:>7.4f} | {:>9.4f} | {:>10} | {:>10.1f} | {:>12.1f}\n",
         row.model, row.pruned_percent, row.heads_kept, row.test_f1, row.test_loss, row.parameters,
         static_cast<double>(row.weight_bytes) / 1024, row.test_ms);
+  fmt::print("\nrandom: the mean of {} random choices; their test F1 from", flags.random_draws);
+  for (const Row& row : rows)
+    if (row.model == "random")
+      fmt::print(" {:.4f} to {:.4f} ({:.0f}%)", row.test_f1_min, row.test_f1_max,
+                 row.pruned_percent);
   fmt::print("\n{} test messages, {} threads; wrote {} and {}\n", splits.test.size(), num_threads(),
              (run / "pruning.svg").string(), (run / "pruning.json").string());
 }
@@ -330,7 +360,10 @@ int main(int argc, char** argv) {
   app.add_option("--run", flags.run_dir, "run directory of train_classifier");
   app.add_option("--data-dir", flags.data_dir,
                  "the corpus: <group>/<id>.txt folders (scripts/fetch_data.sh)");
-  app.add_option("--seed", flags.seed, "seed of the random choice of heads");
+  app.add_option("--seed", flags.seed, "seed of the random choices of heads");
+  app.add_option("--random-draws", flags.random_draws,
+                 "random choices of heads at each percentage; the random row is their mean")
+      ->check(text::in_range(1, 1000));
   app.add_option("--threads", flags.threads, "threads the kernels use (set_num_threads)")
       ->check(text::in_range(1, 256));
   app.add_flag("--json", flags.json, "print the results as one JSON object");
