@@ -17,19 +17,10 @@ cd "$(dirname "$0")/.."
 
 trials="${1:-10}"
 RANDOM="${CRASH_TEST_SEED:-1}"
-data_dir="${TAPEGRAD_DATA_DIR:-data/spamassassin/package/data}"
-build="${TAPEGRAD_BUILD_DIR:-build/release}"
 max_kills_per_trial=3
 
-if [ -z "${TAPEGRAD_DATA_DIR:-}" ]; then bash scripts/fetch_data.sh data; fi
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_WERROR=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target train_classifier
-train="$build/examples/train_classifier"
-small=(--data-dir "$data_dir" --threads 1 --epochs 4 --limit-train 2000 --batch-size 16
-  --d-model 16 --heads 2 --ffn 32 --max-len 32 --body-words 24)
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source scripts/small_run.sh
+small+=(--epochs 4 --limit-train 2000)
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 digest() { cat "$1/final_weights.safetensors" "$1/model.safetensors" | sha256sum | cut -d' ' -f1; }

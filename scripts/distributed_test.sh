@@ -8,18 +8,10 @@
 # TAPEGRAD_BUILD_DIR the build (default build/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data_dir="${TAPEGRAD_DATA_DIR:-data/spamassassin/package/data}"
-build="${TAPEGRAD_BUILD_DIR:-build/release}"
-if [ -z "${TAPEGRAD_DATA_DIR:-}" ]; then bash scripts/fetch_data.sh data; fi
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_WERROR=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target train_classifier
-train="$build/examples/train_classifier"
+source scripts/small_run.sh
+small+=(--epochs 2 --limit-train 2000 --dropout 0)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # CI runs as root
 mpirun=(mpirun -np 2 --bind-to none)
-small=(--data-dir "$data_dir" --threads 1 --epochs 2 --limit-train 2000 --batch-size 16
-  --d-model 16 --heads 2 --ffn 32 --max-len 32 --body-words 24 --dropout 0)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # The numbers a run prints: its epoch rows without the time column, then its test F1 lines.
 figures() { awk -F'|' '/^ +[0-9]+ \|/ { NF = 7; print } $1 ~ /^F1 / { print }' "$1"; }

