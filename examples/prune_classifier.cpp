@@ -117,16 +117,17 @@ std::vector<Head> ablation_on_dev(text::TrainedSpamModel& trained, const Splits&
 
 using Importance = std::vector<Head> (*)(text::TrainedSpamModel&, const Splits&);
 
-// The run, loaded again, with `count` heads pruned one at a time, each time the least important
+// The order in which `count` heads go when pruned one at a time, each time the least important
 // of those left by `importance` (measured again on the pruned model, as Hugging Face's bertology
-// script prunes): after a head goes, the others' importance changes. Its config lists the heads
-// by their ids in the whole model.
-text::TrainedSpamModel prune_by_importance(const std::string& run_dir, const Splits& splits,
-                                           int64_t count, Importance importance) {
+// script prunes): after a head goes, the others' importance changes. Heads by their ids in the
+// whole model, each with its importance when it went. Pruning n heads keeps the first n.
+std::vector<Head> greedy_order(const std::string& run_dir, const Splits& splits, int64_t count,
+                               Importance importance) {
   text::TrainedSpamModel pruned = text::load_trained_spam_model(run_dir);
   std::vector<std::vector<int64_t>> original_ids(static_cast<std::size_t>(pruned.config.layers));
   for (std::vector<int64_t>& ids : original_ids)
     for (int64_t h = 0; h < pruned.config.heads; ++h) ids.push_back(h);
+  std::vector<Head> order;
   for (int64_t step = 0; step < count; ++step) {
     std::vector<Head> heads = importance(pruned, splits);
     std::stable_sort(heads.begin(), heads.end(),
@@ -136,12 +137,11 @@ text::TrainedSpamModel prune_by_importance(const std::string& run_dir, const Spl
     });
     if (least == heads.end()) break;  // every layer is down to one head
     std::vector<int64_t>& ids = original_ids[static_cast<std::size_t>(least->layer)];
+    order.push_back({least->layer, ids[static_cast<std::size_t>(least->head)], least->importance});
     pruned.model->encoder.layers[least->layer].self_attn.prune_heads({least->head});
-    pruned.config.pruned_heads[least->layer].push_back(ids[static_cast<std::size_t>(least->head)]);
     ids.erase(ids.begin() + least->head);
   }
-  pruned.model->eval();
-  return pruned;
+  return order;
 }
 
 // The first `count` heads of `order` that can go while every layer keeps one, by layer.
@@ -170,6 +170,13 @@ struct Row {
   int64_t weight_bytes = 0;
   double test_ms = 0;  // one pass over the test split, the fastest of three
 };
+
+nlohmann::json to_json(const std::vector<Head>& heads) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Head& head : heads)
+    list.push_back({{"layer", head.layer}, {"head", head.head}, {"importance", head.importance}});
+  return list;
+}
 
 nlohmann::json to_json(const Row& row) {
   return {{"model", row.model},
@@ -267,7 +274,7 @@ void prune_and_report(const Flags& flags) {
 
   const int64_t total_heads = static_cast<int64_t>(by_importance.size());
   // The run, loaded again, with `percent` of its heads pruned in `order`.
-  const auto pruned_at_random = [&](const std::vector<Head>& order, int percent) {
+  const auto pruned_in_order = [&](const std::vector<Head>& order, int64_t percent) {
     text::TrainedSpamModel pruned = text::load_trained_spam_model(flags.run_dir);
     const auto plan = heads_to_prune(order, total_heads * percent / 100, trained.config.heads);
     for (const auto& [layer, heads] : plan) {
@@ -276,19 +283,21 @@ void prune_and_report(const Flags& flags) {
     }
     return pruned;
   };
+  // The greedy orders, as far as the table (75%) or --out needs.
+  const int64_t most_percent = flags.out_dir.empty() ? 75 : std::max(75, flags.out_percent);
+  const std::vector<Head> by_gradient =
+      greedy_order(flags.run_dir, splits, total_heads * most_percent / 100, importance_on_dev);
+  const std::vector<Head> by_ablation =
+      greedy_order(flags.run_dir, splits, total_heads * most_percent / 100, ablation_on_dev);
   std::vector<Row> rows;
   for (const int percent : {0, 25, 50, 75}) {
-    const int64_t count = total_heads * percent / 100;
     rows.push_back(measure(percent == 0 ? "float32" : "importance", percent,
-                           prune_by_importance(flags.run_dir, splits, count, importance_on_dev),
-                           splits));
+                           pruned_in_order(by_gradient, percent), splits));
     if (percent == 0) continue;
-    rows.push_back(measure("ablation", percent,
-                           prune_by_importance(flags.run_dir, splits, count, ablation_on_dev),
-                           splits));
+    rows.push_back(measure("ablation", percent, pruned_in_order(by_ablation, percent), splits));
     std::vector<Row> draws;
     for (const std::vector<Head>& order : random_orders)
-      draws.push_back(measure("random", percent, pruned_at_random(order, percent), splits));
+      draws.push_back(measure("random", percent, pruned_in_order(order, percent), splits));
     rows.push_back(mean_of(draws));
   }
   text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
@@ -296,17 +305,16 @@ void prune_and_report(const Flags& flags) {
   rows.push_back(measure("int8", 0, std::move(int8), splits));
   if (!flags.out_dir.empty())
     write_pruned_run(flags,
-                     prune_by_importance(
-                         flags.run_dir, splits, total_heads * flags.out_percent / 100,
-                         flags.out_criterion == "ablation" ? ablation_on_dev : importance_on_dev));
+                     pruned_in_order(flags.out_criterion == "ablation" ? by_ablation : by_gradient,
+                                     flags.out_percent));
 
   nlohmann::json json = {{"run", flags.run_dir},
                          {"threads", num_threads()},
                          {"heads", nlohmann::json::array()},
                          {"rows", nlohmann::json::array()}};
-  for (const Head& head : by_importance)
-    json["heads"].push_back(
-        {{"layer", head.layer}, {"head", head.head}, {"importance", head.importance}});
+  json["heads"] = to_json(by_importance);
+  json["pruned_by_importance"] = to_json(by_gradient);
+  json["pruned_by_ablation"] = to_json(by_ablation);
   for (const Row& row : rows) json["rows"].push_back(to_json(row));
 
   std::vector<report::Curve> curves;
@@ -331,6 +339,11 @@ void prune_and_report(const Flags& flags) {
   fmt::print("heads by importance on dev (layer.head: importance, least first): ");
   for (const Head& head : by_importance)
     fmt::print("{}.{}: {:.3f}  ", head.layer, head.head, head.importance);
+  for (const auto& [name, order] :
+       {std::pair{"importance", &by_gradient}, {"ablation", &by_ablation}}) {
+    fmt::print("\npruned one at a time by {}:", name);
+    for (const Head& head : *order) fmt::print(" {}.{}", head.layer, head.head);
+  }
   fmt::print("\n\n{:<10} | {:>8} | {:>10} | {:>7} | {:>9} | {:>10} | {:>10} | {:>12}\n",
              "pruned by", "pruned %", "heads kept", "test F1", "test loss", "parameters",
              "weights KB", "test pass ms");
