@@ -2,6 +2,7 @@
 // ASCII curve and the SVG pictures (checked for balanced tags, panels and escaping).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -347,6 +348,18 @@ TEST_CASE("report: svg_line_chart has a panel per axis, ticks and a legend") {
   CHECK_THROWS_AS(svg_line_chart({}), Error);
   CHECK_THROWS_WITH_AS(svg_line_chart({{.name = "a", .values = {1, 2}, .x = {1}}}),
                        doctest::Contains("curve 'a' has 1 x values but 2 values"), Error);
+}
+
+TEST_CASE("report: svg_line_chart of a flat curve, or one a few ulps from flat, has ticks") {
+  const double f1 = 0.98666666666666669;
+  for (const double other : {f1, std::nextafter(f1, 1.0), 0.0}) {
+    const std::vector<double> values =
+        other == 0 ? std::vector<double>{0, 0} : std::vector<double>{f1, other, f1};
+    const std::string svg = svg_line_chart({{.name = "test F1", .values = values}});
+    CHECK(xml_problem(svg) == "");
+    CHECK(count_of(svg, "<polyline") == 1);
+    CHECK(count_of(svg, "<line") < 40);  // a handful of ticks, not one per representable value
+  }
 }
 
 TEST_CASE("report: svg_attention_heatmap draws a panel per head and escapes tokens") {

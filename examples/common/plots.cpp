@@ -22,7 +22,9 @@ void check_finite(const std::vector<double>& values, std::string_view op, std::s
 // Round tick values covering [low, high], about `target` of them, at steps of 1, 2 or 5 × 10^k
 // and at least `min_step`.
 std::vector<double> nice_ticks(double low, double high, int target, double min_step = 0) {
-  if (high <= low) {
+  // A range a few ulps wide, or none, is widened: at so fine a step the tick counter k runs
+  // near 1e17, where k + 1 == k, and the loop below would never end.
+  if (high - low <= 1e-9 * std::max(std::abs(low), std::abs(high))) {
     const double pad = low == 0 ? 1 : std::abs(low) * 0.1;
     low -= pad;
     high += pad;
