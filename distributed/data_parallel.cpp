@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "autograd/factories.hpp"
+#include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/map.hpp"
 
 namespace tapegrad::distributed {
 namespace {
@@ -47,8 +49,7 @@ void write_average(Tensor& parameter, const T* sum, T divisor) {
     grad = Tensor::empty(parameter.shape(), parameter.dtype());
     parameter.set_grad(grad);
   }
-  T* out = grad.data<T>();
-  for (int64_t i = 0; i < grad.numel(); ++i) out[i] = sum[i] / divisor;
+  kernels::binary(sum, 1, &divisor, 0, grad.data<T>(), grad.numel(), kernels::Div{});
 }
 
 }  // namespace

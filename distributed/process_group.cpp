@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "autograd/factories.hpp"
+#include "autograd/kernels/functors.hpp"
+#include "autograd/kernels/map.hpp"
 
 namespace tapegrad::distributed {
 namespace {
@@ -284,7 +286,7 @@ void Work::finish() {
   dispatch_floating(tensor_.dtype(), "distributed.all_reduce", [&]<class T>() {
     T* values = tensor_.data<T>();
     const auto size = static_cast<T>(group_->size());
-    for (int64_t i = 0; i < tensor_.numel(); ++i) values[i] /= size;
+    kernels::binary(values, 1, &size, 0, values, tensor_.numel(), kernels::Div{});
   });
 }
 
