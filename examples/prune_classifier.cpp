@@ -1,11 +1,13 @@
 // Makes a trained classifier (a run of train_classifier) smaller and faster, and says what it
 // costs: its attention heads pruned by importance, 0, 25, 50 and 75% of them, one at a time,
 // each time the least important of those left, by two measures of importance on the dev split:
-//   importance  Michel, Levy & Neubig 2019: I_h = Σ |∂L/∂ξ_h|, normalised per layer
-//               (nn/head_importance.hpp): the first-order estimate of what losing a head costs
+//   importance  Michel, Levy & Neubig 2019: I_h = Σ_x |∂L(x)/∂ξ_h| over the dev mails x,
+//               normalised per layer (nn/head_importance.hpp): the first-order estimate of
+//               what losing a head costs
 //   ablation    ΔL_h = L(ξ_h = 0) − L: what losing it costs, measured (one dev pass a head)
-// against the same numbers of heads chosen at random (the mean of --random-draws choices: what
-// pruning without a measure gives on average; one draw may be lucky); then the whole model in int8
+// against the same numbers of heads chosen at random (what pruning without a measure gives on
+// average, one choice may be lucky: the mean over every choice where there are at most
+// --random-draws of them, else the mean of that many random choices); then the whole model in int8
 // (nn::quantize_dynamic). No retraining. Each row: heads kept, test F1 (whole mails, the run's
 // calibrated threshold) and test loss, parameters, bytes of weights, and the time of one pass
 // over the test split. Writes <run>/pruning.svg (test F1 against heads pruned) and
@@ -19,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <span>
 
@@ -40,7 +43,8 @@ struct Flags {
   std::string data_dir = "data/spamassassin/package/data";
   uint64_t seed = 0;  // of the random choices of heads
   int random_draws = 10;
-  int threads = 0;  // 0: the default (set_num_threads)
+  int importance_batch = 1;  // mails a batch in the gradient importance
+  int threads = 0;           // 0: the default (set_num_threads)
   bool json = false;
   std::string out_dir;                     // where to write a pruned run; empty: nowhere
   int out_percent = 50;                    // of the heads, pruned by importance, in that run
@@ -73,9 +77,11 @@ struct Head {
   double importance;
 };
 
-// Every head of the model with its importance on the dev split, in batches of 32.
-std::vector<Head> importance_on_dev(text::TrainedSpamModel& trained, const Splits& splits) {
-  const int64_t batch_size = 32;
+// Every head of the model with its importance on the dev split, in batches of `batch_size`
+// mails: with 1, the paper's E_x |∂L(x)/∂ξ_h| (and its reference script's default); larger
+// batches take |·| of the batch's gradient, where the mails' signs cancel first.
+std::vector<Head> importance_on_dev(text::TrainedSpamModel& trained, const Splits& splits,
+                                    int64_t batch_size) {
   const auto batches = static_cast<int64_t>((splits.dev.size() + batch_size - 1) / batch_size);
   text::SpamClassifier& model = *trained.model;
   const std::vector<nn::HeadImportance> per_layer =
@@ -115,14 +121,14 @@ std::vector<Head> ablation_on_dev(text::TrainedSpamModel& trained, const Splits&
   return heads;
 }
 
-using Importance = std::vector<Head> (*)(text::TrainedSpamModel&, const Splits&);
+using Importance = std::function<std::vector<Head>(text::TrainedSpamModel&, const Splits&)>;
 
 // The order in which `count` heads go when pruned one at a time, each time the least important
 // of those left by `importance` (measured again on the pruned model, as Hugging Face's bertology
 // script prunes): after a head goes, the others' importance changes. Heads by their ids in the
 // whole model, each with its importance when it went. Pruning n heads keeps the first n.
 std::vector<Head> greedy_order(const std::string& run_dir, const Splits& splits, int64_t count,
-                               Importance importance) {
+                               const Importance& importance) {
   text::TrainedSpamModel pruned = text::load_trained_spam_model(run_dir);
   std::vector<std::vector<int64_t>> original_ids(static_cast<std::size_t>(pruned.config.layers));
   for (std::vector<int64_t>& ids : original_ids)
@@ -142,6 +148,36 @@ std::vector<Head> greedy_order(const std::string& run_dir, const Splits& splits,
     ids.erase(ids.begin() + least->head);
   }
   return order;
+}
+
+// Every way to prune `count` of `heads` that leaves each layer a head, each as an order that
+// heads_to_prune takes whole; none when there are more than `most` (then draws stand for them).
+std::vector<std::vector<Head>> every_choice(const std::vector<Head>& heads, int64_t count,
+                                            int64_t heads_per_layer, std::size_t most) {
+  std::vector<std::vector<Head>> choices;
+  std::vector<Head> chosen;
+  std::map<int64_t, int64_t> pruned_in_layer;
+  bool too_many = false;
+  const std::function<void(std::size_t)> choose_from = [&](std::size_t next) {
+    if (too_many) return;
+    if (static_cast<int64_t>(chosen.size()) == count) {
+      too_many = choices.size() == most;
+      if (!too_many) choices.push_back(chosen);
+      return;
+    }
+    for (std::size_t i = next; i < heads.size(); ++i) {
+      int64_t& in_layer = pruned_in_layer[heads[i].layer];
+      if (in_layer + 1 == heads_per_layer) continue;
+      ++in_layer;
+      chosen.push_back(heads[i]);
+      choose_from(i + 1);
+      chosen.pop_back();
+      --in_layer;
+    }
+  };
+  choose_from(0);
+  if (too_many) choices.clear();
+  return choices;
 }
 
 // The first `count` heads of `order` that can go while every layer keeps one, by layer.
@@ -164,7 +200,9 @@ struct Row {
   double pruned_percent = 0;
   int64_t heads_kept = 0;
   double test_f1 = 0;
-  double test_f1_min = 0, test_f1_max = 0;  // over the random draws (else test_f1)
+  double test_f1_min = 0, test_f1_max = 0;  // over the random choices (else test_f1)
+  int64_t choices = 1;                      // of heads this row is the mean of: 1 but for "random"
+  bool every_choice = false;                // "random" only: those are all there are
   double test_loss = 0;    // mean cross-entropy: what head importance measures on dev
   int64_t parameters = 0;  // weights, int8 ones included
   int64_t weight_bytes = 0;
@@ -185,6 +223,8 @@ nlohmann::json to_json(const Row& row) {
           {"test_f1", row.test_f1},
           {"test_f1_min", row.test_f1_min},
           {"test_f1_max", row.test_f1_max},
+          {"choices", row.choices},
+          {"every_choice", row.every_choice},
           {"test_loss", row.test_loss},
           {"parameters", row.parameters},
           {"weight_bytes", row.weight_bytes},
@@ -225,6 +265,7 @@ Row measure(std::string model_name, double pruned_percent, text::TrainedSpamMode
 // One row for several: the means of test F1, loss and time, and the range of test F1.
 Row mean_of(const std::vector<Row>& draws) {
   Row mean = draws.front();
+  mean.choices = static_cast<int64_t>(draws.size());
   mean.test_f1 = mean.test_loss = mean.test_ms = 0;
   for (const Row& row : draws) {
     mean.test_f1 += row.test_f1 / static_cast<double>(draws.size());
@@ -257,22 +298,28 @@ void prune_and_report(const Flags& flags) {
   if (splits.dev.empty() || splits.test.empty())
     fail("no dev or test messages under {} (scripts/fetch_data.sh fetches the corpus)",
          flags.data_dir);
-  std::vector<Head> by_importance = importance_on_dev(trained, splits);
+  const Importance gradient_importance = [&](text::TrainedSpamModel& model, const Splits& data) {
+    return importance_on_dev(model, data, flags.importance_batch);
+  };
+  const std::vector<Head> heads = gradient_importance(trained, splits);  // (layer, head) order
+  std::vector<Head> by_importance = heads;
   std::stable_sort(by_importance.begin(), by_importance.end(),
                    [](const Head& a, const Head& b) { return a.importance < b.importance; });
-  // Random orders of the same heads: each the order of uniform draws from the seeded generator.
+  // Random orders of the heads: each the order of uniform draws from the seeded generator, drawn
+  // over the heads in (layer, head) order, so that a seed takes the same heads whatever the
+  // importance says.
   std::vector<std::vector<Head>> random_orders(static_cast<std::size_t>(flags.random_draws));
   {
     Generator generator(flags.seed);
     for (std::vector<Head>& order : random_orders) {
-      const Tensor draws = uniform({static_cast<int64_t>(by_importance.size())}, 0, 1,
-                                   {.dtype = kFloat64}, generator);
+      const Tensor draws =
+          uniform({static_cast<int64_t>(heads.size())}, 0, 1, {.dtype = kFloat64}, generator);
       for (const double i : sort(draws).indices.to_vector())
-        order.push_back(by_importance[static_cast<std::size_t>(i)]);
+        order.push_back(heads[static_cast<std::size_t>(i)]);
     }
   }
 
-  const int64_t total_heads = static_cast<int64_t>(by_importance.size());
+  const int64_t total_heads = static_cast<int64_t>(heads.size());
   // The run, loaded again, with `percent` of its heads pruned in `order`.
   const auto pruned_in_order = [&](const std::vector<Head>& order, int64_t percent) {
     text::TrainedSpamModel pruned = text::load_trained_spam_model(flags.run_dir);
@@ -286,7 +333,7 @@ void prune_and_report(const Flags& flags) {
   // The greedy orders, as far as the table (75%) or --out needs.
   const int64_t most_percent = flags.out_dir.empty() ? 75 : std::max(75, flags.out_percent);
   const std::vector<Head> by_gradient =
-      greedy_order(flags.run_dir, splits, total_heads * most_percent / 100, importance_on_dev);
+      greedy_order(flags.run_dir, splits, total_heads * most_percent / 100, gradient_importance);
   const std::vector<Head> by_ablation =
       greedy_order(flags.run_dir, splits, total_heads * most_percent / 100, ablation_on_dev);
   std::vector<Row> rows;
@@ -295,10 +342,14 @@ void prune_and_report(const Flags& flags) {
                            pruned_in_order(by_gradient, percent), splits));
     if (percent == 0) continue;
     rows.push_back(measure("ablation", percent, pruned_in_order(by_ablation, percent), splits));
+    const std::vector<std::vector<Head>> choices =
+        every_choice(heads, total_heads * percent / 100, trained.config.heads,
+                     static_cast<std::size_t>(flags.random_draws));
     std::vector<Row> draws;
-    for (const std::vector<Head>& order : random_orders)
+    for (const std::vector<Head>& order : choices.empty() ? random_orders : choices)
       draws.push_back(measure("random", percent, pruned_in_order(order, percent), splits));
     rows.push_back(mean_of(draws));
+    rows.back().every_choice = !choices.empty();
   }
   text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
   nn::quantize_dynamic(*int8.model);
@@ -354,10 +405,11 @@ void prune_and_report(const Flags& flags) {
         "{:<10} | {:>8.0f} | {:>10} | {:>7.4f} | {:>9.4f} | {:>10} | {:>10.1f} | {:>12.1f}\n",
         row.model, row.pruned_percent, row.heads_kept, row.test_f1, row.test_loss, row.parameters,
         static_cast<double>(row.weight_bytes) / 1024, row.test_ms);
-  fmt::print("\nrandom: the mean of {} random choices; their test F1 from", flags.random_draws);
+  fmt::print("\nrandom: the mean test F1 of");
   for (const Row& row : rows)
     if (row.model == "random")
-      fmt::print(" {:.4f} to {:.4f} ({:.0f}%)", row.test_f1_min, row.test_f1_max,
+      fmt::print(" {} {} choices, from {:.4f} to {:.4f} ({:.0f}%);",
+                 row.every_choice ? "all" : "random", row.choices, row.test_f1_min, row.test_f1_max,
                  row.pruned_percent);
   fmt::print("\n{} test messages, {} threads; wrote {} and {}\n", splits.test.size(), num_threads(),
              (run / "pruning.svg").string(), (run / "pruning.json").string());
@@ -375,8 +427,12 @@ int main(int argc, char** argv) {
                  "the corpus: <group>/<id>.txt folders (scripts/fetch_data.sh)");
   app.add_option("--seed", flags.seed, "seed of the random choices of heads");
   app.add_option("--random-draws", flags.random_draws,
-                 "random choices of heads at each percentage; the random row is their mean")
+                 "random choices of heads at each percentage; the random row is their mean "
+                 "(or the mean of every choice, where there are no more)")
       ->check(text::in_range(1, 1000));
+  app.add_option("--importance-batch", flags.importance_batch,
+                 "mails a batch in the gradient importance (1: E_x |dL(x)/dgate| over mails)")
+      ->check(text::in_range(1, 1024));
   app.add_option("--threads", flags.threads, "threads the kernels use (set_num_threads)")
       ->check(text::in_range(1, 256));
   app.add_flag("--json", flags.json, "print the results as one JSON object");

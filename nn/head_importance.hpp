@@ -1,7 +1,9 @@
 // How much each attention head matters (Michel, Levy & Neubig 2019, "Are Sixteen Heads Really
 // Better than One?"): every MultiHeadAttention of a model gets a gate ξ = 1 per head (its
 // head_gate, which changes no output), the loss of each batch is differentiated, and
-//   I_h = Σ_batches |∂L/∂ξ_h|        (the sum over batches of the paper's reference code)
+//   I_h = Σ_batches |∂L/∂ξ_h|        (the sum over batches of the paper's reference code;
+//                                     batches of one example give the paper's E_x |∂L(x)/∂ξ_h|,
+//                                     larger ones let the examples' signs cancel inside |·|)
 //   I_h ← I_h / ||I_layer||₂        (normalised within each layer, as that code does by default)
 // Heads of low importance are the ones to prune (MultiHeadAttention::prune_heads).
 //
