@@ -29,7 +29,8 @@ struct GatesOff {
 }  // namespace
 
 std::vector<HeadImportance> head_importance(Module& model, int64_t batches,
-                                            const std::function<Tensor(int64_t batch)>& loss) {
+                                            const std::function<Tensor(int64_t batch)>& loss,
+                                            HeadImportanceOptions options) {
   if (batches <= 0) fail("head_importance: batches must be positive, got {}", batches);
   std::vector<HeadImportance> heads;
   find_attention(model, "", heads);
@@ -53,6 +54,7 @@ std::vector<HeadImportance> head_importance(Module& model, int64_t batches,
         head.importance = head.importance + abs(grad.to(kFloat64));
   }
   model.zero_grad();
+  if (!options.normalize_by_layer) return heads;
   for (HeadImportance& head : heads) {
     const double norm = std::sqrt(sum(head.importance * head.importance).item());
     head.importance = head.importance / (norm + 1e-20);

@@ -1,6 +1,6 @@
 // head_importance (nn/head_importance.hpp): Σ over batches of |∂L/∂ξ| per head, against the
 // gradients of an explicit head_mask; a head that cannot change the output gets 0; each layer's
-// importance has norm 1; the gates come off again; the errors.
+// importance has norm 1 (or is the sums, not normalised); the gates come off again; the errors.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -32,7 +32,7 @@ Tensor loss_of(const Tensor& y, int64_t batch) {
 
 }  // namespace
 
-TEST_CASE("head_importance: the sum of |dL/d gate| over batches, normalised per layer") {
+TEST_CASE("head_importance: the sum of |dL/d gate| over batches, normalised per layer or not") {
   manual_seed(2);
   TwoLayers model;
   model.to(kFloat64);
@@ -69,6 +69,14 @@ TEST_CASE("head_importance: the sum of |dL/d gate| over batches, normalised per 
   CHECK_FALSE(model.first.head_gate.defined());             // the gates are off again
   const Tensor& grad = model.second.in_proj_weight.grad();  // zeroed (or none)
   CHECK((!grad.defined() || max(abs(grad)).item() == 0));
+
+  const std::vector<HeadImportance> sums = head_importance(
+      model, 2, [&](int64_t batch) { return loss_of(model.forward(inputs[batch]), batch); },
+      {.normalize_by_layer = false});
+  for (int layer = 0; layer < 2; ++layer) {
+    CAPTURE(layer);
+    testing::check_values(sums[layer].importance, expected[layer].to_vector(), 1e-12);
+  }
 }
 
 TEST_CASE("head_importance: errors name what is wrong, and the gates still come off") {
