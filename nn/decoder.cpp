@@ -100,6 +100,12 @@ DecoderLM::DecoderLM(DecoderLMOptions options_)
                                   .layer_norm_eps = options.layer_norm_eps,
                                   .window = options.window});
   register_module("h", h);
+  for (const auto& [block, heads] : options.pruned_heads) {
+    if (block < 0 || block >= options.num_layers)
+      fail("nn.DecoderLM: pruned_heads of block {}; the blocks are 0..{}", block,
+           options.num_layers - 1);
+    h[block].attn.prune_heads(heads);
+  }
   register_module("ln_f", ln_f);
   if (!options.tie_weights) {
     lm_head.emplace(options.d_model, options.vocab_size, LinearOptions{.bias = false});

@@ -24,6 +24,7 @@
 // embeddings are initialised N(0, 0.02²) as in GPT-2; the other layers keep their PyTorch inits.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -86,6 +87,10 @@ struct DecoderLMOptions {
   // Sliding-window attention in every block (Mistral's sliding_window): token i attends to tokens
   // i - W < j <= i only, and each block's KVCache keeps only the W latest tokens; 0: all tokens.
   int64_t window = 0;
+  // Attention heads pruned from blocks (Hugging Face's config pruned_heads), block -> heads
+  // 0..nhead-1: the model is made with them gone (MultiHeadAttention::prune_heads), so it loads
+  // the weights a pruned model saved, and its KV caches hold the heads that are left.
+  std::map<int64_t, std::vector<int64_t>> pruned_heads = {};
 };
 
 class DecoderLM : public Module {

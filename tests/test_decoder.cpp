@@ -169,6 +169,31 @@ TEST_CASE("nn.DecoderLM: cached decoding applies the attention's head gate as th
                        Error);
 }
 
+TEST_CASE("nn.DecoderLM: made with pruned_heads, it loads a pruned model and caches its heads") {
+  DecoderLM model(small(PositionEncoding::Learned));
+  to_eval(model, kFloat64);
+  model.h[1].attn.prune_heads({0});
+  DecoderLMOptions options = small(PositionEncoding::Learned);
+  options.pruned_heads = {{1, {0}}};
+  DecoderLM made_pruned(options);
+  CHECK(made_pruned.h[0].attn.num_heads == 2);
+  CHECK(made_pruned.h[1].attn.num_heads == 1);
+  to_eval(made_pruned, kFloat64);
+  made_pruned.load_state_dict(model.state_dict());
+  const Tensor ids = random_ids(1, 6, 11, 5);
+  const Tensor full = made_pruned(ids);
+  CHECK(max(abs(full - model(ids))).item() == 0);
+  std::vector<KVCache> cache = made_pruned.make_cache(1);  // a cache of the heads left
+  CHECK(relative_error(made_pruned(ids, cache), full) <= 1e-12);
+
+  options.pruned_heads = {{2, {0}}};
+  CHECK_THROWS_WITH_AS(
+      DecoderLM{options},
+      doctest::Contains("nn.DecoderLM: pruned_heads of block 2; the blocks are 0..1"), Error);
+  options.pruned_heads = {{0, {0, 1}}};
+  CHECK_THROWS_WITH_AS(DecoderLM{options}, doctest::Contains("would leave none of 2"), Error);
+}
+
 TEST_CASE("nn.DecoderLM: a window changes exactly the logits of tokens with more than W before") {
   DecoderLM local(small(PositionEncoding::Learned, true, 1, 3));
   to_eval(local, kFloat64);
