@@ -34,24 +34,6 @@ struct Flags {
   bool int8 = false;
 };
 
-// The model of the run directory `run` (config.json, model.safetensors), in eval mode.
-std::unique_ptr<nn::DecoderLM> load_model(const std::filesystem::path& run) {
-  if (!std::filesystem::is_directory(run))
-    fail("--run {}: no run directory (train_lm --run {} makes one)", run.string(), run.string());
-  const std::filesystem::path config_path = run / "config.json";
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_file(config_path));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not JSON: {}", config_path.string(), e.what());
-  }
-  auto model = std::make_unique<nn::DecoderLM>(
-      text::decoder_options_from_json(config, config_path.string()));
-  model->load(run / "model.safetensors");
-  model->eval();
-  return model;
-}
-
 // Each byte of the text as a token; a single byte is shown as itself in the heatmap.
 std::vector<std::string> byte_labels(const std::vector<int64_t>& tokens) {
   std::vector<std::string> labels;
@@ -86,7 +68,7 @@ double per_second(int64_t count, double seconds) {
 
 void run_generation(Flags flags) {
   set_num_threads(flags.threads);
-  const std::unique_ptr<nn::DecoderLM> loaded = load_model(flags.run);
+  const std::unique_ptr<nn::DecoderLM> loaded = text::load_lm_run(flags.run);
   nn::DecoderLM& model = *loaded;
   if (flags.int8) nn::quantize_dynamic(model);
   std::vector<int64_t> prompt;

@@ -17,13 +17,13 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
-#include <numeric>
 
 #include "autograd/io/atomic_file.hpp"
 #include "examples/common/cli_checks.hpp"
 #include "examples/common/finite_save.hpp"
 #include "examples/common/fortunes.hpp"
 #include "examples/common/lm_config.hpp"
+#include "examples/common/lm_windows.hpp"
 #include "examples/common/plots.hpp"
 #include "examples/common/progress.hpp"
 #include "examples/common/training_checkpoint.hpp"
@@ -123,67 +123,6 @@ Progress progress_from_json(const nlohmann::json& json, std::string_view source)
   }
 }
 
-// Bytes as token ids [rows, length], row r from text[starts[r]].
-Tensor byte_ids(const std::string& text, const std::vector<int64_t>& starts, int64_t length) {
-  std::vector<int64_t> ids;
-  ids.reserve(starts.size() * static_cast<std::size_t>(length));
-  for (const int64_t start : starts)
-    for (int64_t i = 0; i < length; ++i)
-      ids.push_back(static_cast<unsigned char>(text[static_cast<std::size_t>(start + i)]));
-  return from_vector(ids, {static_cast<int64_t>(starts.size()), length});
-}
-
-// Σ cross-entropy (nats) of the model predicting text[start + 1 .. start + length] from
-// text[start .. start + length - 1], for each start, in one batch.
-Tensor windows_loss(nn::DecoderLM& model, const std::string& text,
-                    const std::vector<int64_t>& starts, int64_t length, Reduction reduction) {
-  std::vector<int64_t> next(starts);
-  for (int64_t& start : next) ++start;
-  const auto rows = static_cast<int64_t>(starts.size());
-  const Tensor logits = model(byte_ids(text, starts, length));
-  return cross_entropy(logits.view({rows * length, model.options.vocab_size}),
-                       byte_ids(text, next, length).view({rows * length}),
-                       {.reduction = reduction});
-}
-
-// The mean cross-entropy in nats per byte of `model` over the whole of `text`, every byte but the
-// first predicted once with at least half a context before it, as Hugging Face's strided
-// perplexity: windows of the context length T (or of the whole text, if shorter) step by S = T/2,
-// and each scores only the predictions the windows before it did not make: the first all T, the
-// next ones their last S (the last window ends at the end of the text). A byte sees T/2 to T bytes
-// before it (non-overlapping windows would give it 0 to T - 1, and a higher figure).
-// Bits per byte = nats / ln 2.
-double mean_nats_per_byte(nn::DecoderLM& model, const std::string& text, int64_t batch_size) {
-  NoGradGuard no_grad;
-  model.eval();
-  const auto predicted = static_cast<int64_t>(text.size()) - 1;
-  const int64_t length = std::min(model.options.max_len, predicted);
-  const int64_t stride = std::max<int64_t>(1, length / 2);
-  double total = 0;
-  std::vector<int64_t> starts, scored;  // per window: its first byte, its predictions that count
-  const auto flush = [&] {
-    if (starts.empty()) return;
-    const std::vector<double> losses =
-        windows_loss(model, text, starts, length, Reduction::None).to_vector();  // [rows, length]
-    for (std::size_t row = 0; row < starts.size(); ++row) {
-      const auto row_end = losses.begin() + static_cast<std::ptrdiff_t>((row + 1) * length);
-      total += std::accumulate(row_end - scored[row], row_end, 0.0);
-    }
-    starts.clear();
-    scored.clear();
-  };
-  // Bytes 1..done are scored; the next window predicts bytes end - length + 1 .. end.
-  for (int64_t done = 0; done < predicted;) {
-    const int64_t end = std::min(predicted, done == 0 ? length : done + stride);
-    starts.push_back(end - length);
-    scored.push_back(end - done);
-    done = end;
-    if (static_cast<int64_t>(starts.size()) == batch_size) flush();
-  }
-  flush();
-  return total / static_cast<double>(predicted);
-}
-
 // One step on --batch-size windows at random places of the train text: forward, backward,
 // clipping (norm 1, as GPT-2), update, schedule. A NaN or Inf loss or gradient is an Error naming
 // the step and the first parameter whose gradient is not finite.
@@ -194,7 +133,7 @@ void train_step(const Flags& flags, const std::string& train, nn::DecoderLM& mod
   std::vector<int64_t> starts(static_cast<std::size_t>(flags.batch_size));
   const auto places = static_cast<uint64_t>(static_cast<int64_t>(train.size()) - context);
   for (int64_t& start : starts) start = static_cast<int64_t>(default_generator().below(places));
-  const Tensor loss = windows_loss(model, train, starts, context, Reduction::Mean);
+  const Tensor loss = text::windows_loss(model, train, starts, context, Reduction::Mean);
   optimizer.zero_grad();
   loss.backward();
   const double loss_value = loss.item();
@@ -262,7 +201,7 @@ void print_samples(const Flags& flags, nn::DecoderLM& model) {
 void evaluate(const Flags& flags, const std::string& validation, nn::DecoderLM& model,
               Progress& progress) {
   const auto started = std::chrono::steady_clock::now();
-  const double val_loss = mean_nats_per_byte(model, validation, flags.batch_size);
+  const double val_loss = text::mean_nats_per_byte(model, validation, flags.batch_size);
   progress.train_seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   Curves& curves = progress.curves;

@@ -1,6 +1,7 @@
 // The language-model tools run as a user runs them, in seconds, on a tiny synthetic corpus of
 // fortunes (no download): train_lm end to end, its resume after an interruption (the very same
-// weights), generate's --json output and heatmap, and bad flags refused with a message.
+// weights), generate's --json output and heatmap, prune_lm's table and pruned run, and bad flags
+// refused with a message.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -201,6 +202,52 @@ TEST_CASE("train_lm --window: saved in config.json, and generate reads the model
   for (std::size_t at = 0; (at = svg.find("= 0.0000</title>", at)) != std::string::npos; ++at)
     ++zeros;
   CHECK(zeros >= 2 * 541);
+}
+
+TEST_CASE("prune_lm: the table of a tiny run, and a pruned run that generate reads") {
+  const TinyRun& reference = tiny_run();
+  REQUIRE(reference.result().exit_code == 0);
+  const testing::ScratchDirectory dir;
+  const std::filesystem::path run = dir / "run", pruned = dir / "pruned";
+  std::filesystem::copy(reference.path(), run);  // prune_lm writes pruning.json into the run
+  const testing::ToolRun report = testing::run_tool(fmt::format(
+      "'{}' --run '{}' --data-dir '{}' --dev-windows 4 --threads 1 --json --out '{}' 2>&1",
+      TAPEGRAD_PRUNE_LM, run.string(), reference.corpus().path().string(), pruned.string()));
+  INFO(report.output);
+  REQUIRE(report.exit_code == 0);
+  const nlohmann::json json = nlohmann::json::parse(report.output.substr(report.output.find('{')));
+  CHECK(json == read_json(run / "pruning.json"));
+  CHECK(std::filesystem::exists(run / "pruning.svg"));
+  // 2 layers of 2 heads: 25% is one head, 50% two; 75% would leave a layer none, so it is 50%.
+  const nlohmann::json& rows = json["rows"];
+  REQUIRE(rows.size() == 11);  // float32, 3 x (importance, ablation, random), int8
+  CHECK(rows[0]["model"] == "float32");
+  CHECK(rows[0]["heads_kept"] == 4);
+  CHECK(rows[4]["model"] == "importance");
+  CHECK(rows[4]["heads_kept"] == 2);
+  CHECK(rows[6]["model"] == "random");
+  CHECK(rows[6]["every_choice"] == true);
+  CHECK(rows[6]["choices"] == 4);  // one head of each layer: 2 x 2 ways
+  CHECK(rows[10]["model"] == "int8");
+  for (const nlohmann::json& row : rows) {
+    const double bits = row["test_bits_per_byte"].get<double>();
+    CHECK((bits > 0 && bits < 8));
+    CHECK(bits == doctest::Approx(row["test_loss"].get<double>() / std::log(2.0)));
+  }
+  CHECK(rows[4]["parameters"].get<int64_t>() < rows[0]["parameters"].get<int64_t>());
+  CHECK(json["pruned_by_ablation"].size() == 2);
+
+  // The --out run: 50% pruned by ablation, listed in its config; generate reads it.
+  const nlohmann::json config = read_json(pruned / "config.json");
+  int64_t pruned_heads = 0;
+  for (const auto& [layer, heads] : config["pruned_heads"].items()) pruned_heads += heads.size();
+  CHECK(pruned_heads == 2);
+  const testing::ToolRun generated =
+      testing::run_tool(fmt::format("'{}' --run '{}' --json --max-new-tokens 8 'The cat' 2>&1",
+                                    TAPEGRAD_GENERATE, pruned.string()));
+  INFO(generated.output);
+  REQUIRE(generated.exit_code == 0);
+  CHECK(generated.output.find("\"new_tokens\":8") != std::string::npos);
 }
 
 TEST_CASE("train_lm and generate: bad flags and files are a message and exit code 1") {

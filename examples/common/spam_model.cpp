@@ -2,8 +2,6 @@
 
 #include <fmt/ranges.h>
 
-#include <algorithm>
-#include <cctype>
 #include <limits>
 #include <set>
 
@@ -57,13 +55,6 @@ void check_spam_model_config(const SpamModelConfig& config, std::string_view sou
   }
 }
 
-// {"0": [1, 3]}: JSON object keys are strings.
-nlohmann::json pruned_heads_json(const SpamModelConfig& config) {
-  nlohmann::json json = nlohmann::json::object();
-  for (const auto& [layer, heads] : config.pruned_heads) json[std::to_string(layer)] = heads;
-  return json;
-}
-
 nlohmann::json to_json(const SpamModelConfig& config) {
   return {{"vocab_size", config.vocab_size},
           {"d_model", config.d_model},
@@ -75,7 +66,7 @@ nlohmann::json to_json(const SpamModelConfig& config) {
           {"dropout", config.dropout},
           {"ngram_buckets", config.ngram_buckets},
           {"ngram_max_n", config.ngram_max_n},
-          {"pruned_heads", pruned_heads_json(config)}};
+          {"pruned_heads", pruned_heads_json(config.pruned_heads)}};
 }
 
 SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::string_view source) {
@@ -107,22 +98,9 @@ SpamModelConfig spam_model_config_from_json(const nlohmann::json& json, std::str
   if (json.contains("ngram_buckets")) read_integer("ngram_buckets", config.ngram_buckets);
   if (json.contains("ngram_max_n")) read_integer("ngram_max_n", config.ngram_max_n);
   // Optional: runs saved before pruning existed have none.
-  if (const auto pruned = json.find("pruned_heads"); pruned != json.end()) {
-    if (!pruned->is_object())
-      fail("spam model config {}: 'pruned_heads' must be an object {{\"layer\": [heads]}}", source);
-    for (const auto& [layer, heads] : pruned->items()) {
-      const bool is_layer =
-          !layer.empty() && layer.size() < 10 && std::all_of(layer.begin(), layer.end(), ::isdigit);
-      if (!is_layer || !heads.is_array() ||
-          !std::all_of(heads.begin(), heads.end(),
-                       [](const nlohmann::json& head) { return head.is_number_integer(); }))
-        fail(
-            "spam model config {}: 'pruned_heads' entry \"{}\" is not a layer number with a list "
-            "of head numbers",
-            source, layer);
-      config.pruned_heads[std::stoll(layer)] = heads.get<std::vector<int64_t>>();
-    }
-  }
+  if (const auto pruned = json.find("pruned_heads"); pruned != json.end())
+    config.pruned_heads =
+        pruned_heads_from_json(*pruned, fmt::format("spam model config {}", source));
   check_spam_model_config(config, source);
   return config;
 }

@@ -18,6 +18,7 @@
 
 #include "examples/common/batching.hpp"
 #include "examples/common/calibration.hpp"
+#include "examples/common/head_pruning.hpp"
 #include "examples/common/vocabulary.hpp"
 #include "nn/nn.hpp"
 
@@ -43,7 +44,7 @@ struct SpamModelConfig {
   int64_t ngram_max_n = 5;
   // Attention heads pruned from each layer (Hugging Face's config key `pruned_heads`, in
   // config.json as {"0": [1, 3]}): the model is built whole, then pruned, then loaded.
-  std::map<int64_t, std::vector<int64_t>> pruned_heads = {};
+  PrunedHeads pruned_heads = {};
 };
 
 nlohmann::json to_json(const SpamModelConfig& config);
