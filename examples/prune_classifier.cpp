@@ -11,9 +11,9 @@
 // (nn::quantize_dynamic). No retraining. Each row: heads kept, test F1 (whole mails, the run's
 // calibrated threshold) and test loss, parameters, bytes of weights, and the time of one pass
 // over the test split. Writes <run>/pruning.svg (test F1 against heads pruned) and
-// <run>/pruning.json; with
-// --out, the model pruned by importance (--out-percent of its heads) as a run directory of its
-// own, which predict_classifier reads (its config.json lists the pruned heads).
+// <run>/pruning.json; with --out, the model pruned (--out-percent of its heads, by
+// --out-criterion) as a run directory of its own, which predict_classifier reads (its
+// config.json lists the pruned heads). The flags both pruning tools take: head_pruning.hpp.
 //
 //   build/release/examples/prune_classifier --run runs/classifier [--json] [--out DIR]
 #include <CLI/CLI.hpp>
@@ -38,17 +38,10 @@ using namespace tapegrad;
 namespace {
 
 struct Flags {
+  text::PruningOptions pruning;
   std::string run_dir = "runs/classifier";
   std::string data_dir = "data/spamassassin/package/data";
-  uint64_t seed = 0;  // of the random choices of heads
-  int random_draws = 10;
   int importance_batch = 1;  // mails a batch in the gradient importance
-  bool normalize_importance_by_layer = true;
-  int threads = 0;  // 0: the default (set_num_threads)
-  bool json = false;
-  std::string out_dir;                     // where to write a pruned run; empty: nowhere
-  int out_percent = 50;                    // of the heads, pruned by importance, in that run
-  std::string out_criterion = "ablation";  // the importance that run is pruned by
 };
 
 // The dev and test messages encoded as the run's model reads them (whole mails).
@@ -135,19 +128,19 @@ text::PruningRow measure(std::string model_name, double pruned_percent,
 // The pruned model as a run directory: its config (with pruned_heads), weights, and the
 // original run's vocabulary and calibration.
 void write_pruned_run(const Flags& flags, const text::TrainedSpamModel& pruned) {
-  const std::filesystem::path from(flags.run_dir), to(flags.out_dir);
+  const std::filesystem::path from(flags.run_dir), to(flags.pruning.out_dir);
   std::filesystem::create_directories(to);
   write_file_atomically(to / "config.json", text::to_json(pruned.config).dump(2));
   pruned.model->save(to / "model.safetensors");
   for (const char* file : {"vocabulary.json", "calibration.json"})
     std::filesystem::copy_file(from / file, to / file,
                                std::filesystem::copy_options::overwrite_existing);
-  fmt::print(stderr, "wrote {}: {}% of the heads pruned by {}\n", to.string(), flags.out_percent,
-             flags.out_criterion);
+  fmt::print(stderr, "wrote {}: {}% of the heads pruned by {}\n", to.string(),
+             flags.pruning.out_percent, flags.pruning.out_criterion);
 }
 
 void prune_and_report(const Flags& flags) {
-  if (flags.threads > 0) set_num_threads(flags.threads);
+  if (flags.pruning.threads > 0) set_num_threads(flags.pruning.threads);
   text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
   const Splits splits = read_splits(flags, trained);
   if (splits.dev.empty() || splits.test.empty())
@@ -155,20 +148,17 @@ void prune_and_report(const Flags& flags) {
          flags.data_dir);
   const Importance gradient_importance = [&](text::TrainedSpamModel& model, const Splits& data) {
     return importance_on_dev(model, data, flags.importance_batch,
-                             {.normalize_by_layer = flags.normalize_importance_by_layer});
+                             {.normalize_by_layer = flags.pruning.normalize_importance_by_layer});
   };
   text::PruningTable table{.score_name = "test F1", .score_key = "test_f1"};
   const std::vector<text::Head> heads =
       gradient_importance(trained, splits);  // (layer, head) order
   table.heads = heads;
   std::ranges::stable_sort(table.heads, {}, &text::Head::importance);
-  // The greedy orders, as far as the table (75%) or --out needs.
-  const int64_t total_heads = static_cast<int64_t>(heads.size());
-  const int64_t most_percent = flags.out_dir.empty() ? 75 : std::max(75, flags.out_percent);
-  table.pruned_by_importance =
-      greedy_order(flags.run_dir, splits, total_heads * most_percent / 100, gradient_importance);
-  table.pruned_by_ablation =
-      greedy_order(flags.run_dir, splits, total_heads * most_percent / 100, ablation_on_dev);
+  const auto total_heads = static_cast<int64_t>(heads.size());
+  const int64_t ordered = text::heads_to_order(flags.pruning, total_heads);
+  table.pruned_by_importance = greedy_order(flags.run_dir, splits, ordered, gradient_importance);
+  table.pruned_by_ablation = greedy_order(flags.run_dir, splits, ordered, ablation_on_dev);
   // The run, loaded again, with the heads `pruned` gone.
   const auto load_pruned = [&](const text::PrunedHeads& pruned) {
     text::TrainedSpamModel model = text::load_trained_spam_model(flags.run_dir);
@@ -179,32 +169,19 @@ void prune_and_report(const Flags& flags) {
   };
   table.rows = text::pruning_rows(
       heads, trained.config.heads, table.pruned_by_importance, table.pruned_by_ablation,
-      flags.random_draws, flags.seed,
+      flags.pruning.random_draws, flags.pruning.seed,
       [&](const std::string& model, double percent, const text::PrunedHeads& pruned) {
         return measure(model, percent, load_pruned(pruned), splits);
       });
   text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
   nn::quantize_dynamic(*int8.model);
   table.rows.push_back(measure("int8", 0, std::move(int8), splits));
-  if (!flags.out_dir.empty())
-    write_pruned_run(flags, load_pruned(text::heads_to_prune(
-                                flags.out_criterion == "ablation" ? table.pruned_by_ablation
-                                                                  : table.pruned_by_importance,
-                                total_heads * flags.out_percent / 100, trained.config.heads)));
-
-  nlohmann::json json = table.json();
-  json["run"] = flags.run_dir;
-  json["threads"] = num_threads();
-  const std::filesystem::path run(flags.run_dir);
-  write_file_atomically(run / "pruning.svg", table.svg());
-  write_file_atomically(run / "pruning.json", json.dump(2));
-  if (flags.json) {
-    fmt::print("{}\n", json.dump());
-    return;
-  }
-  table.print();
-  fmt::print("{} test messages, {} threads; wrote {} and {}\n", splits.test.size(), num_threads(),
-             (run / "pruning.svg").string(), (run / "pruning.json").string());
+  if (!flags.pruning.out_dir.empty())
+    write_pruned_run(flags, load_pruned(text::out_run_heads(flags.pruning, table, total_heads,
+                                                            trained.config.heads)));
+  text::write_and_print(
+      table, flags.pruning, flags.run_dir, {{"run", flags.run_dir}, {"threads", num_threads()}},
+      fmt::format("{} test messages, {} threads", splits.test.size(), num_threads()));
 }
 
 }  // namespace
@@ -217,28 +194,10 @@ int main(int argc, char** argv) {
   app.add_option("--run", flags.run_dir, "run directory of train_classifier");
   app.add_option("--data-dir", flags.data_dir,
                  "the corpus: <group>/<id>.txt folders (scripts/fetch_data.sh)");
-  app.add_option("--seed", flags.seed, "seed of the random choices of heads");
-  app.add_option("--random-draws", flags.random_draws,
-                 "random choices of heads at each percentage; the random row is their mean "
-                 "(or the mean of every choice, where there are no more)")
-      ->check(text::in_range(1, 1000));
   app.add_option("--importance-batch", flags.importance_batch,
                  "mails a batch in the gradient importance (1: E_x |dL(x)/dgate| over mails)")
       ->check(text::in_range(1, 1024));
-  app.add_flag("--dont-normalize-importance-by-layer{false}", flags.normalize_importance_by_layer,
-               "compare the gradient importance of heads in different layers as it is, not "
-               "divided by its layer's L2 norm");
-  app.add_option("--threads", flags.threads, "threads the kernels use (set_num_threads)")
-      ->check(text::in_range(1, 256));
-  app.add_flag("--json", flags.json, "print the results as one JSON object");
-  app.add_option("--out", flags.out_dir,
-                 "also write the model pruned by importance as a run directory here");
-  app.add_option("--out-percent", flags.out_percent, "% of the heads pruned in the --out run")
-      ->check(text::in_range(0, 99));
-  app.add_option("--out-criterion", flags.out_criterion,
-                 "the importance the --out run is pruned by: "
-                 "ablation (the dev loss without each head) or importance (head-gate gradients)")
-      ->check(CLI::IsMember({"ablation", "importance"}));
+  text::add_pruning_flags(app, flags.pruning);
   if (const std::optional<int> exit_code =
           text::parse_command_line(app, argc, argv, "prune_classifier"))
     return *exit_code;

@@ -5,14 +5,15 @@
 //               of the context length, normalised per layer unless
 //               --dont-normalize-importance-by-layer (nn/head_importance.hpp)
 //   ablation    ΔL_h = L(ξ_h = 0) − L over the same windows: what losing the head costs
-// against the same numbers of heads chosen at random (the mean of --random-draws choices); then
+// against the same numbers of heads chosen at random (the mean over every choice where there are
+// at most --random-draws of them, else over that many random choices); then
 // the whole model in int8 (nn::quantize_dynamic). No retraining. Dev is the first half of the
 // validation text of the fortunes, test the second half; each row: heads kept, test bits per
 // byte (as train_lm scores validation: every byte predicted once, with at least half a context
 // before it) and test loss in nats, parameters, bytes of weights, and the time of one pass over
 // the test half. Writes <run>/pruning.svg and <run>/pruning.json; with --out, the model pruned
-// (--out-percent of its heads) as a run directory of its own, which generate reads (its
-// config.json lists the pruned heads).
+// (--out-percent of its heads, by --out-criterion) as a run directory of its own, which
+// generate reads (its config.json lists the pruned heads).
 //
 //   build/release/examples/prune_lm --run runs/lm [--json] [--out DIR]
 #include <CLI/CLI.hpp>
@@ -32,17 +33,10 @@ using namespace tapegrad;
 namespace {
 
 struct Flags {
+  text::PruningOptions pruning;
   std::string run_dir = "runs/lm";
   std::string data_dir = "data/fortunes/usr/share/games/fortunes";
-  uint64_t seed = 0;  // of the random choices of heads
-  int random_draws = 10;
   int dev_windows = 64;  // windows of the dev text the importance and ablation measure
-  bool normalize_importance_by_layer = true;
-  int threads = 0;  // 0: the default (set_num_threads)
-  bool json = false;
-  std::string out_dir;                     // where to write a pruned run; empty: nowhere
-  int out_percent = 50;                    // of the heads, in that run
-  std::string out_criterion = "ablation";  // the importance that run is pruned by
 };
 
 // The validation text of the fortunes in halves, and the dev windows' first bytes: evenly spread
@@ -99,16 +93,16 @@ text::PruningRow measure(std::string model_name, double pruned_percent, nn::Deco
 
 // The pruned model as a run directory: its config (with pruned_heads) and weights.
 void write_pruned_run(const Flags& flags, const nn::DecoderLM& pruned) {
-  const std::filesystem::path to(flags.out_dir);
+  const std::filesystem::path to(flags.pruning.out_dir);
   std::filesystem::create_directories(to);
   write_file_atomically(to / "config.json", text::to_json(pruned.options).dump(2));
   pruned.save(to / "model.safetensors");
-  fmt::print(stderr, "wrote {}: {}% of the heads pruned by {}\n", to.string(), flags.out_percent,
-             flags.out_criterion);
+  fmt::print(stderr, "wrote {}: {}% of the heads pruned by {}\n", to.string(),
+             flags.pruning.out_percent, flags.pruning.out_criterion);
 }
 
 void prune_and_report(const Flags& flags) {
-  if (flags.threads > 0) set_num_threads(flags.threads);
+  if (flags.pruning.threads > 0) set_num_threads(flags.pruning.threads);
   const std::unique_ptr<nn::DecoderLM> trained = text::load_lm_run(flags.run_dir);
   const int64_t context = trained->options.max_len;
   const Texts texts = read_texts(flags, context);
@@ -119,7 +113,7 @@ void prune_and_report(const Flags& flags) {
                               return text::windows_loss(model, texts.dev, {texts.dev_starts[w]},
                                                         context, Reduction::Mean);
                             },
-                            {.normalize_by_layer = flags.normalize_importance_by_layer}));
+                            {.normalize_by_layer = flags.pruning.normalize_importance_by_layer}));
   };
   const Importance ablation = [&](nn::DecoderLM& model) {
     return text::ablation_importance(attention_layers(model), [&] {
@@ -134,10 +128,9 @@ void prune_and_report(const Flags& flags) {
   table.heads = heads;
   std::ranges::stable_sort(table.heads, {}, &text::Head::importance);
   const auto total_heads = static_cast<int64_t>(heads.size());
-  const int64_t most_percent = flags.out_dir.empty() ? 75 : std::max(75, flags.out_percent);
-  table.pruned_by_importance =
-      greedy_order(flags, total_heads * most_percent / 100, gradient_importance);
-  table.pruned_by_ablation = greedy_order(flags, total_heads * most_percent / 100, ablation);
+  const int64_t ordered = text::heads_to_order(flags.pruning, total_heads);
+  table.pruned_by_importance = greedy_order(flags, ordered, gradient_importance);
+  table.pruned_by_ablation = greedy_order(flags, ordered, ablation);
   // The run, loaded again, with the heads `pruned` gone (and in its options, for config.json).
   const auto load_pruned = [&](const text::PrunedHeads& pruned) {
     std::unique_ptr<nn::DecoderLM> model = text::load_lm_run(flags.run_dir);
@@ -147,35 +140,23 @@ void prune_and_report(const Flags& flags) {
   };
   table.rows = text::pruning_rows(
       heads, trained->options.nhead, table.pruned_by_importance, table.pruned_by_ablation,
-      flags.random_draws, flags.seed,
+      flags.pruning.random_draws, flags.pruning.seed,
       [&](const std::string& model, double percent, const text::PrunedHeads& pruned) {
         return measure(model, percent, *load_pruned(pruned), texts);
       });
   const std::unique_ptr<nn::DecoderLM> int8 = text::load_lm_run(flags.run_dir);
   nn::quantize_dynamic(*int8);
   table.rows.push_back(measure("int8", 0, *int8, texts));
-  if (!flags.out_dir.empty())
-    write_pruned_run(flags, *load_pruned(text::heads_to_prune(
-                                flags.out_criterion == "ablation" ? table.pruned_by_ablation
-                                                                  : table.pruned_by_importance,
-                                total_heads * flags.out_percent / 100, trained->options.nhead)));
-
-  nlohmann::json json = table.json();
-  json["run"] = flags.run_dir;
-  json["threads"] = num_threads();
-  json["dev_bytes"] = texts.dev.size();
-  json["test_bytes"] = texts.test.size();
-  const std::filesystem::path run(flags.run_dir);
-  write_file_atomically(run / "pruning.svg", table.svg());
-  write_file_atomically(run / "pruning.json", json.dump(2));
-  if (flags.json) {
-    fmt::print("{}\n", json.dump());
-    return;
-  }
-  table.print();
-  fmt::print("dev: {} windows of {} bytes; test: {} bytes; {} threads; wrote {} and {}\n",
-             flags.dev_windows, context, texts.test.size(), num_threads(),
-             (run / "pruning.svg").string(), (run / "pruning.json").string());
+  if (!flags.pruning.out_dir.empty())
+    write_pruned_run(flags, *load_pruned(text::out_run_heads(flags.pruning, table, total_heads,
+                                                             trained->options.nhead)));
+  text::write_and_print(table, flags.pruning, flags.run_dir,
+                        {{"run", flags.run_dir},
+                         {"threads", num_threads()},
+                         {"dev_bytes", texts.dev.size()},
+                         {"test_bytes", texts.test.size()}},
+                        fmt::format("dev: {} windows of {} bytes; test: {} bytes; {} threads",
+                                    flags.dev_windows, context, texts.test.size(), num_threads()));
 }
 
 }  // namespace
@@ -189,27 +170,11 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", flags.data_dir,
                  "the fortune files (scripts/fetch_fortunes.sh): their validation text is split "
                  "into dev and test halves");
-  app.add_option("--seed", flags.seed, "seed of the random choices of heads");
-  app.add_option("--random-draws", flags.random_draws,
-                 "random choices of heads at each percentage; the random row is their mean")
-      ->check(text::in_range(1, 1000));
   app.add_option("--dev-windows", flags.dev_windows,
                  "windows of the dev half, of the model's context length, that the importance "
                  "and the ablation measure")
       ->check(text::in_range(1, 100000));
-  app.add_flag("--dont-normalize-importance-by-layer{false}", flags.normalize_importance_by_layer,
-               "compare the gradient importance of heads in different layers as it is, not "
-               "divided by its layer's L2 norm");
-  app.add_option("--threads", flags.threads, "threads the kernels use (set_num_threads)")
-      ->check(text::in_range(1, 256));
-  app.add_flag("--json", flags.json, "print the results as one JSON object");
-  app.add_option("--out", flags.out_dir, "also write a pruned model as a run directory here");
-  app.add_option("--out-percent", flags.out_percent, "% of the heads pruned in the --out run")
-      ->check(text::in_range(0, 99));
-  app.add_option("--out-criterion", flags.out_criterion,
-                 "the importance the --out run is pruned by: "
-                 "ablation (the dev loss without each head) or importance (head-gate gradients)")
-      ->check(CLI::IsMember({"ablation", "importance"}));
+  text::add_pruning_flags(app, flags.pruning);
   if (const std::optional<int> exit_code = text::parse_command_line(app, argc, argv, "prune_lm"))
     return *exit_code;
   try {

@@ -250,7 +250,7 @@ TEST_CASE("prune_lm: the table of a tiny run, and a pruned run that generate rea
   CHECK(generated.output.find("\"new_tokens\":8") != std::string::npos);
 }
 
-TEST_CASE("train_lm and generate: bad flags and files are a message and exit code 1") {
+TEST_CASE("train_lm, generate and prune_lm: bad flags and files are a message and exit code 1") {
   const auto train_lm = [](const std::string& flags) {
     return testing::run_tool(fmt::format("'{}' {} 2>&1", TAPEGRAD_TRAIN_LM, flags));
   };
@@ -279,5 +279,17 @@ TEST_CASE("train_lm and generate: bad flags and files are a message and exit cod
   broken.write("config.json", "{\"tokens\": \"bytes\"}");
   check_refused(generate(fmt::format("--run '{}' hi", broken.path().string())), "generate",
                 "config.json");
+
+  const auto prune_lm = [](const std::string& flags) {
+    return testing::run_tool(fmt::format("'{}' {} 2>&1", TAPEGRAD_PRUNE_LM, flags));
+  };
+  check_refused(prune_lm(fmt::format("--run '{}'", missing)), "prune_lm",
+                fmt::format("--run {}: no run directory", missing));
+  check_refused(prune_lm(fmt::format("--run '{}' --out-criterion size", run)), "prune_lm",
+                "--out-criterion");
+  const testing::ScratchDirectory few;  // two fortunes: no validation text to speak of
+  few.write("fortunes", "A cat.\n%\nA dog.\n%\n");
+  check_refused(prune_lm(fmt::format("--run '{}' --data-dir '{}'", run, few.path().string())),
+                "prune_lm", "too short for 64 dev windows");
 }
 #endif

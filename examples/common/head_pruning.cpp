@@ -7,9 +7,32 @@
 #include <chrono>
 
 #include "autograd/autograd.hpp"
+#include "autograd/io/atomic_file.hpp"
+#include "examples/common/cli_checks.hpp"
 #include "examples/common/plots.hpp"
 
 namespace tapegrad::text {
+
+void add_pruning_flags(CLI::App& app, PruningOptions& options) {
+  app.add_option("--seed", options.seed, "seed of the random choices of heads");
+  app.add_option("--random-draws", options.random_draws,
+                 "random choices of heads at each percentage; the random row is their mean "
+                 "(or the mean of every choice, where there are no more)")
+      ->check(in_range(1, 1000));
+  app.add_flag("--dont-normalize-importance-by-layer{false}", options.normalize_importance_by_layer,
+               "compare the gradient importance of heads in different layers as it is, not "
+               "divided by its layer's L2 norm");
+  app.add_option("--threads", options.threads, "threads the kernels use (set_num_threads)")
+      ->check(in_range(1, 256));
+  app.add_flag("--json", options.json, "print the results as one JSON object");
+  app.add_option("--out", options.out_dir, "also write a pruned model as a run directory here");
+  app.add_option("--out-percent", options.out_percent, "% of the heads pruned in the --out run")
+      ->check(in_range(0, 99));
+  app.add_option("--out-criterion", options.out_criterion,
+                 "the measure the --out run is pruned by: "
+                 "ablation (the dev loss without each head) or importance (head-gate gradients)")
+      ->check(CLI::IsMember({"ablation", "importance"}));
+}
 
 nlohmann::json pruned_heads_json(const PrunedHeads& pruned) {
   nlohmann::json json = nlohmann::json::object();
@@ -271,6 +294,33 @@ void PruningTable::print() const {
                  row.every_choice ? "all" : "random", row.choices, row.score_min, row.score_max,
                  row.pruned_percent);
   fmt::print("\n");
+}
+
+int64_t heads_to_order(const PruningOptions& options, int64_t total_heads) {
+  return total_heads * (options.out_dir.empty() ? 75 : std::max(75, options.out_percent)) / 100;
+}
+
+PrunedHeads out_run_heads(const PruningOptions& options, const PruningTable& table,
+                          int64_t total_heads, int64_t heads_per_layer) {
+  return heads_to_prune(
+      options.out_criterion == "ablation" ? table.pruned_by_ablation : table.pruned_by_importance,
+      total_heads * options.out_percent / 100, heads_per_layer);
+}
+
+void write_and_print(const PruningTable& table, const PruningOptions& options,
+                     const std::filesystem::path& run, const nlohmann::json& extra,
+                     const std::string& footer) {
+  nlohmann::json json = table.json();
+  json.update(extra);
+  write_file_atomically(run / "pruning.svg", table.svg());
+  write_file_atomically(run / "pruning.json", json.dump(2));
+  if (options.json) {
+    fmt::print("{}\n", json.dump());
+    return;
+  }
+  table.print();
+  fmt::print("{}; wrote {} and {}\n", footer, (run / "pruning.svg").string(),
+             (run / "pruning.json").string());
 }
 
 }  // namespace tapegrad::text

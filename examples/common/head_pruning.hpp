@@ -5,8 +5,10 @@
 // importance by some measure (low: the first to go).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -17,6 +19,20 @@
 #include "nn/module.hpp"
 
 namespace tapegrad::text {
+
+// The options both pruning tools take, and the flags that set them.
+struct PruningOptions {
+  uint64_t seed = 0;  // of the random choices of heads
+  int random_draws = 10;
+  bool normalize_importance_by_layer = true;
+  int threads = 0;  // 0: the default (set_num_threads)
+  bool json = false;
+  std::string out_dir = "";                // where to write a pruned run; empty: nowhere
+  int out_percent = 50;                    // of the heads, pruned in that run
+  std::string out_criterion = "ablation";  // the measure that run is pruned by
+};
+
+void add_pruning_flags(CLI::App& app, PruningOptions& options);
 
 // Layer -> the heads pruned from it, ids of the unpruned layer (Hugging Face's pruned_heads).
 using PrunedHeads = std::map<int64_t, std::vector<int64_t>>;
@@ -111,5 +127,19 @@ struct PruningTable {
   std::string svg() const;  // the score against the % of heads pruned, a curve per measure
   void print() const;       // the orders, the table, the range of each random row
 };
+
+// How many heads the greedy orders must take: 75% of `total_heads` for the table, more if the
+// --out run prunes more.
+int64_t heads_to_order(const PruningOptions& options, int64_t total_heads);
+
+// The heads of the --out run: --out-percent of all `total_heads`, in the order of --out-criterion.
+PrunedHeads out_run_heads(const PruningOptions& options, const PruningTable& table,
+                          int64_t total_heads, int64_t heads_per_layer);
+
+// Writes <run>/pruning.svg and <run>/pruning.json (the table's JSON with the keys of `extra`);
+// prints that JSON on one line with --json, else the report and then `footer` and the files.
+void write_and_print(const PruningTable& table, const PruningOptions& options,
+                     const std::filesystem::path& run, const nlohmann::json& extra,
+                     const std::string& footer);
 
 }  // namespace tapegrad::text
