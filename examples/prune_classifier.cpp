@@ -142,6 +142,7 @@ void write_pruned_run(const Flags& flags, const text::TrainedSpamModel& pruned) 
 void prune_and_report(const Flags& flags) {
   if (flags.pruning.threads > 0) set_num_threads(flags.pruning.threads);
   text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
+  text::check_not_pruned(trained.config.pruned_heads, flags.run_dir);
   const Splits splits = read_splits(flags, trained);
   if (splits.dev.empty() || splits.test.empty())
     fail("no dev or test messages under {} (scripts/fetch_data.sh fetches the corpus)",

@@ -104,6 +104,7 @@ void write_pruned_run(const Flags& flags, const nn::DecoderLM& pruned) {
 void prune_and_report(const Flags& flags) {
   if (flags.pruning.threads > 0) set_num_threads(flags.pruning.threads);
   const std::unique_ptr<nn::DecoderLM> trained = text::load_lm_run(flags.run_dir);
+  text::check_not_pruned(trained->options.pruned_heads, flags.run_dir);
   const int64_t context = trained->options.max_len;
   const Texts texts = read_texts(flags, context);
   const Importance gradient_importance = [&](nn::DecoderLM& model) {

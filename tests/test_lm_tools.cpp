@@ -248,6 +248,10 @@ TEST_CASE("prune_lm: the table of a tiny run, and a pruned run that generate rea
   INFO(generated.output);
   REQUIRE(generated.exit_code == 0);
   CHECK(generated.output.find("\"new_tokens\":8") != std::string::npos);
+  check_refused(
+      testing::run_tool(fmt::format("'{}' --run '{}' --data-dir '{}' 2>&1", TAPEGRAD_PRUNE_LM,
+                                    pruned.string(), reference.corpus().path().string())),
+      "prune_lm", "its model has heads pruned already");
 }
 
 TEST_CASE("train_lm, generate and prune_lm: bad flags and files are a message and exit code 1") {

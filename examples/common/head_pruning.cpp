@@ -296,6 +296,14 @@ void PruningTable::print() const {
   fmt::print("\n");
 }
 
+void check_not_pruned(const PrunedHeads& pruned, const std::filesystem::path& run) {
+  if (!pruned.empty())
+    fail(
+        "--run {}: its model has heads pruned already (pruned_heads in config.json); prune the run "
+        "it was pruned from",
+        run.string());
+}
+
 int64_t heads_to_order(const PruningOptions& options, int64_t total_heads) {
   return total_heads * (options.out_dir.empty() ? 75 : std::max(75, options.out_percent)) / 100;
 }

@@ -104,8 +104,7 @@ double fastest_of_three_ms(const std::function<void()>& pass);
 // One row for several: the means of the score, loss and time, and the range of the score.
 PruningRow mean_of(const std::vector<PruningRow>& draws);
 
-// The rows of the table: the model as it is (the first row of by_importance, named "float32"),
-// then 25, 50 and 75% of its heads pruned by each measure, in the orders by_importance and
+// The rows of the table: the model as it is ("float32"), then 25, 50 and 75% of its heads pruned by each measure, in the orders by_importance and
 // by_ablation, and at random: the mean over every choice where there are at most random_draws of
 // them, else over random_draws random orders of `heads` from `seed`. measure(name, percent,
 // pruned) loads the model, prunes the heads `pruned` and measures it.
@@ -127,6 +126,9 @@ struct PruningTable {
   std::string svg() const;  // the score against the % of heads pruned, a curve per measure
   void print() const;       // the orders, the table, the range of each random row
 };
+
+// An Error unless `pruned` is empty: the tools prune a run's whole model, not a pruned one.
+void check_not_pruned(const PrunedHeads& pruned, const std::filesystem::path& run);
 
 // How many heads the greedy orders must take: 75% of `total_heads` for the table, more if the
 // --out run prunes more.
