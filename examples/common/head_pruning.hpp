@@ -5,7 +5,6 @@
 // importance by some measure (low: the first to go).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -17,6 +16,10 @@
 
 #include "nn/head_importance.hpp"
 #include "nn/module.hpp"
+
+namespace CLI {
+class App;  // CLI11's, declared only: its header is heavy, and spam_model.hpp includes this one
+}  // namespace CLI
 
 namespace tapegrad::text {
 
