@@ -84,8 +84,9 @@ TEST_CASE("head pruning: every choice of heads that leaves each layer one, or no
 TEST_CASE("head pruning: the ablation of a head is the rise of the loss without it") {
   manual_seed(4);
   nn::MultiHeadAttention attention(4, 2);
-  const Tensor x = testing::input({1, 3, 4}, 1).detach().to(kFloat32);
-  const Tensor weights = testing::input({1, 3, 4}, 2).detach().to(kFloat32);
+  attention.to(kFloat64);  // the gates take the module's dtype
+  const Tensor x = testing::input({1, 3, 4}, 1).detach();
+  const Tensor weights = testing::input({1, 3, 4}, 2).detach();
   const auto loss_with = [&](const Tensor& mask) {
     return sum(attention(x, x, x, {.need_weights = false, .head_mask = mask}).output * weights)
         .item();
@@ -94,9 +95,11 @@ TEST_CASE("head pruning: the ablation of a head is the rise of the loss without 
     return loss_with({});  // the tool's loss reads the gate ablation_importance sets
   });
   REQUIRE(heads.size() == 2);
-  const double intact = loss_with(ones({2}));
-  CHECK(heads[0].importance == doctest::Approx(loss_with(tensor({0.0f, 1.0f})) - intact));
-  CHECK(heads[1].importance == doctest::Approx(loss_with(tensor({1.0f, 0.0f})) - intact));
+  const double intact = loss_with(ones({2}, {.dtype = kFloat64}));
+  CHECK(heads[0].importance ==
+        doctest::Approx(loss_with(tensor({0.0, 1.0}, {.dtype = kFloat64})) - intact));
+  CHECK(heads[1].importance ==
+        doctest::Approx(loss_with(tensor({1.0, 0.0}, {.dtype = kFloat64})) - intact));
   CHECK(heads[0].importance != doctest::Approx(heads[1].importance));
   CHECK_FALSE(attention.head_gate.defined());  // the gate is off again
 }

@@ -81,8 +81,10 @@ std::vector<Head> ablation_importance(const std::vector<nn::MultiHeadAttention*>
   for (std::size_t layer = 0; layer < layers.size(); ++layer) {
     nn::MultiHeadAttention& attention = *layers[layer];
     for (int64_t h = 0; h < attention.num_heads; ++h) {
-      attention.head_gate = ones({attention.num_heads});
-      attention.head_gate.data<float>()[h] = 0;
+      std::vector<double> gate(static_cast<std::size_t>(attention.num_heads), 1.0);
+      gate[static_cast<std::size_t>(h)] = 0;
+      attention.head_gate =
+          from_vector(gate, {attention.num_heads}, {.dtype = attention.out_proj.weight.dtype()});
       heads.push_back({static_cast<int64_t>(layer), h, loss() - intact});
     }
     attention.head_gate = Tensor();
