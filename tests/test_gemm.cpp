@@ -45,8 +45,9 @@ struct Stored {
         ld(width_ + padding),
         offset(offset_),
         storage(offset_ + rows_ * ld + 1) {
-    std::uniform_real_distribution<T> uniform(-1, 1);
-    for (T& x : storage) x = uniform(rng);
+    // Uniform in [-1, 1): a 32-bit draw read as a signed fraction, one call an element (the
+    // tests fill millions, and uniform_real_distribution is several calls unoptimised).
+    for (T& x : storage) x = static_cast<T>(static_cast<int32_t>(rng())) * static_cast<T>(0x1p-31);
   }
   T* data() { return storage.data() + offset; }
   const T* data() const { return storage.data() + offset; }
