@@ -45,7 +45,7 @@ struct Stored {
         ld(width_ + padding),
         offset(offset_),
         storage(offset_ + rows_ * ld + 1) {
-    // Uniform in [-1, 1): a 32-bit draw read as a signed fraction, one call an element (the
+    // Uniform in [-1, 1]: a 32-bit draw read as a signed fraction, one call an element (the
     // tests fill millions, and uniform_real_distribution is several calls unoptimised).
     for (T& x : storage) x = static_cast<T>(static_cast<int32_t>(rng())) * static_cast<T>(0x1p-31);
   }
