@@ -19,9 +19,11 @@ Shape infer_size(const Shape& requested, int64_t count, std::string_view op, con
       fail("{}: only one size may be -1 in {}", op, requested);
     *inferred = 1;
     const int64_t known = numel(shape, op);
-    if (known == 0 || count % known != 0)
-      fail("{}: shape {} is invalid for a tensor of shape {} ({} elements)", op, requested, from,
-           count);
+    if (known == 0)
+      fail(
+          "{}: shape {} leaves the -1 ambiguous for a tensor of shape {}, as any size fits beside "
+          "a 0: give every size",
+          op, requested, from);
     *inferred = count / known;
   }
   if (numel(shape, op) != count)
