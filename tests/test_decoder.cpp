@@ -327,12 +327,22 @@ TEST_CASE("nn.DecoderLM, DecoderBlock and KVCache: bad arguments are errors nami
                        doctest::Contains("nn.DecoderBlock: d_model 0 and nhead 2"), Error);
   CHECK_THROWS_WITH_AS(DecoderLM({.vocab_size = 0, .d_model = 4, .nhead = 2, .num_layers = 1}),
                        doctest::Contains("nn.DecoderLM: vocab_size 0"), Error);
+  CHECK_THROWS_WITH_AS(
+      DecoderLM({.vocab_size = 4, .max_len = 0, .d_model = 4, .nhead = 2, .num_layers = 1}),
+      doctest::Contains("vocab_size 4, max_len 0 and num_layers 1 must be positive"), Error);
+  CHECK_THROWS_WITH_AS(DecoderLM({.vocab_size = 4, .d_model = 4, .nhead = 2, .num_layers = 0}),
+                       doctest::Contains("max_len 1024 and num_layers 0 must be positive"), Error);
   DecoderLM model(small(PositionEncoding::Learned));
   CHECK_THROWS_WITH_AS(model(zeros({2, 3})),
                        doctest::Contains("ids must be int64 [B, T], got float32 of shape [2, 3]"),
                        Error);
   CHECK_THROWS_WITH_AS(KVCache(1, 2, 0, 4, kFloat32),
                        doctest::Contains("KVCache: batch 1, heads 2, max_len 0 and head_dim 4"),
+                       Error);
+  CHECK_THROWS_WITH_AS(KVCache(0, 2, 8, 4, kFloat32), doctest::Contains("KVCache: batch 0,"),
+                       Error);
+  CHECK_THROWS_WITH_AS(KVCache(1, 0, 8, 4, kFloat32), doctest::Contains("heads 0,"), Error);
+  CHECK_THROWS_WITH_AS(KVCache(1, 2, 8, 0, kFloat32), doctest::Contains("head_dim 0 must be"),
                        Error);
   CHECK_THROWS_WITH_AS(KVCache(1, 2, 8, 4, kFloat32, -1),
                        doctest::Contains("KVCache: window -1 is negative"), Error);

@@ -248,6 +248,11 @@ TEST_CASE("nn.ScaledDotProductAttention: dropout follows the training flag") {
                         scaled_dot_product_attention(q, k, v).output.to_vector(), 0);
   CHECK_THROWS_WITH_AS(ScaledDotProductAttention(1.5), doctest::Contains("not a probability"),
                        Error);
+  CHECK_THROWS_WITH_AS(ScaledDotProductAttention(-0.1), doctest::Contains("not a probability"),
+                       Error);
+  ScaledDotProductAttention no_dropout;  // p = 0, the default: training changes nothing
+  testing::check_values(no_dropout(q, k, v).output,
+                        scaled_dot_product_attention(q, k, v).output.to_vector(), 0);
 }
 
 // ---- MultiHeadAttention ----

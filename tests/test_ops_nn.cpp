@@ -369,6 +369,12 @@ TEST_CASE("layer_norm with a normalized_shape that does not end the input shape 
       doctest::Contains(
           "layer_norm: normalized_shape [2] is not a non-empty suffix of the input shape [2, 3]"),
       tapegrad::Error);
+  CHECK_THROWS_WITH_AS(layer_norm(zeros({2, 3}), {}),
+                       doctest::Contains("normalized_shape [] is not a non-empty suffix"),
+                       tapegrad::Error);
+  CHECK_THROWS_WITH_AS(layer_norm(zeros({3}), {2, 3}),
+                       doctest::Contains("normalized_shape [2, 3] is not a non-empty suffix"),
+                       tapegrad::Error);
 }
 
 TEST_CASE("layer_norm with a weight of the wrong shape is an error") {

@@ -94,6 +94,13 @@ TEST_CASE("quantized_linear: errors name the op, the shapes and what to do") {
   CHECK_THROWS_WITH_AS(quantized_weight(zeros({4, 3}), zeros({4})),
                        doctest::Contains("weight float32 of shape [4, 3] and scale float32"),
                        Error);
+  const Tensor int8_weight = zeros({4, 3}, {.dtype = kInt8});
+  CHECK_THROWS_WITH_AS(quantized_weight(int8_weight.reshape({12}), zeros({12})),
+                       doctest::Contains("weight int8 of shape [12]"), Error);
+  CHECK_THROWS_WITH_AS(quantized_weight(int8_weight, zeros({4}, {.dtype = kFloat64})),
+                       doctest::Contains("scale float64 of shape [4]"), Error);
+  CHECK_THROWS_WITH_AS(quantized_weight(int8_weight, zeros({3})),
+                       doctest::Contains("scale float32 of shape [3]"), Error);
   CHECK_THROWS_WITH_AS(quantize_weight(zeros({4})), doctest::Contains("is not [out_features"),
                        Error);
 }

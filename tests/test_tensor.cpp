@@ -228,6 +228,10 @@ TEST_CASE("tensors print like PyTorch") {
   CHECK(fmt::format("{}", tensor({0.5, -1.25}, {.dtype = kFloat64, .requires_grad = true})) ==
         "tensor([ 0.5000, -1.2500], dtype=float64, requires_grad=True)");
   CHECK(fmt::format("{}", scalar_tensor(3.5)) == "tensor(3.5000)");
+  // Scientific when the nonzero magnitudes go below 1e-4 or span more than 1e3 (zeros aside)
+  CHECK(fmt::format("{}", tensor({1e-5, 1.0})) == "tensor([1.0000e-05, 1.0000e+00])");
+  CHECK(fmt::format("{}", tensor({1.0, 2000.5})) == "tensor([1.0000e+00, 2.0005e+03])");
+  CHECK(fmt::format("{}", tensor({0.0, 0.5})) == "tensor([0.0000, 0.5000])");
   CHECK(fmt::format("{}", tensor({1, 0}, {.dtype = kBool})) == "tensor([ True, False])");
   CHECK(fmt::format("{}", zeros({0, 3})) == "tensor([], size=(0, 3))");
   CHECK(fmt::format("{}", ones({2}, {.requires_grad = true}) * 2.0) ==
