@@ -104,6 +104,11 @@ TEST_CASE("checkpoint: a header nested too deep is a clear error, not a stack ov
         {{"tapegrad.checkpoint", fmt::format(R"({{"optimizer": {}, "rng": ""}})", nested)}});
   };
   CHECK(optim::decode_checkpoint(file_with_optimizer(32), "shallow").optimizer.scalars.is_array());
+  // The limit, 64 levels: the header's object and 63 arrays in it pass, one more array does not
+  CHECK(
+      optim::decode_checkpoint(file_with_optimizer(63), "64 levels").optimizer.scalars.is_array());
+  CHECK_THROWS_WITH_AS(optim::decode_checkpoint(file_with_optimizer(64), "65 levels"),
+                       doctest::Contains("nests JSON deeper than 64 levels"), Error);
   CHECK_THROWS_WITH_AS(optim::decode_checkpoint(file_with_optimizer(200'000), "deep"),
                        doctest::Contains("deep: the 'tapegrad.checkpoint' metadata nests JSON"),
                        Error);
