@@ -245,6 +245,9 @@ TEST_CASE("view op errors name the op and the shapes") {
                        doctest::Contains("reshape: only one size may be -1 in [-1, -1]"), Error);
   CHECK_THROWS_WITH_AS(reshape(zeros({0, 3}), {-1, 0}),
                        doctest::Contains("reshape: shape [-1, 0] leaves the -1 ambiguous"), Error);
+  CHECK_THROWS_WITH_AS(
+      reshape(x, {-1, 0}),
+      doctest::Contains("reshape: shape [-1, 0] is invalid for a tensor of shape [2, 3]"), Error);
   CHECK_THROWS_WITH_AS(transpose(x, 0, 2),
                        doctest::Contains("transpose: dim 2 is out of range for a tensor of 2 dims"),
                        Error);

@@ -19,12 +19,16 @@ Shape infer_size(const Shape& requested, int64_t count, std::string_view op, con
       fail("{}: only one size may be -1 in {}", op, requested);
     *inferred = 1;
     const int64_t known = numel(shape, op);
-    if (known == 0)
+    // Beside a 0, the -1 fits any size when there are no elements, none when there are some
+    // (the size check below says so).
+    if (known != 0) {
+      *inferred = count / known;
+    } else if (count == 0) {
       fail(
           "{}: shape {} leaves the -1 ambiguous for a tensor of shape {}, as any size fits beside "
           "a 0: give every size",
           op, requested, from);
-    *inferred = count / known;
+    }
   }
   if (numel(shape, op) != count)
     fail("{}: shape {} is invalid for a tensor of shape {} ({} elements)", op, requested, from,
