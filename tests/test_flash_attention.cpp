@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "autograd/error.hpp"
@@ -267,13 +268,26 @@ TEST_CASE("kernels: attention dropout keeps a fraction 1 - p, the same for the s
   CHECK(k::attention_dropout_factor(problem, 0, 0, 0, 0) == 1);
 }
 
-TEST_CASE("kernels: flash attention rejects tiles that are not multiples of 16") {
-  k::AttentionProblem problem{.queries = 1, .keys = 1, .head_dim = 1, .value_dim = 1};
-  problem.query_tile = 24;
+TEST_CASE("kernels: flash attention rejects tiles that are not positive multiples of 16") {
+  const k::AttentionProblem valid{.queries = 1, .keys = 1, .head_dim = 1, .value_dim = 1};
   float x = 1, out = 0, lse = 0;
   const k::HeadsView<const float> in{&x, 0, 0, 0, 0};
-  CHECK_THROWS_WITH_AS(
-      k::flash_attention_forward<float>(problem, in, in, in, {&out, 0, 0, 0, 0}, &lse),
-      doctest::Contains("flash_attention: query_tile 24 is not a positive multiple of 16"),
-      tapegrad::Error);
+  const auto refusal = [&](const k::AttentionProblem& problem, const std::string& message) {
+    CHECK_THROWS_WITH_AS(
+        k::flash_attention_forward<float>(problem, in, in, in, {&out, 0, 0, 0, 0}, &lse),
+        doctest::Contains(message.c_str()), tapegrad::Error);
+  };
+  k::AttentionProblem problem = valid;
+  problem.query_tile = 24;
+  refusal(problem, "flash_attention: query_tile 24 is not a positive multiple of 16");
+  problem = valid;
+  problem.key_tile = 0;
+  refusal(problem, "flash_attention: key_tile 0 is not a positive multiple of 16");
+  problem = valid;
+  problem.key_tile = -16;
+  refusal(problem, "flash_attention: key_tile -16 is not a positive multiple of 16");
+  problem = valid;
+  problem.window = -1;
+  refusal(problem,
+          "flash_attention: window -1 is negative (0 for none, W > 0 for the W latest keys)");
 }

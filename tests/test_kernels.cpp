@@ -236,8 +236,10 @@ TEST_CASE_TEMPLATE("kernels: sum over [outer, n, inner] matches the reference", 
 
 TEST_CASE_TEMPLATE("kernels: column sums over many rows and wide rows match the reference", T,
                    float, double) {
-  // Several leaves of the summation tree (n > 256), several chunks of columns (inner > 1024).
-  for (const Shape& s : {Shape{1, 1000, 40}, Shape{2, 600, 17}, Shape{2, 40, 3000}}) {
+  // Several leaves of the summation tree (n > 256), several chunks of columns (inner > 1024),
+  // and both at once (each item is one leaf of one chunk).
+  for (const Shape& s :
+       {Shape{1, 1000, 40}, Shape{2, 600, 17}, Shape{2, 40, 3000}, Shape{2, 300, 1100}}) {
     check_sum<T>(s);
   }
 }
