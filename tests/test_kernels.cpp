@@ -144,7 +144,6 @@ std::vector<std::pair<int64_t, int64_t>> layer_norm_shapes() {
 }  // namespace
 
 TEST_CASE_TEMPLATE("kernels: unary functors match their scalar path", T, float, double) {
-  check_unary<T>(k::Neg{}, -5, 5);
   check_unary<T>(k::Exp{}, -20, 20);
   check_unary<T>(k::Log{}, T(1e-3), 100);
   check_unary<T>(k::Sqrt{}, 0, 100);
@@ -157,7 +156,6 @@ TEST_CASE_TEMPLATE("kernels: unary functors match their scalar path", T, float, 
   check_unary<T>(k::Pow<T>{3}, -4, 4);
   check_unary<T>(k::Clamp<T>{-1, 2}, -5, 5);
   check_unary<T>(k::Scale<T>{T(-1.5)}, -5, 5);
-  check_unary<T>(k::AddScalar<T>{T(0.25)}, -5, 5);
 }
 
 TEST_CASE_TEMPLATE("kernels: binary functors match their scalar path for every step pair", T, float,
@@ -167,7 +165,6 @@ TEST_CASE_TEMPLATE("kernels: binary functors match their scalar path for every s
   check_binary<T>(k::Mul{}, -5, 5);
   check_binary<T>(k::Div{}, T(0.5), 5);
   check_binary<T>(k::Maximum{}, -5, 5);
-  check_binary<T>(k::Minimum{}, -5, 5);
   check_binary<T>(k::ExpGrad{}, -5, 5);
   check_binary<T>(k::LogGrad{}, T(0.5), 5);
   check_binary<T>(k::SqrtGrad{}, T(0.5), 5);
@@ -204,13 +201,11 @@ TEST_CASE_TEMPLATE("kernels: functors give the hand-computed values on both path
   check_value(both(k::ReluGrad{}, 3.0, 0.0), 0.0);
 }
 
-TEST_CASE_TEMPLATE("kernels: maximum, minimum, relu and clamp propagate NaN", T, float, double) {
+TEST_CASE_TEMPLATE("kernels: maximum, relu and clamp propagate NaN", T, float, double) {
   const T nan = kNaN<T>;
   for (const auto& [a, b] : {std::pair{nan, T(1)}, std::pair{T(1), nan}}) {
     CHECK(std::isnan(k::Maximum{}(a, b)));
-    CHECK(std::isnan(k::Minimum{}(a, b)));
     CHECK(std::isnan(k::Maximum{}(k::Batch<T>(a), k::Batch<T>(b)).get(0)));
-    CHECK(std::isnan(k::Minimum{}(k::Batch<T>(a), k::Batch<T>(b)).get(0)));
   }
   CHECK(std::isnan(k::Relu{}(nan)));
   CHECK(std::isnan(k::Relu{}(k::Batch<T>(nan)).get(0)));

@@ -50,23 +50,9 @@ struct Maximum {
     return select(a < b || xsimd::isnan(b), b, a);
   }
 };
-// min(a, b), NaN if either is NaN (as torch.minimum)
-struct Minimum {
-  template <class V>
-  V operator()(V a, V b) const {
-    return select(b < a || xsimd::isnan(b), b, a);
-  }
-};
 
 // ---- Unary ----
 
-// -x
-struct Neg {
-  template <class V>
-  V operator()(V x) const {
-    return -x;
-  }
-};
 // e^x
 struct Exp {
   template <class V>
@@ -150,15 +136,6 @@ struct Scale {
   template <class V>
   V operator()(V x) const {
     return x * V(factor);
-  }
-};
-// x + value
-template <class T>
-struct AddScalar {
-  T value;
-  template <class V>
-  V operator()(V x) const {
-    return x + V(value);
   }
 };
 
