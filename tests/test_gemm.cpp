@@ -362,4 +362,14 @@ TEST_CASE("gemm_batched rejects overlapping outputs and negative strides") {
   CHECK_THROWS_AS(gemm_batched<float>(Transpose::No, Transpose::No, 2, 4, 4, 4, 1.0f, x.data(), 4,
                                       -16, x.data(), 4, 0, 0.0f, x.data(), 4, 16),
                   tapegrad::Error);
+  // C matrices of 4 x 4 with ldc 4 end 15 elements after they start: a stride of 15 overlaps by
+  // one element, 16 does not.
+  std::vector<float> c(32);
+  CHECK_THROWS_WITH_AS(gemm_batched<float>(Transpose::No, Transpose::No, 2, 4, 4, 4, 1.0f, x.data(),
+                                           4, 0, x.data(), 4, 0, 0.0f, c.data(), 4, 15),
+                       "gemm_batched: the C matrices overlap (M=4, N=4, ldc=4, stride_c=15)",
+                       tapegrad::Error);
+  gemm_batched<float>(Transpose::No, Transpose::No, 2, 4, 4, 4, 1.0f, x.data(), 4, 0, x.data(), 4,
+                      0, 0.0f, c.data(), 4, 16);
+  CHECK(c == std::vector<float>(32, 4.0f));
 }
