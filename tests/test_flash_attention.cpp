@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "autograd/error.hpp"
@@ -77,9 +78,9 @@ struct Case {
   bool masked = false;  // a random [B, 1, Tq, Tk] mask with query 1 fully masked
   bool causal = false;
   double dropout = 0.0;
-  bool strided = false;   // operands laid out [B, T, H, 2n] with a column stride of 2
-  char strided_only = 0;  // 'q', 'k' or 'v': that operand and its gradient alone
-                          // (q with out), the others contiguous
+  bool strided = false;                // operands laid out [B, T, H, 2n] with a column stride of 2
+  std::string_view strided_only = "";  // "q", "k" or "v": that operand and its gradient alone
+                                       // (q with out), the others contiguous
 };
 
 constexpr Case kCases[] = {
@@ -96,9 +97,9 @@ constexpr Case kCases[] = {
     {2, 2, 64, 64, 32, 32, 64, 64, false, false, 0.0, true},
     {1, 1, 17, 1023, 16, 1, 16, 64, true, false, 0.1},
     // A few queries (dot products with the rows as they lie) take one strided operand each.
-    {2, 2, 3, 40, 8, 5, 16, 16, true, false, 0.0, false, 'q'},
-    {2, 2, 3, 40, 8, 5, 16, 16, true, false, 0.0, false, 'k'},
-    {2, 2, 3, 40, 8, 5, 16, 16, true, false, 0.0, false, 'v'},
+    {2, 2, 3, 40, 8, 5, 16, 16, true, false, 0.0, false, "q"},
+    {2, 2, 3, 40, 8, 5, 16, 16, true, false, 0.0, false, "k"},
+    {2, 2, 3, 40, 8, 5, 16, 16, true, false, 0.0, false, "v"},
 };
 
 // A [B, H, T, n] operand of random values in its own buffer, one element past the start.
@@ -140,12 +141,14 @@ Run<T> run(const Case& c, const std::vector<bool>& mask_values, bool reference) 
   const std::unique_ptr<bool[]> mask(new bool[mask_values.size() + 1]);
   std::copy(mask_values.begin(), mask_values.end(), mask.get());
   if (c.masked) problem.mask = {mask.get(), Tq * Tk, 0, Tk, 1};
-  const auto strided = [&](char operand) { return c.strided || c.strided_only == operand; };
-  const Operand<T> q(B, H, Tq, c.head_dim, strided('q'), 1),
-      k(B, H, Tk, c.head_dim, strided('k'), 2), v(B, H, Tk, c.value_dim, strided('v'), 3),
-      grad_out(B, H, Tq, c.value_dim, strided('q'), 4);
-  Operand<T> out(B, H, Tq, c.value_dim, strided('q'), 5), dq(B, H, Tq, c.head_dim, strided('q'), 6),
-      dk(B, H, Tk, c.head_dim, strided('k'), 7), dv(B, H, Tk, c.value_dim, strided('v'), 8);
+  const auto strided = [&](std::string_view operand) {
+    return c.strided || c.strided_only == operand;
+  };
+  const Operand<T> q(B, H, Tq, c.head_dim, strided("q"), 1),
+      k(B, H, Tk, c.head_dim, strided("k"), 2), v(B, H, Tk, c.value_dim, strided("v"), 3),
+      grad_out(B, H, Tq, c.value_dim, strided("q"), 4);
+  Operand<T> out(B, H, Tq, c.value_dim, strided("q"), 5), dq(B, H, Tq, c.head_dim, strided("q"), 6),
+      dk(B, H, Tk, c.head_dim, strided("k"), 7), dv(B, H, Tk, c.value_dim, strided("v"), 8);
   std::vector<T> lse(B * H * Tq);
   if (reference) {
     k::attention_forward_reference<T>(problem, q.in(), k.in(), v.in(), out.view, lse.data());
@@ -277,7 +280,9 @@ TEST_CASE("kernels: attention dropout keeps a fraction 1 - p, the same for the s
   CHECK(k::attention_dropout_factor(problem, 0, 0, 0, 0) == 1);
 }
 
-TEST_CASE("kernels: flash attention rejects tiles that are not positive multiples of 16") {
+TEST_CASE(
+    "kernels: flash attention rejects tiles that are not positive multiples of 16 and a negative "
+    "window") {
   const k::AttentionProblem valid{.queries = 1, .keys = 1, .head_dim = 1, .value_dim = 1};
   float x = 1, out = 0, lse = 0;
   const k::HeadsView<const float> in{&x, 0, 0, 0, 0};
