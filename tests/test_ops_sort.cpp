@@ -78,6 +78,12 @@ TEST_CASE("sort values and indices, stable, NaN last") {
   testing::check_values(columns, {1, 1, 1, 3, 3, 2});
   testing::check_values(column_indices, {1, 0, 1, 0, 1, 0});
   testing::check_values(sort(x.transpose(0, 1), 1).indices, {1, 0, 0, 1, 1, 0});
+  // Lines of five, their elements two apart (columns of two only ever compare first with last).
+  const Tensor tall = tensor({{5.0, 0.0}, {3.0, 9.0}, {4.0, 1.0}, {1.0, 8.0}, {2.0, 7.0}});
+  const auto [tall_values, tall_indices] = sort(tall, 0);
+  testing::check_values(tall_values, {1, 0, 2, 1, 3, 7, 4, 8, 5, 9});
+  testing::check_values(tall_indices, {3, 0, 4, 2, 1, 4, 2, 3, 0, 1});
+  testing::check_values(topk(tall, 2, 0).indices, {0, 1, 2, 3});
 
   const Tensor with_nan = tensor({2.0, NAN, 1.0});
   const auto [up, up_indices] = sort(with_nan);
