@@ -346,31 +346,39 @@ TEST_CASE("kernels: float variance of 1e4 plus small noise is accurate (two pass
 
 TEST_CASE_TEMPLATE("kernels: softmax and log-softmax match the reference, forward and backward", T,
                    float, double) {
-  for (const Shape& s : kShapes) {
-    CAPTURE(s.outer);
-    CAPTURE(s.n);
-    CAPTURE(s.inner);
-    const Unaligned<T> x = random_values<T>(s.size(), -8, 8, 1);
-    const Unaligned<T> g = random_values<T>(s.size(), -1, 1, 2);
-    Unaligned<T> simd(s.size()), reference(s.size());
-    Unaligned<T> simd_dx(s.size()), reference_dx(s.size());
-    const T atol = 16 * std::numeric_limits<T>::epsilon();
+  // Lines a thousand apart too (line l's values + 1000·(l mod 3)): each must be shifted by its
+  // own max; another line's would overflow its exps or underflow them all to 0.
+  for (const bool apart : {false, true}) {
+    for (const Shape& s : kShapes) {
+      CAPTURE(s.outer);
+      CAPTURE(s.n);
+      CAPTURE(s.inner);
+      CAPTURE(apart);
+      Unaligned<T> x = random_values<T>(s.size(), -8, 8, 1);
+      if (apart)
+        for (int64_t i = 0; i < s.size(); ++i)
+          x[i] += T(1000) * T((i / (s.n * s.inner) * s.inner + i % s.inner) % 3);
+      const Unaligned<T> g = random_values<T>(s.size(), -1, 1, 2);
+      Unaligned<T> simd(s.size()), reference(s.size());
+      Unaligned<T> simd_dx(s.size()), reference_dx(s.size());
+      const T atol = 16 * std::numeric_limits<T>::epsilon();
 
-    k::softmax(x.data(), s.outer, s.n, s.inner, simd.data());
-    k::softmax_reference(x.data(), s.outer, s.n, s.inner, reference.data());
-    check_close(simd, reference, kRtol<T>, T(0));
-    k::softmax_backward(reference.data(), g.data(), s.outer, s.n, s.inner, simd_dx.data());
-    k::softmax_backward_reference(reference.data(), g.data(), s.outer, s.n, s.inner,
-                                  reference_dx.data());
-    check_close(simd_dx, reference_dx, kRtol<T>, atol);
+      k::softmax(x.data(), s.outer, s.n, s.inner, simd.data());
+      k::softmax_reference(x.data(), s.outer, s.n, s.inner, reference.data());
+      check_close(simd, reference, kRtol<T>, T(0));
+      k::softmax_backward(reference.data(), g.data(), s.outer, s.n, s.inner, simd_dx.data());
+      k::softmax_backward_reference(reference.data(), g.data(), s.outer, s.n, s.inner,
+                                    reference_dx.data());
+      check_close(simd_dx, reference_dx, kRtol<T>, atol);
 
-    k::log_softmax(x.data(), s.outer, s.n, s.inner, simd.data());
-    k::log_softmax_reference(x.data(), s.outer, s.n, s.inner, reference.data());
-    check_close(simd, reference, kRtol<T>, atol);
-    k::log_softmax_backward(reference.data(), g.data(), s.outer, s.n, s.inner, simd_dx.data());
-    k::log_softmax_backward_reference(reference.data(), g.data(), s.outer, s.n, s.inner,
-                                      reference_dx.data());
-    check_close(simd_dx, reference_dx, kRtol<T>, T(64) * atol);
+      k::log_softmax(x.data(), s.outer, s.n, s.inner, simd.data());
+      k::log_softmax_reference(x.data(), s.outer, s.n, s.inner, reference.data());
+      check_close(simd, reference, kRtol<T>, atol);
+      k::log_softmax_backward(reference.data(), g.data(), s.outer, s.n, s.inner, simd_dx.data());
+      k::log_softmax_backward_reference(reference.data(), g.data(), s.outer, s.n, s.inner,
+                                        reference_dx.data());
+      check_close(simd_dx, reference_dx, kRtol<T>, T(64) * atol);
+    }
   }
 }
 
