@@ -93,12 +93,18 @@ TEST_CASE("sort values and indices, stable, NaN last") {
 }
 
 TEST_CASE("sort and topk are stable on long lines of ties") {
-  // 0, 1, 2, 0, 1, 2, ...: long enough for the sorting algorithms to move equal elements about.
+  // 0, 1, 2, 0, 1, 2, ...: long enough for the sorting algorithms to move equal elements about;
+  // as one line, and as the two columns of [150, 2] (lines whose elements are two apart).
   const Tensor x = remainder_of_three(300);
+  const Tensor columns = x.reshape({150, 2});
   for (bool descending : {false, true}) {
     INFO("descending ", descending);
     check_stable(x, sort(x, 0, descending), descending);
     check_stable(x, topk(x, 150, 0, descending), descending);
+    const auto [values, indices] = sort(columns, 0, descending);
+    for (const int64_t column : {0, 1})
+      check_stable(select(columns, 1, column),
+                   {select(values, 1, column), select(indices, 1, column)}, descending);
   }
 }
 
