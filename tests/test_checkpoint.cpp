@@ -98,13 +98,14 @@ TEST_CASE("checkpoint: a header nested too deep is a clear error, not a stack ov
   // Found probing tests/fuzz/fuzz_checkpoint's target with inputs past its 4 KB: copying the
   // parsed header recursed once per level, and 200,000 levels overflowed the stack.
   const auto file_with_optimizer = [](int depth) {
-    const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+    const std::string nested = std::string(depth, '[') + "1" + std::string(depth, ']');
     return encode_safetensors(
         {{"model.w", ones({2})}},
         {{"tapegrad.checkpoint", fmt::format(R"({{"optimizer": {}, "rng": ""}})", nested)}});
   };
   CHECK(optim::decode_checkpoint(file_with_optimizer(32), "shallow").optimizer.scalars.is_array());
-  // The limit, 64 levels: the header's object and 63 arrays in it pass, one more array does not
+  // The limit, 64 levels: the header's object and 63 arrays in it (a number in the innermost)
+  // pass, one more array does not
   CHECK(
       optim::decode_checkpoint(file_with_optimizer(63), "64 levels").optimizer.scalars.is_array());
   CHECK_THROWS_WITH_AS(optim::decode_checkpoint(file_with_optimizer(64), "65 levels"),

@@ -233,6 +233,9 @@ TEST_CASE("optim: step skips parameters without a gradient and zero_grad clears 
   testing::check_values(b, {1.0}, 0);
   CHECK(adam.state_dict().tensors.count("state.0.exp_avg") == 1);
   CHECK(adam.state_dict().tensors.count("state.1.exp_avg") == 0);
+  // as in PyTorch, a parameter never stepped has no entry in the state
+  CHECK(adam.state_dict().scalars["state"].contains("0"));
+  CHECK_FALSE(adam.state_dict().scalars["state"].contains("1"));
   adam.zero_grad();
   CHECK_FALSE(a.grad().defined());
 }
@@ -286,6 +289,11 @@ TEST_CASE("optim: clip_grad_norm returns the total norm and scales gradients abo
   SUBCASE("3-norm: (27 + 64 + 1728)^(1/3)") {
     CHECK(optim::clip_grad_norm({a, b}, 100.0, 3.0) == doctest::Approx(std::cbrt(1819.0)));
   }
+  SUBCASE("max_norm 0 zeroes the gradients") {
+    CHECK(optim::clip_grad_norm({a, b}, 0.0) == doctest::Approx(13.0));
+    testing::check_values(a.grad(), {0, 0}, 0);
+    testing::check_values(b.grad(), {0}, 0);
+  }
   SUBCASE("gradients below max_norm are left exactly as they were") {
     CHECK(optim::clip_grad_norm({a, b}, 13.5) == doctest::Approx(13.0));
     testing::check_values(a.grad(), {3, -4}, 0);
@@ -315,6 +323,8 @@ TEST_CASE("optim: clip_grad_value clamps every gradient element") {
   a.set_grad(tensor({-3.0, 0.5, 2.0, -1.0, 1.0}));
   optim::clip_grad_value({a}, 1.0);
   testing::check_values(a.grad(), {-1, 0.5, 1, -1, 1}, 0);
+  optim::clip_grad_value({a}, 0.0);
+  testing::check_values(a.grad(), {0, 0, 0, 0, 0}, 0);
 }
 
 TEST_CASE("optim: schedulers set the closed-form lr of each step") {
@@ -357,6 +367,15 @@ TEST_CASE("optim: schedulers set the closed-form lr of each step") {
     // warmup 0.1·step/4; then 0.01 + 0.09·(1 + cos(π·(step - 4)/8))/2
     check_lrs(lrs_at(schedule, {0, 1, 4, 6, 8, 12, 20}),
               {0.0, 0.025, 0.1, 0.01 + 0.09 * (1 + std::sqrt(0.5)) / 2, 0.055, 0.01, 0.01});
+  }
+  SUBCASE("LinearWarmupCosine without warmup: 0.1·(1 + cos(π·step/4))/2 from the first step") {
+    optim::LinearWarmupCosine schedule(sgd, {.warmup_steps = 0, .total_steps = 4});
+    check_lrs(lrs_at(schedule, {0, 1, 2, 4}), {0.1, 0.1 * (1 + std::sqrt(0.5)) / 2, 0.05, 0.0});
+  }
+  SUBCASE("LinearWarmupCosine with min_lr_ratio 1: flat after the warmup") {
+    optim::LinearWarmupCosine schedule(sgd,
+                                       {.warmup_steps = 1, .total_steps = 3, .min_lr_ratio = 1});
+    check_lrs(lrs_at(schedule, {0, 1, 2, 3}), {0.0, 0.1, 0.1, 0.1});
   }
   SUBCASE("LambdaLR: 0.1 · 0.9^step") {
     optim::LambdaLR schedule(sgd, [](int64_t step) { return std::pow(0.9, step); });
@@ -492,6 +511,13 @@ TEST_CASE("optim: state_dict carries the step counts, the groups and the options
   other.load_state_dict(state);
   CHECK(other.options().betas.first == 0.8);
   CHECK(other.param_groups()[0].lr == 0.1);
+
+  // plain SGD keeps no buffer, only the count
+  const Tensor r = start_point();
+  optim::SGD sgd({r});
+  descend(sgd, r, 3);
+  CHECK(sgd.state_dict().scalars["state"]["0"]["step"] == 3);
+  CHECK(sgd.state_dict().tensors.empty());
 }
 
 TEST_CASE("optim: errors name the optimizer and the problem") {
@@ -505,10 +531,15 @@ TEST_CASE("optim: errors name the optimizer and the problem") {
   CHECK_THROWS_WITH_AS(optim::Adam({p}, {.lr = -1}), doctest::Contains("optim.Adam: lr"), Error);
   CHECK_THROWS_WITH_AS(optim::AdamW({p}, {.weight_decay = -1}),
                        doctest::Contains("optim.AdamW: weight_decay must be >= 0"), Error);
+  CHECK_THROWS_WITH_AS(optim::Adam({p}, {.betas = {1.0, 0.999}}),
+                       doctest::Contains("betas.first must be in [0, 1), got 1"), Error);
+  CHECK_THROWS_WITH_AS(optim::Adam({p}, {.betas = {-0.1, 0.999}}),
+                       doctest::Contains("betas.first must be in [0, 1), got -0.1"), Error);
   CHECK_THROWS_WITH_AS(optim::Adam({p}, {.betas = {0.9, 1.0}}),
                        doctest::Contains("betas.second must be in [0, 1)"), Error);
   CHECK_THROWS_WITH_AS(optim::Adam({p}, {.eps = -1e-8}), doctest::Contains("eps must be >= 0"),
                        Error);
+  CHECK_NOTHROW(optim::Adam({p}, {.betas = {0.0, 0.0}, .eps = 0}));  // the bounds, as in PyTorch
   CHECK_THROWS_WITH_AS(optim::SGD({{.params = {p}}, {.params = {p}}}),
                        doctest::Contains("appears more than once"), Error);
   CHECK_THROWS_WITH_AS(optim::SGD(std::vector<Tensor>{}), doctest::Contains("empty parameter list"),
@@ -561,8 +592,19 @@ TEST_CASE("optim: scheduler and clipping errors") {
                        doctest::Contains("optim.StepLR: step_size must be > 0"), Error);
   CHECK_THROWS_WITH_AS(optim::LinearLR(sgd, {.start_factor = 0}),
                        doctest::Contains("start_factor must be in (0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(optim::LinearLR(sgd, {.end_factor = 1.5}),
+                       doctest::Contains("end_factor must be in [0, 1], got 1.5"), Error);
+  CHECK_THROWS_WITH_AS(optim::LinearLR(sgd, {.end_factor = -0.5}),
+                       doctest::Contains("end_factor must be in [0, 1], got -0.5"), Error);
+  CHECK_THROWS_WITH_AS(optim::LinearLR(sgd, {.total_iters = 0}),
+                       doctest::Contains("total_iters must be > 0, got 0"), Error);
+  CHECK_THROWS_WITH_AS(optim::LinearWarmupCosine(sgd, {.warmup_steps = -1}),
+                       doctest::Contains("warmup_steps must be >= 0, got -1"), Error);
   CHECK_THROWS_WITH_AS(optim::LinearWarmupCosine(sgd, {.warmup_steps = 10, .total_steps = 10}),
                        doctest::Contains("total_steps (10) must be > warmup_steps (10)"), Error);
+  for (const double ratio : {-0.1, 1.1})
+    CHECK_THROWS_WITH_AS(optim::LinearWarmupCosine(sgd, {.total_steps = 10, .min_lr_ratio = ratio}),
+                         doctest::Contains("min_lr_ratio must be in [0, 1]"), Error);
   CHECK_THROWS_WITH_AS(optim::LambdaLR(sgd, nullptr), doctest::Contains("lr_lambda is empty"),
                        Error);
   CHECK_THROWS_WITH_AS(optim::clip_grad_norm({p}, -1.0), doctest::Contains("max_norm must be >= 0"),
