@@ -213,6 +213,11 @@ TEST_CASE("scaled_dot_product_attention: errors name the shapes") {
                        doctest::Contains("mask of shape [3, 3] does not broadcast to the scores' "
                                          "shape [2, 3, 5]"),
                        Error);
+  CHECK_THROWS_WITH_AS(
+      scaled_dot_product_attention(q, k, v, {.mask = ones({3, 3, 5}, {.dtype = kBool})}),
+      doctest::Contains(
+          "mask of shape [3, 3, 5] does not broadcast to the scores' shape [2, 3, 5]"),
+      Error);
   CHECK_THROWS_WITH_AS(scaled_dot_product_attention(q, k, v, {.mask = ones({3, 5})}),
                        doctest::Contains("the mask must be bool"), Error);
   CHECK_THROWS_WITH_AS(scaled_dot_product_attention(zeros({4}), k, v),
@@ -737,6 +742,10 @@ TEST_CASE(
 TEST_CASE("nn.TransformerEncoderLayer and TransformerEncoder: errors") {
   CHECK_THROWS_WITH_AS(TransformerEncoderLayer({.d_model = 4}),
                        doctest::Contains("nn.TransformerEncoderLayer: d_model 4, nhead 0"), Error);
+  CHECK_THROWS_WITH_AS(TransformerEncoderLayer({.d_model = 0, .nhead = 2}),
+                       doctest::Contains("nn.TransformerEncoderLayer: d_model 0, nhead 2"), Error);
+  CHECK_THROWS_WITH_AS(TransformerEncoderLayer({.d_model = 4, .nhead = 2, .dim_feedforward = 0}),
+                       doctest::Contains("and dim_feedforward 0 must be positive"), Error);
   CHECK_THROWS_WITH_AS(TransformerEncoderLayer({.d_model = 6, .nhead = 4}),
                        doctest::Contains("embed_dim 6 must be a positive multiple of num_heads 4"),
                        Error);

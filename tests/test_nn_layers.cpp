@@ -188,6 +188,11 @@ TEST_CASE("nn.Embedding errors") {
                        doctest::Contains("num_embeddings 0 and embedding_dim 3"), Error);
   CHECK_THROWS_WITH_AS(nn::Embedding(5, 3, {.padding_idx = 5}),
                        doctest::Contains("padding_idx 5 is out of range for 5 embeddings"), Error);
+  CHECK_THROWS_WITH_AS(nn::Embedding(5, 3, {.padding_idx = -6}),
+                       doctest::Contains("padding_idx -6 is out of range for 5 embeddings"), Error);
+  // the ends of the range, as in PyTorch: -5 is row 0, 4 the last row
+  CHECK(nn::Embedding(5, 3, {.padding_idx = -5}).options.padding_idx == 0);
+  CHECK(nn::Embedding(5, 3, {.padding_idx = 4}).options.padding_idx == 4);
 }
 
 // ---- positional encodings ----

@@ -181,6 +181,13 @@ TEST_CASE("quantize_dynamic: errors say what to do") {
                        Error);
   CHECK_THROWS_WITH_AS(model.encoder.layers[0].self_attn.prune_heads({0}),
                        doctest::Contains("prune the float model, then quantize it"), Error);
+  // either projection int8 alone is refused too
+  MultiHeadAttention int8_in(8, 2), int8_out(8, 2);
+  int8_in.quantize();
+  int8_out.out_proj.quantize();
+  for (MultiHeadAttention* attention : {&int8_in, &int8_out})
+    CHECK_THROWS_WITH_AS(attention->prune_heads({0}),
+                         doctest::Contains("prune the float model, then quantize it"), Error);
   CHECK_THROWS_WITH_AS(model(randn({1, 2, 16}, {.requires_grad = true})),
                        doctest::Contains("run it under NoGradGuard"), Error);
   MultiHeadAttention separate(8, 2, {.kdim = 4, .vdim = 4});

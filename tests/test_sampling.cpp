@@ -56,28 +56,33 @@ std::vector<int64_t> greedy_by_full_forward(DecoderLM& model, std::vector<int64_
 
 }  // namespace
 
-TEST_CASE("TokenSampler: greedy, and temperature 1e-6 is greedy") {
+TEST_CASE("TokenSampler: greedy, and temperature 0 or 1e-6 is greedy") {
   Generator generator(3);
   for (int row = 0; row < 50; ++row) {
     const Tensor logits = randn({20}, {.dtype = kFloat64}, generator);
     const std::vector<double> values = logits.to_vector();
     const int64_t best = std::max_element(values.begin(), values.end()) - values.begin();
     TokenSampler greedy({});
+    TokenSampler zero({.do_sample = true, .temperature = 0});
     TokenSampler cold({.do_sample = true, .temperature = 1e-6});
     CHECK(greedy.next(logits, {}, generator) == best);
+    CHECK(zero.next(logits, {}, generator) == best);
     CHECK(cold.next(logits, {}, generator) == best);
   }
   // Ties go to the lowest id.
   CHECK(TokenSampler({}).next(logits_of({1, 3, 3, 2}), {}, generator) == 1);
 }
 
-TEST_CASE("TokenSampler: top-k never leaves the k best") {
+TEST_CASE("TokenSampler: top-k never leaves the k best, the lowest ids among ties") {
   const Tensor logits = logits_of({0.3, 2.0, -1.0, 1.5, 0.9, 1.7, -0.2});  // best: 1, 5, 3
   const std::map<int64_t, int> seen =
       counts({.do_sample = true, .temperature = 2.0, .top_k = 3}, logits, 3000);
   CHECK(keys(seen) == std::set<int64_t>{1, 3, 5});
   // top_k larger than the vocabulary keeps every token.
   CHECK(keys(counts({.do_sample = true, .top_k = 50}, logits, 3000)).size() == 7);
+  // Among equal logits the lowest ids are kept.
+  const Tensor ties = logits_of({0, 3, 3, 3, 3, 3, 3, 3, 3, 1});
+  CHECK(keys(counts({.do_sample = true, .top_k = 2}, ties, 300)) == std::set<int64_t>{1, 2});
 }
 
 TEST_CASE("TokenSampler: top-p keeps the smallest set with mass >= p") {
@@ -111,7 +116,7 @@ TEST_CASE(
         0);
 }
 
-TEST_CASE("TokenSampler: bad options are errors naming them") {
+TEST_CASE("TokenSampler: bad options and logits are errors naming them") {
   const auto fails = [](const GenerationOptions& options, const char* message) {
     CHECK_THROWS_WITH_AS(TokenSampler{options}, doctest::Contains(message), Error);
   };
@@ -123,6 +128,11 @@ TEST_CASE("TokenSampler: bad options are errors naming them") {
   fails({.repetition_penalty = 0}, "repetition_penalty 0 must be finite and > 0");
   fails({.stop_sequences = {{}}}, "stop_sequences holds an empty sequence");
   fails({.stop_strings = {"x"}}, "stop_strings need decode");
+  Generator generator(1);
+  CHECK_THROWS_WITH_AS(TokenSampler({}).next(zeros({2, 3}), {}, generator),
+                       doctest::Contains("logits of shape [2, 3] are not one row [V]"), Error);
+  CHECK_THROWS_WITH_AS(TokenSampler({}).next(zeros({0}), {}, generator),
+                       doctest::Contains("logits of shape [0] are not one row [V]"), Error);
 }
 
 TEST_CASE("generate: greedy equals a loop of full forwards, and streams each token") {
@@ -174,6 +184,7 @@ TEST_CASE("generate: stop sequences, stop strings and the end of the positions")
   for (const int64_t token : stop) text += letter(token);
   CHECK(generate(model, prompt, {.max_new_tokens = 10, .stop_strings = {text}, .decode = letter}) ==
         until_stop);
+  CHECK(generate(model, prompt, {.max_new_tokens = 0}).empty());
   // The prompt and the new tokens share max_len positions: 16 - 14 + 1 new tokens at most.
   CHECK(generate(model, std::vector<int64_t>(14, 1), {.max_new_tokens = 10}).size() == 3);
 }
