@@ -72,9 +72,15 @@ Tensor DecoderBlock::forward(const Tensor& x, KVCache& cache) {
         "nn.DecoderBlock: a KVCache with window {} for a block with window {}; make the caches "
         "with DecoderLM::make_cache",
         cache.window(), options.window);
-  const bool fused = drop1.is_identity();
-  const Tensor attended = cached_self_attention(attn, ln_1(x), cache, fused ? x : Tensor());
-  return add_feed_forward(fused ? attended : x + drop1(attended));  // [B, T, C]
+  // The cache path has no attention dropout: rather than apply the residual ones alone, it runs
+  // only in eval mode or with dropout 0, where every dropout is the identity.
+  if (is_training() && options.dropout > 0)
+    fail(
+        "nn.DecoderBlock: the cached forward is for inference, and dropout {} is on in training "
+        "mode; call model.eval() first (or make the model with dropout 0)",
+        options.dropout);
+  const Tensor attended = cached_self_attention(attn, ln_1(x), cache, x);  // out_proj adds x
+  return add_feed_forward(attended);                                       // [B, T, C]
 }
 
 DecoderLM::DecoderLM(DecoderLMOptions options_)

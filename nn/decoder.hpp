@@ -56,7 +56,7 @@ class DecoderBlock : public Module {
   Tensor forward(const Tensor& x);  // [B, T, C] -> [B, T, C], causal
   Tensor operator()(const Tensor& x) { return forward(x); }
   // The new tokens x [B, T, C] after the cache's length() tokens; appends their keys and values.
-  // Inference only (records nothing).
+  // Inference only: records nothing, and refuses a dropout that is on (training mode, p > 0).
   Tensor forward(const Tensor& x, KVCache& cache);
   Tensor operator()(const Tensor& x, KVCache& cache) { return forward(x, cache); }
 
@@ -100,7 +100,7 @@ class DecoderLM : public Module {
   Tensor forward(const Tensor& ids);  // int64 [B, T] -> logits [B, T, vocab_size]
   Tensor operator()(const Tensor& ids) { return forward(ids); }
   // The new tokens ids [B, T] at positions cache[0].length().., one KVCache per block (see
-  // make_cache); appends their keys and values. Inference only (records nothing).
+  // make_cache); appends their keys and values. Inference only, as DecoderBlock's.
   Tensor forward(const Tensor& ids, std::vector<KVCache>& cache);
   Tensor operator()(const Tensor& ids, std::vector<KVCache>& cache) { return forward(ids, cache); }
 

@@ -243,12 +243,23 @@ TEST_CASE("KVCache.crop: decoding again from a point gives the same logits") {
   CHECK_THROWS_WITH_AS(cache[0].crop(7), doctest::Contains("length 7 is not in 0..6"), Error);
 }
 
-TEST_CASE("nn.DecoderLM: cached decoding records nothing on the tape") {
+TEST_CASE("nn.DecoderLM: cached decoding records nothing on the tape, and refuses live dropout") {
   DecoderLM model(small(PositionEncoding::Learned));
-  to_eval(model, kFloat64);
   std::vector<KVCache> cache = model.make_cache();
+  CHECK_THROWS_WITH_AS(model(random_ids(1, 3, 11, 1), cache),
+                       doctest::Contains("nn.DecoderBlock: the cached forward is for inference, "
+                                         "and dropout 0.1 is on in training mode"),
+                       Error);
+  to_eval(model, kFloat64);
+  cache = model.make_cache();
   const Tensor logits = model(random_ids(1, 3, 11, 1), cache);
   CHECK_FALSE(logits.requires_grad());
+  // Training mode with dropout 0 runs: every dropout is the identity.
+  DecoderLMOptions no_dropout = small(PositionEncoding::Learned);
+  no_dropout.dropout = 0;
+  DecoderLM training(no_dropout);
+  std::vector<KVCache> training_cache = training.make_cache();
+  CHECK(training(random_ids(1, 3, 11, 1), training_cache).shape() == Shape{1, 3, 11});
 }
 
 TEST_CASE("nn.DecoderLM: tied weights get the sum of both gradients") {
