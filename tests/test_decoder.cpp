@@ -227,6 +227,11 @@ TEST_CASE("KVCache: a window keeps the W latest tokens in a ring, token p in row
   CHECK(cache.keys().to_vector() == std::vector<double>{9, 10, 11, 12});
   CHECK(KVCache(1, 1, 3, 1, kFloat64, 4).capacity() == 3);  // never more rows than max_len
   CHECK_THROWS_WITH_AS(cache.crop(12), doctest::Contains("the window's ring has wrapped"), Error);
+  // A ring just full has overwritten nothing: it can still go back.
+  KVCache full(1, 1, 100, 1, kFloat64, 4);
+  full.append(tokens(0, 4), -tokens(0, 4));
+  full.crop(2);
+  CHECK(full.keys().to_vector() == std::vector<double>{0, 1});
 }
 
 TEST_CASE("KVCache.crop: decoding again from a point gives the same logits") {
@@ -279,6 +284,18 @@ TEST_CASE("nn.DecoderLM: tied weights get the sum of both gradients") {
   // Both uses matter: neither gradient alone is the sum.
   CHECK(relative_error(tied.wte.weight.grad(), untied.lm_head->weight.grad()) > 1e-3);
   CHECK(relative_error(tied.wte.weight.grad(), untied.wte.weight.grad()) > 1e-3);
+}
+
+TEST_CASE("nn.DecoderBlock: training with a dropout that drops nothing gives eval's output") {
+  // p = 1e-9 takes the training path (residuals added after the dropouts, not by the GEMMs) and
+  // keeps every element, scaled by 1/(1 - 1e-9).
+  manual_seed(4);
+  DecoderBlock block({.d_model = 8, .nhead = 2, .dim_feedforward = 12, .dropout = 1e-9});
+  const Tensor x = randn({2, 5, 8});
+  block.eval();
+  const Tensor evaluated = block(x);
+  block.train();
+  testing::check_values(block(x), evaluated.to_vector(), 1e-5);
 }
 
 TEST_CASE("gradcheck nn.DecoderBlock") {

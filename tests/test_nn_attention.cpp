@@ -80,6 +80,20 @@ TEST_CASE("mask helpers reject bad arguments") {
   CHECK_THROWS_WITH_AS(padding_mask(tensor({2.0, 3.0}), 3), doctest::Contains("int64 tensor [B]"),
                        Error);
   CHECK_THROWS_WITH_AS(causal_mask(-1), doctest::Contains("must not be negative"), Error);
+  CHECK_THROWS_WITH_AS(causal_mask(2, -1),
+                       doctest::Contains("causal_mask: lengths 2 and -1 must not be negative"),
+                       Error);
+  CHECK_THROWS_WITH_AS(causal_mask(-1, 2),
+                       doctest::Contains("causal_mask: lengths -1 and 2 must not be negative"),
+                       Error);
+  CHECK_THROWS_WITH_AS(window_mask(2, -1, 1),
+                       doctest::Contains("window_mask: lengths 2 and -1 must not be negative"),
+                       Error);
+  CHECK_THROWS_WITH_AS(window_mask(-1, 2, 1),
+                       doctest::Contains("window_mask: lengths -1 and 2 must not be negative"),
+                       Error);
+  CHECK_THROWS_WITH_AS(padding_mask({2}, -1),
+                       doctest::Contains("padding_mask: length -1 must not be negative"), Error);
 }
 
 // ---- scaled_dot_product_attention ----
@@ -561,6 +575,11 @@ TEST_CASE("nn.MultiHeadAttention: causal output at t ignores later tokens") {
   CHECK(token(y, 0, 2) != token(y_changed, 0, 2));
   const Tensor y_mask = mha(x, x, x, {.attn_mask = causal_mask(3)}).output;
   testing::check_values(y_mask, y.to_vector(), 0);
+  // With a key_padding_mask too, a key must be allowed by both.
+  const Tensor padding = padding_mask({2}, 3);
+  testing::check_values(
+      mha(x, x, x, {.key_padding_mask = padding, .attn_mask = causal_mask(3)}).output,
+      mha(x, x, x, {.key_padding_mask = padding, .is_causal = true}).output.to_vector(), 1e-6);
 }
 
 TEST_CASE("nn.MultiHeadAttention: PyTorch's parameter names and shapes") {
@@ -601,6 +620,10 @@ TEST_CASE("nn.MultiHeadAttention: errors name the module and the shapes") {
                        doctest::Contains("query of shape [2, 3, 5] is not [B, T, 4]"), Error);
   CHECK_THROWS_WITH_AS(mha(x, zeros({1, 3, 4}), zeros({1, 3, 4})),
                        doctest::Contains("disagree on B or Tk"), Error);
+  CHECK_THROWS_WITH_AS(MultiHeadAttention(4, 2, {.kdim = 0}),
+                       doctest::Contains("kdim 0 and vdim 4 must be positive"), Error);
+  CHECK_THROWS_WITH_AS(MultiHeadAttention(4, 2, {.vdim = 0}),
+                       doctest::Contains("kdim 4 and vdim 0 must be positive"), Error);
 }
 
 // ---- FeedForward ----
@@ -654,6 +677,26 @@ TEST_CASE("gradcheck nn.TransformerEncoderLayer") {
     CHECK(gradcheck(
         [&](Inputs in) { return layer(in[0], {.src_key_padding_mask = mask, .is_causal = true}); },
         with_parameters(layer, {x})));
+  }
+}
+
+TEST_CASE(
+    "nn.TransformerEncoderLayer: training with a dropout that drops nothing gives eval's output") {
+  // p = 1e-9 takes the training path (residuals added after the dropouts, not by the GEMMs) and
+  // keeps every element, scaled by 1/(1 - 1e-9).
+  manual_seed(4);
+  const Tensor x = randn({2, 5, 8});
+  for (const bool norm_first : {false, true}) {
+    CAPTURE(norm_first);
+    TransformerEncoderLayer layer({.d_model = 8,
+                                   .nhead = 2,
+                                   .dim_feedforward = 12,
+                                   .dropout = 1e-9,
+                                   .norm_first = norm_first});
+    layer.eval();
+    const Tensor evaluated = layer(x);
+    layer.train();
+    testing::check_values(layer(x), evaluated.to_vector(), 1e-5);
   }
 }
 

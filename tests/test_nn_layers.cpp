@@ -219,6 +219,7 @@ TEST_CASE("nn.SinusoidalPositionalEncoding table") {
   // x + pe[:T], broadcast over the batch.
   const Tensor out = position(zeros({2, 3, 4}));
   testing::check_values(narrow(out, 0, 1, 1), narrow(position.pe, 0, 0, 3).to_vector(), 0);
+  testing::check_values(position(zeros({3, 4})), narrow(position.pe, 0, 0, 3).to_vector(), 0);
 
   nn::SinusoidalPositionalEncoding odd(5, /*max_len=*/4);  // an odd d_model ends with a sin
   CHECK(odd.pe.at({2, 4}) == doctest::Approx(std::sin(2 / std::pow(10000.0, 0.8))).epsilon(1e-5));
@@ -258,6 +259,8 @@ TEST_CASE("nn.SinusoidalPositionalEncoding errors") {
   CHECK_THROWS_WITH_AS(position(zeros({1, 2, 6})),
                        doctest::Contains("input of shape [1, 2, 6] is not [..., T, d_model = 4]"),
                        Error);
+  CHECK_THROWS_WITH_AS(position(zeros({4})),
+                       doctest::Contains("input of shape [4] is not [..., T, d_model = 4]"), Error);
   CHECK_THROWS_WITH_AS(nn::SinusoidalPositionalEncoding(0),
                        doctest::Contains("max_len 5000 and d_model 0 must be positive"), Error);
 }

@@ -178,6 +178,13 @@ TEST_CASE("generate: stop sequences, stop strings and the end of the positions")
   const auto first = std::search(all.begin(), all.end(), stop.begin(), stop.end());
   const std::vector<int64_t> until_stop(all.begin(), first + 2);
   CHECK(generate(model, prompt, {.max_new_tokens = 10, .stop_sequences = {stop}}) == until_stop);
+  // Only the generated tokens count: the prompt's last token and the first new one do not stop.
+  const std::vector<int64_t> across{prompt.back(), all[0]};
+  const auto inside = std::search(all.begin(), all.end(), across.begin(), across.end());
+  const std::vector<int64_t> until_inside(all.begin(),
+                                          inside == all.end() ? all.end() : inside + 2);
+  CHECK(generate(model, prompt, {.max_new_tokens = 10, .stop_sequences = {across}}) ==
+        until_inside);
   // The same as text, each token one letter.
   const auto letter = [](int64_t token) { return std::string(1, static_cast<char>('a' + token)); };
   std::string text;
