@@ -76,7 +76,7 @@ TEST_CASE("causal_mask and padding_mask values, combined with &&") {
   testing::check_values(both, {1, 0, 0, 1, 1, 0, 1, 1, 0, /**/ 1, 0, 0, 1, 1, 0, 1, 1, 1});
 }
 
-TEST_CASE("mask helpers reject bad arguments") {
+TEST_CASE("mask helpers reject bad arguments and take empty lengths") {
   CHECK_THROWS_WITH_AS(padding_mask(tensor({2.0, 3.0}), 3), doctest::Contains("int64 tensor [B]"),
                        Error);
   CHECK_THROWS_WITH_AS(causal_mask(-1), doctest::Contains("must not be negative"), Error);
@@ -94,6 +94,11 @@ TEST_CASE("mask helpers reject bad arguments") {
                        Error);
   CHECK_THROWS_WITH_AS(padding_mask({2}, -1),
                        doctest::Contains("padding_mask: length -1 must not be negative"), Error);
+  // empty lengths are fine: [0, 0], [0, 3], [3, 0] and [2, 0]
+  CHECK(causal_mask(0).shape() == Shape{0, 0});
+  CHECK(window_mask(0, 3, 1).shape() == Shape{0, 3});
+  CHECK(window_mask(3, 0, 1).shape() == Shape{3, 0});
+  CHECK(padding_mask({0, 0}, 0).shape() == Shape{2, 0});
 }
 
 // ---- scaled_dot_product_attention ----
@@ -484,6 +489,12 @@ TEST_CASE("nn.MultiHeadAttention: fused dropout, one draw of the default generat
   mha.eval();
   CHECK(run(5) != std::vector<double>(80, 0.0));
   CHECK(run(5) == run(6));
+  // In eval mode the call draws nothing.
+  manual_seed(5);
+  mha(x, x, x, {.need_weights = false});
+  const uint64_t after_eval_call = default_generator().next_u64();
+  manual_seed(5);
+  CHECK(after_eval_call == default_generator().next_u64());
 }
 
 TEST_CASE("nn.MultiHeadAttention: the seed trace, 6 token ids to [1, 6, 64]") {
@@ -612,7 +623,9 @@ TEST_CASE("nn.MultiHeadAttention: errors name the module and the shapes") {
       mha(x, x, x, {.key_padding_mask = padding_mask({3, 2, 1}, 3)}),
       doctest::Contains("key_padding_mask of shape [3, 3] is not [B, Tk] = [2, 3]"), Error);
   CHECK_THROWS_WITH_AS(mha(x, x, x, {.attn_mask = causal_mask(4)}),
-                       doctest::Contains("attn_mask of shape [4, 4] is none of [Tq, Tk] = [3, 3]"),
+                       doctest::Contains("attn_mask of shape [4, 4] is none of [Tq, Tk] = [3, 3], "
+                                         "[B * H, Tq, Tk] = [4, 3, 3] or [B, H, Tq, Tk] = "
+                                         "[2, 2, 3, 3]"),
                        Error);
   CHECK_THROWS_WITH_AS(mha(x, x, x, {.attn_mask = ones({3, 3})}),
                        doctest::Contains("attn_mask must be bool"), Error);

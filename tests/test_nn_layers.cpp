@@ -78,6 +78,8 @@ TEST_CASE("nn.Linear errors") {
   CHECK_THROWS_WITH_AS(linear(zeros({4, 5})),
                        doctest::Contains("input of shape [4, 5] does not end in in_features 3"),
                        Error);
+  CHECK_THROWS_WITH_AS(linear(zeros({})),
+                       doctest::Contains("input of shape [] does not end in in_features 3"), Error);
 }
 
 // ---- LayerNorm ----
@@ -306,6 +308,7 @@ TEST_CASE("nn.Sequential runs its layers in order") {
   mlp.emplace<nn::ReLU>();
   nn::Linear& last = mlp.emplace<nn::Linear>(4, 2);
   CHECK(mlp.size() == 3);
+  CHECK(&mlp[0] == &first);
   CHECK(&mlp[2] == &last);
   const Tensor x = randn({5, 3});
   testing::check_values(mlp(x), last(relu(first(x))).to_vector(), 0);
@@ -318,6 +321,7 @@ TEST_CASE("nn.Sequential errors") {
   nn::Sequential mlp;
   mlp.emplace<nn::ReLU>();
   CHECK_THROWS_WITH_AS(mlp[1], doctest::Contains("index 1 is out of range for 1 layers"), Error);
+  CHECK_THROWS_WITH_AS(mlp[-1], doctest::Contains("index -1 is out of range for 1 layers"), Error);
 }
 
 TEST_CASE("nn.ModuleList holds modules of one type or of any") {

@@ -178,6 +178,9 @@ TEST_CASE("generate: stop sequences, stop strings and the end of the positions")
   const auto first = std::search(all.begin(), all.end(), stop.begin(), stop.end());
   const std::vector<int64_t> until_stop(all.begin(), first + 2);
   CHECK(generate(model, prompt, {.max_new_tokens = 10, .stop_sequences = {stop}}) == until_stop);
+  // A stop sequence of one token, the first generated.
+  CHECK(generate(model, prompt, {.max_new_tokens = 10, .stop_sequences = {{all[0]}}}) ==
+        std::vector<int64_t>{all[0]});
   // Only the generated tokens count: the prompt's last token and the first new one do not stop.
   const std::vector<int64_t> across{prompt.back(), all[0]};
   const auto inside = std::search(all.begin(), all.end(), across.begin(), across.end());
