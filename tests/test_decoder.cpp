@@ -230,8 +230,12 @@ TEST_CASE("KVCache: a window keeps the W latest tokens in a ring, token p in row
   // A ring just full has overwritten nothing: it can still go back.
   KVCache full(1, 1, 100, 1, kFloat64, 4);
   full.append(tokens(0, 4), -tokens(0, 4));
+  full.crop(4);  // to its own length: nothing to do
+  CHECK(full.keys().to_vector() == std::vector<double>{0, 1, 2, 3});
   full.crop(2);
   CHECK(full.keys().to_vector() == std::vector<double>{0, 1});
+  full.crop(0);
+  CHECK(full.length() == 0);
 }
 
 TEST_CASE("KVCache.crop: decoding again from a point gives the same logits") {
