@@ -105,6 +105,7 @@ std::map<std::string, Tensor> every_kind_of_tensor() {
       {"empty", zeros({0, 3})},
       {"empty_i64", zeros({2, 0}, {.dtype = kInt64})},
       {"transposed", grid.transpose(0, 1)},
+      {"last_row", select(grid, 0, 2)},  // contiguous, from the 9th element of its storage on
       {"strided", testing::strided_input({2, 3})},
       {"requires_grad", randn({2, 2}, {.requires_grad = true}, generator)},
   };
@@ -161,6 +162,15 @@ TEST_CASE("safetensors files are deterministic, with a space-padded header") {
   CHECK(header_size % 8 == 0);
   CHECK(file[8] == '{');
   CHECK(file == encode_safetensors(every_kind_of_tensor()));
+  // Names of 1 to 8 bytes give headers of every length modulo 8: each padded to the next multiple
+  // of 8, not past it.
+  for (std::size_t length = 1; length <= 8; ++length) {
+    const std::string name(length, 'x');
+    CHECK(encode_safetensors({{name, tensor({1, 2})}}) ==
+          spec_file(
+              fmt::format(R"({{"{}":{{"data_offsets":[0,8],"dtype":"F32","shape":[2]}}}})", name),
+              data));
+  }
 }
 
 TEST_CASE("safetensors reads a file written byte by byte from the spec") {
@@ -211,6 +221,11 @@ TEST_CASE("safetensors rejects truncated files and bad header sizes") {
                                          "bytes give a header size of 1099511627776 bytes, over "
                                          "the format's limit of 100000000"),
                        Error);
+  // The limit itself is a size a file may have: this one is only cut short.
+  CHECK_THROWS_WITH_AS(decode_safetensors(std::string("\x00\xE1\xF5\x05\0\0\0\0{}", 10), kBadFile),
+                       doctest::Contains("cut short: its first 8 bytes give a header size of "
+                                         "100000000 bytes, but only 2 bytes follow them"),
+                       Error);
   // A text file read as safetensors: "# tapegr" is the header size 8243669176270725155.
   CHECK_THROWS_WITH_AS(decode_safetensors("# tapegrad\nA README, not weights.\n", kBadFile),
                        doctest::Contains("bad.safetensors: not a safetensors file: its first 8 "
@@ -239,6 +254,15 @@ TEST_CASE("safetensors rejects malformed headers") {
   check_rejected("[1, 2]", "", "the header is an array of 2 elements, not a JSON object");
   check_rejected(std::string(100, '[').append(100, ']'), "",
                  "the header nests JSON deeper than 64 levels");
+  // 64 levels are allowed, 65 are not, of objects as of arrays.
+  check_rejected(std::string(64, '[').append(64, ']'), "",
+                 "the header is an array of 1 elements, not a JSON object");
+  check_rejected(std::string(65, '[').append(65, ']'), "",
+                 "the header nests JSON deeper than 64 levels");
+  std::string objects_65_deep = "1";
+  for (int level = 0; level < 65; ++level)
+    objects_65_deep = fmt::format("{{\"a\": {}}}", objects_65_deep);
+  check_rejected(objects_65_deep, "", "the header nests JSON deeper than 64 levels");
   check_rejected(header_of({x, x}), four_bytes, "the header has the key \"x\" twice");
   check_rejected(R"({"x": 5})", "", "tensor \"x\" is 5, not an object");
   check_rejected(R"({"x": {"dtype": "F32", "shape": [1]}})", four_bytes,
@@ -297,6 +321,12 @@ TEST_CASE("safetensors rejects bad shapes and offsets") {
       "tensor \"x\": shape [0, 4294967296, 4294967296] has more elements than fit in int64");
   check_rejected(header_of({entry("x", "F32", "[2]", "[0, 4]")}), four_bytes,
                  "tensor \"x\": shape [2] of F32 takes 8 bytes, but data_offsets [0, 4] hold 4");
+  check_rejected(header_of({entry("x", "F32", "[2]", "[4, 8]")}), std::string(8, '\0'),
+                 "tensor \"x\": shape [2] of F32 takes 8 bytes, but data_offsets [4, 8] hold 4");
+  // The largest size a shape may hold: read, then found not to match its 0 bytes.
+  check_rejected(header_of({entry("x", "BOOL", "[9223372036854775807]", "[0, 0]")}), "",
+                 "tensor \"x\": shape [9223372036854775807] of BOOL takes 9223372036854775807 "
+                 "bytes, but data_offsets [0, 0] hold 0");
   check_rejected(header_of({entry("x", "F32", "[1]", "[0, -4]")}), four_bytes,
                  "tensor \"x\": \"data_offsets\" holds the negative number -4");
   check_rejected(header_of({entry("x", "F32", "[1]", "[0, 8]")}), four_bytes,
