@@ -173,6 +173,15 @@ TEST_CASE("Module summary lists each parameter and the total") {
   CHECK(summary.find(" 106\n") != std::string::npos);
 }
 
+TEST_CASE("Module summary groups the digits of its counts in threes") {
+  // 4 and 5 digits: counts of 6 or 3 digits would have their commas in the same places if the
+  // groups were counted from the left.
+  const std::string summary = nn::Linear(10, 1234).summary();
+  CHECK(summary.find(" 12,340\n") != std::string::npos);
+  CHECK(summary.find(" 1,234\n") != std::string::npos);
+  CHECK(summary.find(" 13,574\n") != std::string::npos);
+}
+
 TEST_CASE("Module load_state_dict copies values into the existing tensors") {
   Model source, target;
   const Tensor head_weight = target.head.weight;  // a handle held, as an optimizer would

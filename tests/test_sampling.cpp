@@ -194,6 +194,14 @@ TEST_CASE("generate: stop sequences, stop strings and the end of the positions")
   for (const int64_t token : stop) text += letter(token);
   CHECK(generate(model, prompt, {.max_new_tokens = 10, .stop_strings = {text}, .decode = letter}) ==
         until_stop);
+  // A stop string inside the first token's text, which is longer than it: that token stops.
+  const auto three_letters = [](int64_t token) {
+    return std::string(3, static_cast<char>('a' + token));
+  };
+  CHECK(generate(model, prompt,
+                 {.max_new_tokens = 10,
+                  .stop_strings = {three_letters(all[0]).substr(0, 2)},
+                  .decode = three_letters}) == std::vector<int64_t>{all[0]});
   CHECK(generate(model, prompt, {.max_new_tokens = 0}).empty());
   // The prompt and the new tokens share max_len positions: 16 - 14 + 1 new tokens at most.
   CHECK(generate(model, std::vector<int64_t>(14, 1), {.max_new_tokens = 10}).size() == 3);
