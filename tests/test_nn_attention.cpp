@@ -120,6 +120,30 @@ TEST_CASE("scaled_dot_product_attention: the seed example") {
   CHECK_FALSE(scaled_dot_product_attention(q, k, v).weights.defined());
 }
 
+TEST_CASE("scaled_dot_product_attention: the output keeps the inputs' leading dims, fused or not") {
+  // The fused kernel works on [B, H, T, d]: none, one and three leading dims are viewed or folded
+  // into two and must come back as they were; k and v broadcast against q's [2, 1, 3].
+  for (const Shape& lead : {Shape{}, Shape{3}, Shape{2, 3}, Shape{2, 1, 3}}) {
+    INFO("leading dims ", fmt::format("{}", lead));
+    const auto with_lead = [&](Shape shape, int64_t rows, int64_t cols) {
+      shape.push_back(rows);
+      shape.push_back(cols);
+      return shape;
+    };
+    const Shape kv_lead = lead.size() == 3 ? Shape{4, 3} : lead;
+    const Tensor q = testing::input(with_lead(lead, 5, 4), 1);
+    const Tensor k = testing::input(with_lead(kv_lead, 6, 4), 2);
+    const Tensor v = testing::input(with_lead(kv_lead, 6, 2), 3);
+    const Shape out_lead = lead.size() == 3 ? Shape{2, 4, 3} : lead;
+    const Tensor fused = scaled_dot_product_attention(q, k, v, {.is_causal = true}).output;
+    const Tensor plain =
+        scaled_dot_product_attention(q, k, v, {.is_causal = true, .need_weights = true}).output;
+    CHECK(fused.shape() == with_lead(out_lead, 5, 2));
+    CHECK(plain.shape() == with_lead(out_lead, 5, 2));
+    testing::check_values(fused, plain.to_vector(), 1e-12);
+  }
+}
+
 TEST_CASE("gradcheck scaled_dot_product_attention") {
   const Tensor q = testing::input({2, 3, 4}, 1);
   const Tensor k = testing::input({2, 4, 4}, 2);
