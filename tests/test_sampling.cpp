@@ -133,6 +133,15 @@ TEST_CASE("TokenSampler: bad options and logits are errors naming them") {
                        doctest::Contains("logits of shape [2, 3] are not one row [V]"), Error);
   CHECK_THROWS_WITH_AS(TokenSampler({}).next(zeros({0}), {}, generator),
                        doctest::Contains("logits of shape [0] are not one row [V]"), Error);
+  // The history is read only to penalise repetitions: a token outside [0, V) is then an error.
+  for (const int64_t token : {int64_t{-1}, int64_t{3}}) {
+    CHECK_THROWS_WITH_AS(
+        TokenSampler({.repetition_penalty = 1.2})
+            .next(zeros({3}), std::vector<int64_t>{0, token}, generator),
+        doctest::Contains(
+            fmt::format("token {} of the sequence is not in the vocabulary [0, 3)", token).c_str()),
+        Error);
+  }
 }
 
 TEST_CASE("generate: greedy equals a loop of full forwards, and streams each token") {
