@@ -48,8 +48,8 @@ struct Run {
 }  // namespace
 
 TEST_CASE("checkpoint: resuming gives bit-identical parameters") {
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / "tapegrad_resume.safetensors";
+  const testing::ScratchDirectory directory;
+  const std::filesystem::path path = directory / "resume.safetensors";
   manual_seed(5);
   Run straight;
   straight.train(10);
@@ -79,19 +79,17 @@ TEST_CASE("checkpoint: resuming gives bit-identical parameters") {
   Run fresh;  // a control: training without the restored state gives other weights
   fresh.train(4);
   CHECK(fresh.weights() != straight.weights());
-  std::filesystem::remove(path);
 }
 
 TEST_CASE("checkpoint: a file that is not a checkpoint is a clear error") {
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / "tapegrad_not_a_checkpoint.safetensors";
+  const testing::ScratchDirectory directory;
+  const std::filesystem::path path = directory / "not_a_checkpoint.safetensors";
   save_safetensors(path, {{"w", ones({2})}});
   CHECK_THROWS_WITH_AS(optim::load_checkpoint(path), doctest::Contains("not a tapegrad checkpoint"),
                        Error);
   save_safetensors(path, {{"w", ones({2})}}, {{"tapegrad.checkpoint", "{not json"}});
   CHECK_THROWS_WITH_AS(optim::load_checkpoint(path), doctest::Contains("not a checkpoint header"),
                        Error);
-  std::filesystem::remove(path);
 }
 
 TEST_CASE("checkpoint: a header nested too deep is a clear error, not a stack overflow") {

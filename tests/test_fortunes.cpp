@@ -8,6 +8,7 @@
 
 #include "autograd/error.hpp"
 #include "examples/common/fortunes.hpp"
+#include "tests/testing.hpp"
 
 using namespace tapegrad;
 using namespace tapegrad::text;
@@ -22,8 +23,8 @@ void write(const fs::path& path, const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("fortunes: documents from the files in name order, pieces stripped, empty ones dropped") {
-  const fs::path dir = fs::temp_directory_path() / "tapegrad_test_fortunes";
-  fs::remove_all(dir);
+  const testing::ScratchDirectory scratch;
+  const fs::path dir = scratch / "fortunes";
   fs::create_directories(dir / "sub");
   write(dir / "b", "gamma\n%\n%\n  \t\n%\n\nkappa\n%%\n%\n");
   write(dir / "a", "%\nalpha\n%\nA line\n  with a % inside\n");

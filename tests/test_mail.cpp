@@ -3,13 +3,13 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 #include <string_view>
 
 #include "autograd/error.hpp"
 #include "examples/common/mail.hpp"
+#include "tests/testing.hpp"
 
 using namespace tapegrad::text;
 
@@ -432,17 +432,12 @@ SGVsbG8sIHfDtnJsZCEK
 }
 
 TEST_CASE("mail: read_mail reads a file and names a missing one") {
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / "tapegrad_test_mail.eml";
-  {
-    std::ofstream file(path, std::ios::binary);
-    file << "Subject: from a file\r\n\r\nfile body\r\n";
-  }
-  const Mail mail = read_mail(path);
-  std::filesystem::remove(path);
+  const tapegrad::testing::ScratchDirectory directory;
+  const Mail mail =
+      read_mail(directory.write("from_a_file.eml", "Subject: from a file\r\n\r\nfile body\r\n"));
   CHECK(mail.subject == "from a file");
   CHECK(mail.body == "file body\n");
-  const std::filesystem::path missing = path.parent_path() / "tapegrad_no_such_mail.eml";
+  const std::filesystem::path missing = directory / "no_such_mail.eml";
   CHECK_THROWS_WITH_AS(read_mail(missing), doctest::Contains(missing.string().c_str()),
                        tapegrad::Error);
 }

@@ -321,9 +321,8 @@ TEST_CASE("Module registration errors") {
 }
 
 TEST_CASE("Module save and load a safetensors file, and a bad file is a clear error") {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "tapegrad_module_io";
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path path = dir / "linear.safetensors";
+  const testing::ScratchDirectory directory;
+  const std::filesystem::path path = directory / "linear.safetensors";
   nn::Linear saved(3, 2);
   saved.save(path);
   nn::Linear loaded(3, 2);
@@ -344,7 +343,6 @@ TEST_CASE("Module save and load a safetensors file, and a bad file is a clear er
   std::string bytes = read_file(path);
   write_file_atomically(path, bytes.substr(0, bytes.size() - 5));
   CHECK_THROWS_WITH_AS(loaded.load(path), doctest::Contains(path.string().c_str()), Error);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a CallableModule is called as model(x), which runs its forward") {
