@@ -173,6 +173,18 @@ TEST_CASE("Module summary lists each parameter and the total") {
   CHECK(summary.find(" 106\n") != std::string::npos);
 }
 
+TEST_CASE("Module convert_parameter_to_buffer makes that parameter, and only it, a buffer") {
+  nn::Linear linear(3, 2);
+  linear.convert_parameter_to_buffer("bias");  // the second parameter: not the first one found
+  CHECK(names(linear.named_parameters()) == std::vector<std::string>{"weight"});
+  CHECK(names(linear.named_buffers()) == std::vector<std::string>{"bias"});
+  CHECK(linear.state_dict().size() == 2);
+  CHECK_THROWS_WITH_AS(linear.convert_parameter_to_buffer("bias"),
+                       doctest::Contains("there is no parameter 'bias' to make a buffer"), Error);
+  CHECK_THROWS_WITH_AS(linear.convert_parameter_to_buffer("scale"),
+                       doctest::Contains("there is no parameter 'scale' to make a buffer"), Error);
+}
+
 TEST_CASE("Module summary groups the digits of its counts in threes") {
   // 4 and 5 digits: counts of 6 or 3 digits would have their commas in the same places if the
   // groups were counted from the left.
