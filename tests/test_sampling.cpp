@@ -96,6 +96,9 @@ TEST_CASE("TokenSampler: top-p keeps the smallest set with mass >= p") {
   CHECK(kept(0.75) == std::set<int64_t>{1, 3});
   CHECK(kept(0.85) == std::set<int64_t>{0, 1, 3});
   CHECK(kept(0.97) == std::set<int64_t>{0, 1, 2, 3});
+  // A mass of exactly p is reached: two equal logits (weights 1 and 1, exact), p = 0.5.
+  CHECK(keys(counts({.do_sample = true, .top_p = 0.5}, logits_of({1.0, 1.0}), 400)) ==
+        std::set<int64_t>{0});
   // What stays is renormalised: 0.5 / 0.8 of the draws are token 1 with top_p 0.75.
   const std::map<int64_t, int> seen = counts({.do_sample = true, .top_p = 0.75}, logits, 8000);
   CHECK(std::abs(seen.at(1) / 8000.0 - 0.625) < 0.02);
