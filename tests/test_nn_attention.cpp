@@ -661,6 +661,26 @@ TEST_CASE("nn.MultiHeadAttention: errors name the module and the shapes") {
                        doctest::Contains("kdim 0 and vdim 4 must be positive"), Error);
   CHECK_THROWS_WITH_AS(MultiHeadAttention(4, 2, {.vdim = 0}),
                        doctest::Contains("kdim 4 and vdim 0 must be positive"), Error);
+  for (const double p : {-0.1, 1.5})
+    CHECK_THROWS_WITH_AS(
+        MultiHeadAttention(4, 2, {.dropout = p}),
+        doctest::Contains(fmt::format("dropout {} is not a probability in [0, 1]", p).c_str()),
+        Error);
+}
+
+TEST_CASE("nn.MultiHeadAttention: two of query, key and value one tensor is not self-attention") {
+  // Self-attention (query, key and value one tensor) takes a path of its own: a key that is only
+  // also the value, or only also the query, must not take it.
+  manual_seed(3);
+  MultiHeadAttention mha(4, 2);
+  testing::to_eval(mha, kFloat64);
+  const Tensor query = testing::input({2, 3, 4}, 1), memory = testing::input({2, 5, 4}, 2);
+  const Tensor shared = mha(query, memory, memory).output;
+  CHECK(shared.shape() == Shape{2, 3, 4});
+  testing::check_values(shared, mha(query, memory, memory.clone()).output.to_vector(), 1e-12);
+  const Tensor value = testing::input({2, 3, 4}, 3);
+  testing::check_values(mha(query, query, value).output,
+                        mha(query, query.clone(), value).output.to_vector(), 1e-12);
 }
 
 // ---- FeedForward ----

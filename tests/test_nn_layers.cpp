@@ -104,6 +104,8 @@ TEST_CASE("nn.LayerNorm output has mean 0 and variance 1 per row") {
 TEST_CASE("nn.LayerNorm errors") {
   CHECK_THROWS_WITH_AS(nn::LayerNorm(Shape{}), doctest::Contains("normalized_shape [] must be"),
                        Error);
+  CHECK_THROWS_WITH_AS(nn::LayerNorm(Shape{4, 0}),
+                       doctest::Contains("normalized_shape [4, 0] must be"), Error);
 }
 
 // ---- Dropout ----

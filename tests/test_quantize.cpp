@@ -179,6 +179,12 @@ TEST_CASE("quantize_dynamic: errors say what to do") {
   CHECK_THROWS_WITH_AS(model.to(kFloat64),
                        doctest::Contains("to(float64): an int8 projection computes in float32"),
                        Error);
+  Linear int8_linear(4, 3);
+  int8_linear.quantize();
+  int8_linear.to(kFloat32);  // what it computes in already: allowed
+  CHECK_THROWS_WITH_AS(
+      int8_linear.to(kFloat64),
+      doctest::Contains("nn.Linear: to(float64): an int8 layer computes in float32"), Error);
   CHECK_THROWS_WITH_AS(model.encoder.layers[0].self_attn.prune_heads({0}),
                        doctest::Contains("prune the float model, then quantize it"), Error);
   // either projection int8 alone is refused too

@@ -71,6 +71,9 @@ TEST_CASE("TokenSampler: greedy, and temperature 0 or 1e-6 is greedy") {
   }
   // Ties go to the lowest id.
   CHECK(TokenSampler({}).next(logits_of({1, 3, 3, 2}), {}, generator) == 1);
+  // A strided row: the second column of a [4, 2] table, whose largest is in row 2.
+  const Tensor table = from_vector(std::vector<double>{0, 5, 0, 1, 9, 7, 0, 2}, {4, 2});
+  CHECK(TokenSampler({}).next(select(table, 1, 1), {}, generator) == 2);
 }
 
 TEST_CASE("TokenSampler: top-k never leaves the k best, the lowest ids among ties") {
