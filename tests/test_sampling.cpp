@@ -220,6 +220,8 @@ TEST_CASE("generate: stop sequences, stop strings and the end of the positions")
   CHECK(generate(model, prompt, {.max_new_tokens = 0}).empty());
   // The prompt and the new tokens share max_len positions: 16 - 14 + 1 new tokens at most.
   CHECK(generate(model, std::vector<int64_t>(14, 1), {.max_new_tokens = 10}).size() == 3);
+  // A prompt of max_len tokens fills the positions: one new token, read from the last.
+  CHECK(generate(model, std::vector<int64_t>(16, 1), {.max_new_tokens = 10}).size() == 1);
 }
 
 TEST_CASE("generate: a prompt longer than max_len, an empty one, a training model are errors") {
