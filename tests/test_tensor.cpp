@@ -254,6 +254,11 @@ TEST_CASE("allclose and equal compare like torch.allclose and torch.equal") {
   CHECK(allclose(a, a + 1e-6));
   CHECK_FALSE(allclose(a, a + 1e-3));
   CHECK(allclose(a, a + 1e-3, /*rtol=*/1e-3, /*atol=*/1e-3));
+  // The tolerance is atol + rtol * |b|: b's magnitude alone, so (as torch's) not symmetric.
+  CHECK(allclose(tensor({100.0}), tensor({100.05}), /*rtol=*/1e-3, /*atol=*/0));
+  CHECK_FALSE(allclose(tensor({0.01}), tensor({0.0105}), /*rtol=*/1e-3, /*atol=*/0));
+  CHECK(allclose(tensor({1.0}), tensor({2.0}), /*rtol=*/0.5, /*atol=*/0));        // 1 <= 0.5 * 2
+  CHECK_FALSE(allclose(tensor({2.0}), tensor({1.0}), /*rtol=*/0.5, /*atol=*/0));  // 1 > 0.5 * 1
   CHECK_FALSE(allclose(a, tensor({1.0, 2.0})));
   const Tensor with_nan = tensor({1.0, std::nan("")});
   CHECK_FALSE(allclose(with_nan, with_nan));
