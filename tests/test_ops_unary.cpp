@@ -202,10 +202,12 @@ TEST_CASE("unary ops of an int64 tensor are errors naming the op and shape") {
       Error);
 }
 
-TEST_CASE("clamp with min above max is an error naming the bounds and shape") {
+TEST_CASE("clamp: min above max is an error naming the bounds and shape, min equal to max is not") {
   CHECK_THROWS_WITH_AS(
       clamp(ones({2, 3}), 1.0, -1.0),
       doctest::Contains("clamp: min 1 is above max -1 for the tensor of shape [2, 3]"), Error);
+  // min equal to max is allowed (as in torch.clamp): every element becomes that value.
+  testing::check_values(clamp(tensor({-3.0, 0.5, 7.0}), 0.25, 0.25), {0.25, 0.25, 0.25}, 0);
 }
 
 TEST_CASE(
