@@ -42,6 +42,7 @@ TEST_CASE("gradcheck sum") {
       [](const Tensor& x, const Shape& dims, bool keepdim) { return sum(x, dims, keepdim); });
   CHECK(gradcheck([](Inputs in) { return sum(in[0]); }, {testing::transposed_input({3, 4})}));
   testing::check_values(sum(matrix()), {21.0});
+  CHECK(sum(matrix()).shape() == Shape{});  // 0-dim, as torch.sum(x)
   testing::check_values(sum(matrix(), {0}), {5.0, 7.0, 9.0});
   CHECK(sum(matrix(), {1}, true).shape() == Shape{2, 1});
   testing::check_values(sum(matrix(), {1}, true), {9.0, 12.0});
@@ -52,6 +53,7 @@ TEST_CASE("gradcheck mean") {
       [](const Tensor& x, const Shape& dims, bool keepdim) { return mean(x, dims, keepdim); });
   CHECK(gradcheck([](Inputs in) { return mean(in[0]); }, {testing::strided_input({3, 4})}));
   testing::check_values(mean(matrix()), {3.5});
+  CHECK(mean(matrix()).shape() == Shape{});
   testing::check_values(mean(matrix(), {-1}), {3.0, 4.0});
   CHECK(mean(matrix(), {0, 1}, true).shape() == Shape{1, 1});
 }
