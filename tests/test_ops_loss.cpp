@@ -111,6 +111,10 @@ TEST_CASE("cross_entropy with every target ignored: mean is NaN as PyTorch, the 
 TEST_CASE("cross_entropy is stable for large logits") {
   testing::check_values(cross_entropy(tensor({{1000, 0}}), ids({1}, {1})), {1000}, 1e-3);
   testing::check_values(cross_entropy(tensor({{1000, 0}}), ids({0}, {1})), {0}, 1e-6);
+  // Classes in dim 1 of [N, C, d]: each position's largest logit, strided by d, is found.
+  const Tensor by_position = tensor({{{0, 1000}, {1000, 0}}});  // [1, 2 classes, 2 positions]
+  testing::check_values(cross_entropy(by_position, ids({1, 0}, {1, 2})), {0}, 1e-6);
+  testing::check_values(cross_entropy(by_position, ids({0, 1}, {1, 2})), {1000}, 1e-3);
 }
 
 TEST_CASE("cross_entropy with a target out of range is an error naming it and C") {
