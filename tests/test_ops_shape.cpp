@@ -88,6 +88,7 @@ TEST_CASE("gradcheck expand") {
   check_views_of({1, 4}, [](const Tensor& x) { return expand(x, {3, -1}); });
   const Tensor e = expand(counting({3, 1}), {2, 3, 2});
   testing::check_values(e, {0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2});
+  CHECK(expand(counting({3, 1}), {3, 0}).shape() == Shape{3, 0});  // as torch: a size-1 dim to 0
 }
 
 TEST_CASE("gradcheck narrow") {
@@ -266,6 +267,13 @@ TEST_CASE("view op errors name the op and the shapes") {
   CHECK_THROWS_WITH_AS(expand(x, {3}),
                        doctest::Contains("expand: cannot expand shape [2, 3] to fewer dims [3]"),
                        Error);
+  CHECK_THROWS_WITH_AS(expand(counting({3, 1}), {3, -2}),
+                       doctest::Contains("expand: invalid size -2 in [3, -2]"), Error);
+  CHECK_THROWS_WITH_AS(
+      expand(x, {-1, 2, 3}),
+      doctest::Contains("expand: invalid size -1 in [-1, 2, 3]: a size is 0 or more, "
+                        "or -1 to keep a dim of shape [2, 3]"),
+      Error);
 }
 
 TEST_CASE("indexing errors name the op and the shapes") {

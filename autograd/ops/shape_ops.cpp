@@ -129,7 +129,9 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     if (from != to && from != 1)
       fail("expand: cannot expand shape {} to {} (dim {}: {} to {})", x.shape(), shape, i, from,
            to);
-    if (to < 0) fail("expand: invalid size {} in {}", to, shape);
+    if (to < 0)
+      fail("expand: invalid size {} in {}: a size is 0 or more, or -1 to keep a dim of shape {}",
+           to, shape, x.shape());
     out_shape[i] = to;
     if (i >= lead && from == to) strides[i] = x.strides()[i - lead];
   }
