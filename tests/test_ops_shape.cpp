@@ -105,6 +105,7 @@ TEST_CASE("gradcheck slice") {
   check_views_of({4, 6}, [](const Tensor& x) { return slice(x, 1, 1, 6, 2); });
   check_views_of({4, 6}, [](const Tensor& x) { return slice(x, 0, -3, -1); });
   check_views_of({4, 6}, [](const Tensor& x) { return slice(x, -1, 0, 100, 4); });
+  check_views_of({2, 5, 3}, [](const Tensor& x) { return slice(x, 1, 1, 5, 2); });  // inner 3
   const Tensor x = counting({8});
   testing::check_values(slice(x, 0, 1, 7, 3), {1, 4});
   testing::check_values(slice(x, 0, -3, 8), {5, 6, 7});
