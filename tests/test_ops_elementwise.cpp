@@ -106,6 +106,11 @@ TEST_CASE("matmul values and shapes") {
   testing::check_values(matmul(tensor({1, 1}), a), {5, 7, 9});
   CHECK(matmul(tensor({1, 1, 1}), tensor({1, 2, 3})).dim() == 0);
   CHECK(matmul(ones({5, 1, 2, 3}), ones({4, 3, 6})).shape() == Shape{5, 4, 2, 6});
+  // empty operands, as torch: a sum over K = 0 terms is 0
+  const Tensor over_nothing = matmul(ones({2, 3, 0}), ones({0, 4}));
+  CHECK(over_nothing.shape() == Shape{2, 3, 4});
+  testing::check_values(over_nothing, std::vector<double>(24, 0.0), 0);
+  CHECK(matmul(ones({0, 3, 2}), ones({2, 4})).shape() == Shape{0, 3, 4});
   const Tensor q = randn({2, 3, 5, 4}), k = randn({2, 3, 5, 4});
   const Tensor scores = matmul(q, k.transpose(-1, -2));
   CHECK(scores.shape() == Shape{2, 3, 5, 5});
