@@ -421,6 +421,8 @@ TEST_CASE(
                        tapegrad::Error);
   CHECK_THROWS_WITH_AS(embedding(zeros({4, 2}), ids({-1}, {1})),
                        doctest::Contains("embedding: index -1 at position [0]"), tapegrad::Error);
+  CHECK_THROWS_WITH_AS(embedding(zeros({4, 2}), ids({3, 4}, {2})),
+                       doctest::Contains("embedding: index 4 at position [1]"), tapegrad::Error);
 }
 
 TEST_CASE("embedding with indices that are not int64 is an error") {
@@ -436,9 +438,16 @@ TEST_CASE("embedding with a weight that is not 2-D is an error") {
                        tapegrad::Error);
 }
 
-TEST_CASE("embedding with padding_idx out of range is an error") {
+TEST_CASE("embedding with padding_idx out of range is an error, and -rows is the first row") {
   CHECK_THROWS_WITH_AS(
       embedding(zeros({4, 2}), ids({0}, {1}), {.padding_idx = 4}),
       doctest::Contains("embedding: padding_idx 4 is out of range for a table of 4 rows"),
       tapegrad::Error);
+  CHECK_THROWS_WITH_AS(
+      embedding(zeros({4, 2}), ids({0}, {1}), {.padding_idx = -5}),
+      doctest::Contains("embedding: padding_idx -5 is out of range for a table of 4 rows"),
+      tapegrad::Error);
+  const Tensor weight = testing::input({4, 2});
+  embedding(weight, ids({0, 1}, {2}), {.padding_idx = -4}).sum().backward();
+  testing::check_values(weight.grad(), {0, 0, 1, 1, 0, 0, 0, 0}, 0);
 }
