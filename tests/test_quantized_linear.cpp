@@ -82,6 +82,14 @@ TEST_CASE("quantized_weight: a saved int8 weight and scale load back to the same
   CHECK(max(abs(quantized_linear(x, loaded) - quantized_linear(x, q))).item() == 0);
 }
 
+TEST_CASE("quantized_linear: a strided residual is added as a contiguous one") {
+  manual_seed(3);
+  const Tensor x = randn({4, 16}), bias = randn({8}), residual = randn({8, 4}).transpose(0, 1);
+  const QuantizedWeight q = quantize_weight(randn({8, 16}));
+  CHECK(allclose(quantized_linear(x, q, bias, residual), quantized_linear(x, q, bias) + residual,
+                 1e-6, 1e-6));
+}
+
 TEST_CASE("quantized_linear: errors name the op, the shapes and what to do") {
   const QuantizedWeight q = quantize_weight(zeros({4, 3}));
   CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 5}), q),
@@ -89,6 +97,13 @@ TEST_CASE("quantized_linear: errors name the op, the shapes and what to do") {
                        Error);
   CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 3}), q, zeros({3})),
                        doctest::Contains("bias float32 of shape [3] must be float32 [4]"), Error);
+  CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 3}), q, {}, zeros({2, 3})),
+                       doctest::Contains("residual float32 of shape [2, 3] must be float32 of the "
+                                         "output's shape [2, 4]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 3}), q, {}, zeros({2, 4}, {.dtype = kFloat64})),
+                       doctest::Contains("residual float64 of shape [2, 4] must be float32"),
+                       Error);
   CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 3}, {.requires_grad = true}), q),
                        doctest::Contains("run it under NoGradGuard"), Error);
   CHECK_THROWS_WITH_AS(quantized_weight(zeros({4, 3}), zeros({4})),
