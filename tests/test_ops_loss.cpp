@@ -134,6 +134,11 @@ TEST_CASE("cross_entropy with a target of the wrong shape or dtype is an error")
                        tapegrad::Error);
   CHECK_THROWS_WITH_AS(cross_entropy(zeros({2, 3}), zeros({2})),
                        doctest::Contains("got float32 of shape [2]"), tapegrad::Error);
+  // a target that fits neither layout (classes in dim 1 or in the last dim) is just wrong
+  CHECK_THROWS_WITH_AS(cross_entropy(zeros({2, 3, 4}), ids(std::vector<int64_t>(10), {2, 5})),
+                       doctest::Contains("cross_entropy: target must be int64 of shape [2, 4] for "
+                                         "logits of shape [2, 3, 4], got int64 of shape [2, 5]"),
+                       tapegrad::Error);
 }
 
 TEST_CASE("cross_entropy with the classes in the last dim says how to reshape or permute") {
