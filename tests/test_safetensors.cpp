@@ -259,10 +259,13 @@ TEST_CASE("safetensors rejects malformed headers") {
                  "the header is an array of 1 elements, not a JSON object");
   check_rejected(std::string(65, '[').append(65, ']'), "",
                  "the header nests JSON deeper than 64 levels");
-  std::string objects_65_deep = "1";
-  for (int level = 0; level < 65; ++level)
-    objects_65_deep = fmt::format("{{\"a\": {}}}", objects_65_deep);
-  check_rejected(objects_65_deep, "", "the header nests JSON deeper than 64 levels");
+  const auto objects_deep = [](int levels) {
+    std::string json = "1";
+    for (int level = 0; level < levels; ++level) json = fmt::format("{{\"a\": {}}}", json);
+    return json;
+  };
+  check_rejected(objects_deep(64), "", "tensor \"a\" has no \"dtype\"");
+  check_rejected(objects_deep(65), "", "the header nests JSON deeper than 64 levels");
   check_rejected(header_of({x, x}), four_bytes, "the header has the key \"x\" twice");
   check_rejected(R"({"x": 5})", "", "tensor \"x\" is 5, not an object");
   check_rejected(R"({"x": {"dtype": "F32", "shape": [1]}})", four_bytes,
