@@ -82,6 +82,18 @@ TEST_CASE("quantized_weight: a saved int8 weight and scale load back to the same
   CHECK(max(abs(quantized_linear(x, loaded) - quantized_linear(x, q))).item() == 0);
 }
 
+TEST_CASE("quantized_linear: rows in several bands give what each row gives alone") {
+  // 4096 outputs make bands of 8 rows (about 32 K products each): 19 rows are 8 + 8 + 3
+  manual_seed(4);
+  const Tensor x = randn({19, 16});
+  const QuantizedWeight q = quantize_weight(randn({4096, 16}));
+  const Tensor y = quantized_linear(x, q);
+  for (int64_t m = 0; m < 19; ++m) {
+    CAPTURE(m);
+    CHECK(max(abs(narrow(y, 0, m, 1) - quantized_linear(narrow(x, 0, m, 1), q))).item() == 0);
+  }
+}
+
 TEST_CASE("quantized_linear: a strided residual is added as a contiguous one") {
   manual_seed(3);
   const Tensor x = randn({4, 16}), bias = randn({8}), residual = randn({8, 4}).transpose(0, 1);
