@@ -149,6 +149,7 @@ TEST_CASE("gradcheck select") {
   CHECK(is_view_of(row, x));
   testing::check_values(row, {3, 4, 5});
   testing::check_values(select(x, 1, -1), {2, 5});
+  testing::check_values(select(x, 1, -3), {0, 3});  // -size is the first entry
   testing::check_values(select(select(x, 0, 1), 0, 2), {5});
   const Tensor leaf = zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true});
   (select(leaf, 1, 1) * counting({2})).sum().backward();
