@@ -187,12 +187,21 @@ TEST_CASE("cross_entropy with class weights that require grad is an error") {
       tapegrad::Error);
 }
 
-TEST_CASE("cross_entropy with label_smoothing outside [0, 1] is an error") {
+TEST_CASE("cross_entropy with label_smoothing outside [0, 1] is an error, and 1 is allowed") {
   CHECK_THROWS_WITH_AS(
       cross_entropy(zeros({2, 3}), ids({0, 1}, {2}), {.label_smoothing = 1.5}),
       doctest::Contains(
           "cross_entropy: label_smoothing 1.5 is outside [0, 1] (logits shape [2, 3])"),
       tapegrad::Error);
+  CHECK_THROWS_WITH_AS(cross_entropy(zeros({2, 3}), ids({0, 1}, {2}), {.label_smoothing = -0.5}),
+                       doctest::Contains("cross_entropy: label_smoothing -0.5 is outside [0, 1]"),
+                       tapegrad::Error);
+  // label_smoothing 1: a uniform target whatever the class, -mean_c log softmax(x)_c =
+  //   log Σ_c exp(x_c) - mean_c x_c
+  const Tensor uniform = cross_entropy(tensor({{1, 2, 3}}, {.dtype = kFloat64}), ids({0}, {1}),
+                                       {.label_smoothing = 1.0});
+  testing::check_values(uniform, {std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 2},
+                        1e-12);
 }
 
 // ---- binary_cross_entropy_with_logits ----
