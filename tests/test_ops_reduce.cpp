@@ -122,6 +122,21 @@ TEST_CASE("var values") {
       var(from_vector(std::vector<double>{1e4 + 1.0, 1e4 + 2.0, 1e4 + 3.0}, {3}), {}), {1.0}, 1e-3);
 }
 
+TEST_CASE("gradcheck sum_to") {
+  for (const Shape& to : {Shape{4}, Shape{3, 1}, Shape{1, 3, 4}, Shape{2, 1, 1}, Shape{1}}) {
+    INFO("to ", fmt::format("{}", to));
+    CHECK(gradcheck([&](Inputs in) { return sum_to(in[0], to); },
+                    {testing::transposed_input({2, 3, 4}, 1)}));
+  }
+  // [[1, 5, 3], [4, 2, 6]] summed back from broadcasting
+  testing::check_values(sum_to(matrix(), {3}), {5, 7, 9});
+  testing::check_values(sum_to(matrix(), {2, 1}), {9, 12});
+  CHECK(sum_to(matrix(), {2, 1}).shape() == Shape{2, 1});
+  testing::check_values(sum_to(matrix(), {1, 1}), {21});
+  const Tensor m = matrix();
+  CHECK(sum_to(m, {2, 3}).storage() == m.storage());  // nothing to sum: g itself
+}
+
 TEST_CASE("reduction errors name the op, the dims and the shape") {
   const Tensor x = zeros({2, 3});
   CHECK_THROWS_WITH_AS(
@@ -134,6 +149,12 @@ TEST_CASE("reduction errors name the op, the dims and the shape") {
   CHECK_THROWS_WITH_AS(var(x, {1, 1}),
                        doctest::Contains("var: dim 1 appears twice in [1, 1] for shape [2, 3]"),
                        Error);
+  CHECK_THROWS_WITH_AS(
+      sum_to(x, {2}),
+      doctest::Contains("sum_to: cannot sum shape [2, 3] to [2], which does not broadcast to it"),
+      Error);
+  CHECK_THROWS_WITH_AS(sum_to(x, {1, 2, 3}),
+                       doctest::Contains("sum_to: cannot sum shape [2, 3] to [1, 2, 3]"), Error);
   CHECK_THROWS_WITH_AS(max(zeros({0, 3})),
                        doctest::Contains("max: the tensor of shape [0, 3] is empty"), Error);
   CHECK_THROWS_WITH_AS(max(zeros({3, 0}), 1),

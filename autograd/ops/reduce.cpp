@@ -232,11 +232,18 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
 // broadcasting added and over the dims it stretched from size 1, then viewed in `shape`.
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
+  const auto does_not_broadcast = [&] {
+    fail("sum_to: cannot sum shape {} to {}, which does not broadcast to it", g.shape(), shape);
+  };
+  if (shape.size() > g.shape().size()) does_not_broadcast();
   const std::size_t lead = g.shape().size() - shape.size();
   Shape dims;
-  for (std::size_t d = 0; d < g.shape().size(); ++d)
+  for (std::size_t d = 0; d < g.shape().size(); ++d) {
     if (d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1))
       dims.push_back(static_cast<int64_t>(d));
+    else if (shape[d - lead] != g.shape()[d])
+      does_not_broadcast();
+  }
   return reshape(sum(g, dims, true), shape);
 }
 
