@@ -55,6 +55,20 @@ TEST_CASE("gradcheck view") {
   CHECK(is_view_of(v, x));
 }
 
+TEST_CASE("gradcheck flatten") {
+  check_views_of({2, 3, 4}, [](const Tensor& x) { return flatten(x, 1); });
+  check_views_of({2, 3, 4}, [](const Tensor& x) { return flatten(x, 0, -2); });
+  const Tensor x = counting({2, 3, 4});
+  CHECK(flatten(x).shape() == Shape{24});
+  CHECK(flatten(x, 1).shape() == Shape{2, 12});
+  CHECK(flatten(x, 1, 1).shape() == Shape{2, 3, 4});
+  CHECK(is_view_of(flatten(x, 1), x));
+  testing::check_values(flatten(x.transpose(1, 2), 1, 2),
+                        {0,  4,  8,  1,  5,  9,  2,  6,  10, 3,  7,  11,  //
+                         12, 16, 20, 13, 17, 21, 14, 18, 22, 15, 19, 23});
+  CHECK(flatten(counting({})).shape() == Shape{1});  // as torch: a 0-dim tensor becomes [1]
+}
+
 TEST_CASE("gradcheck transpose") {
   check_views_of({2, 3, 4}, [](const Tensor& x) { return transpose(x, 0, 2); });
   check_views_of({3, 4}, [](const Tensor& x) { return transpose(x, -1, -2); });
@@ -253,6 +267,9 @@ TEST_CASE("view op errors name the op and the shapes") {
   CHECK_THROWS_WITH_AS(
       reshape(x, {-1, 0}),
       doctest::Contains("reshape: shape [-1, 0] is invalid for a tensor of shape [2, 3]"), Error);
+  CHECK_THROWS_WITH_AS(
+      flatten(counting({2, 3, 4}), 2, -2),
+      doctest::Contains("flatten: start_dim 2 is after end_dim 1 (shape [2, 3, 4])"), Error);
   CHECK_THROWS_WITH_AS(transpose(x, 0, 2),
                        doctest::Contains("transpose: dim 2 is out of range for a tensor of 2 dims"),
                        Error);

@@ -60,7 +60,8 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
   if (x.dim() == 0) return reshape(x, {1});
   start_dim = normalize_dim(start_dim, x.dim(), "flatten");
   end_dim = normalize_dim(end_dim, x.dim(), "flatten");
-  if (start_dim > end_dim) fail("flatten: start_dim {} is after end_dim {}", start_dim, end_dim);
+  if (start_dim > end_dim)
+    fail("flatten: start_dim {} is after end_dim {} (shape {})", start_dim, end_dim, x.shape());
   Shape shape(x.shape().begin(), x.shape().begin() + start_dim);
   shape.push_back(-1);
   shape.insert(shape.end(), x.shape().begin() + end_dim + 1, x.shape().end());
