@@ -346,6 +346,9 @@ TEST_CASE("layer_norm rows have mean 0 and variance 1, then weight and bias appl
   testing::check_values(
       layer_norm(tensor({{1, 2, 3, 4}}), {4}, tensor({1, 2, 1, 1}), tensor({0, 0, 0, 10})),
       {-1.5 * r, -1.0 * r, 0.5 * r, 10 + 1.5 * r});
+  // normalized_shape may be the whole input shape
+  testing::check_values(layer_norm(tensor({1, 2, 3, 4}), {4}),
+                        {-1.5 * r, -0.5 * r, 0.5 * r, 1.5 * r});
 }
 
 TEST_CASE("layer_norm of a constant row gives the bias and a finite gradient") {
@@ -411,6 +414,9 @@ TEST_CASE("embedding gives the padding_idx row no gradient") {
   CHECK(y.at({1, 0}) == weight.at({1, 0}));
   y.sum().backward();
   testing::check_values(weight.grad(), {1, 1, 0, 0, 1, 1}, 0);
+  const Tensor table = testing::input({3, 2});
+  embedding(table, ids({0, 2}, {2}), {.padding_idx = 0}).sum().backward();  // the usual choice
+  testing::check_values(table.grad(), {0, 0, 0, 0, 1, 1}, 0);
 }
 
 TEST_CASE(

@@ -100,6 +100,8 @@ TEST_CASE("gradcheck squeeze") {
 TEST_CASE("gradcheck expand") {
   check_views_of({3, 1}, [](const Tensor& x) { return expand(x, {2, 3, 4}); });
   check_views_of({1, 4}, [](const Tensor& x) { return expand(x, {3, -1}); });
+  // -1 at x's first dim, after a new one
+  check_views_of({3, 1}, [](const Tensor& x) { return expand(x, {2, -1, 4}); });
   const Tensor e = expand(counting({3, 1}), {2, 3, 2});
   testing::check_values(e, {0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2});
   CHECK(expand(counting({3, 1}), {3, 0}).shape() == Shape{3, 0});  // as torch: a size-1 dim to 0

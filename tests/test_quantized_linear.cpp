@@ -94,6 +94,15 @@ TEST_CASE("quantized_linear: rows in several bands give what each row gives alon
   }
 }
 
+TEST_CASE("quantized_linear: a 1-D x is one row, as for nn.Linear") {
+  manual_seed(5);
+  const Tensor x = randn({16});
+  const QuantizedWeight q = quantize_weight(randn({8, 16}));
+  const Tensor y = quantized_linear(x, q);
+  CHECK(y.shape() == Shape{8});
+  CHECK(max(abs(y - quantized_linear(x.view({1, 16}), q).view({8}))).item() == 0);
+}
+
 TEST_CASE("quantized_linear: a strided residual is added as a contiguous one") {
   manual_seed(3);
   const Tensor x = randn({4, 16}), bias = randn({8}), residual = randn({8, 4}).transpose(0, 1);
@@ -107,6 +116,8 @@ TEST_CASE("quantized_linear: errors name the op, the shapes and what to do") {
   CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 5}), q),
                        doctest::Contains("x float32 of shape [2, 5] must be float32 [..., 3]"),
                        Error);
+  CHECK_THROWS_WITH_AS(quantized_linear(zeros({}), q),
+                       doctest::Contains("x float32 of shape [] must be float32 [..., 3]"), Error);
   CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 3}), q, zeros({3})),
                        doctest::Contains("bias float32 of shape [3] must be float32 [4]"), Error);
   CHECK_THROWS_WITH_AS(quantized_linear(zeros({2, 3}), q, {}, zeros({2, 3})),
