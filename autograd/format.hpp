@@ -1,7 +1,8 @@
 // Printing tensors in PyTorch's style, with fmt or iostreams:
 //   tensor([[ 0.1000, -2.0000],
 //           [ 3.0000,  4.5000]], dtype=float64, requires_grad=True)
-// Tensors of more than 1000 elements show the first and last 3 entries of each dim.
+// Rows wrap at 80 columns; tensors of more than 1000 elements show only the first and last 3
+// entries of each dim.
 #pragma once
 
 #include <fmt/format.h>

@@ -238,10 +238,84 @@ TEST_CASE("tensors print like PyTorch") {
         "tensor([2., 2.], grad_fn=<mul_scalar>)");
   CHECK(fmt::format("{}", tensor({{{1, 2}}, {{3, 4}}})) ==
         "tensor([[[1., 2.]],\n\n        [[3., 4.]]])");
-  const std::string big = fmt::format("{}", arange(2000).reshape({40, 50}));
-  CHECK(big.find("...") != std::string::npos);
-  CHECK(big.find("1999.") != std::string::npos);
-  CHECK(big.size() < 600);
+  CHECK(fmt::format("{}", arange(8).reshape({2, 2, 2})) ==
+        "tensor([[[0., 1.],\n"
+        "         [2., 3.]],\n"
+        "\n"
+        "        [[4., 5.],\n"
+        "         [6., 7.]]])");
+  CHECK(fmt::format("{}", zeros({0})) == "tensor([])");
+  CHECK(fmt::format("{}", zeros({0}, {.dtype = kInt64})) == "tensor([], dtype=int64)");
+}
+
+TEST_CASE("the number style comes from the nonzero finite values, with torch's thresholds") {
+  CHECK(fmt::format("{}", zeros({2})) == "tensor([0., 0.])");
+  CHECK(fmt::format("{}", tensor({0.0, NAN})) == "tensor([0., nan])");
+  // Non-finite values take no part in the width
+  CHECK(fmt::format("{}", tensor({INFINITY, 1.0})) == "tensor([inf, 1.])");
+  // Integers too go scientific when their magnitudes span more than 1e3 or pass 1e8
+  CHECK(fmt::format("{}", tensor({1.0, 1000.0})) == "tensor([   1., 1000.])");
+  CHECK(fmt::format("{}", tensor({1.0, 2000.0})) == "tensor([1.0000e+00, 2.0000e+03])");
+  CHECK(fmt::format("{}", tensor({1e8})) == "tensor([100000000.])");
+  CHECK(fmt::format("{}", tensor({2e8})) == "tensor([2.0000e+08])");
+  // 1e-4 itself is not below 1e-4 (in float64: float32's nearest value is below it)
+  CHECK(fmt::format("{}", tensor({1e-4, 0.05}, {.dtype = kFloat64})) ==
+        "tensor([0.0001, 0.0500], dtype=float64)");
+}
+
+TEST_CASE("long rows wrap at 80 characters, as PyTorch's") {
+  CHECK(fmt::format("{}", arange(10)) == "tensor([0., 1., 2., 3., 4., 5., 6., 7., 8., 9.])");
+  CHECK(fmt::format("{}", arange(30)) ==
+        "tensor([ 0.,  1.,  2.,  3.,  4.,  5.,  6.,  7.,  8.,  9., 10., 11., 12., 13.,\n"
+        "        14., 15., 16., 17., 18., 19., 20., 21., 22., 23., 24., 25., 26., 27.,\n"
+        "        28., 29.])");
+  // Suffixes too go to a new line when the last one is full
+  CHECK(fmt::format("{}", arange(20, {.dtype = kFloat64, .requires_grad = true}) * 1.5) ==
+        "tensor([ 0.0000,  1.5000,  3.0000,  4.5000,  6.0000,  7.5000,  9.0000, 10.5000,\n"
+        "        12.0000, 13.5000, 15.0000, 16.5000, 18.0000, 19.5000, 21.0000, 22.5000,\n"
+        "        24.0000, 25.5000, 27.0000, 28.5000], dtype=float64,\n"
+        "       grad_fn=<mul_scalar>)");
+}
+
+TEST_CASE("tensors of more than 1000 values print their first and last 3 along each dim") {
+  CHECK(std::ranges::count(fmt::format("{}", ones({1000})), '1') == 1000);
+  CHECK(fmt::format("{}", ones({1001})) == "tensor([1., 1., 1.,  ..., 1., 1., 1.])");
+  // The style comes from the values shown: a huge value in the hidden middle does not count.
+  CHECK(fmt::format("{}", cat({ones({500}), full({1}, 1e9), ones({500})})) ==
+        "tensor([1., 1., 1.,  ..., 1., 1., 1.])");
+  // As torch.arange(2000.) prints: the shown values span more than 1e3
+  CHECK(fmt::format("{}", arange(2000)) ==
+        "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n"
+        "        1.9990e+03])");
+  CHECK(fmt::format("{}", arange(2000, {.dtype = kInt64}).reshape({40, 50})) ==
+        "tensor([[   0,    1,    2,  ...,   47,   48,   49],\n"
+        "        [  50,   51,   52,  ...,   97,   98,   99],\n"
+        "        [ 100,  101,  102,  ...,  147,  148,  149],\n"
+        "        ...,\n"
+        "        [1850, 1851, 1852,  ..., 1897, 1898, 1899],\n"
+        "        [1900, 1901, 1902,  ..., 1947, 1948, 1949],\n"
+        "        [1950, 1951, 1952,  ..., 1997, 1998, 1999]])");
+  // Between blocks, the elided middle has blank lines around it like a block
+  CHECK(fmt::format("{}", arange(1008, {.dtype = kInt64}).reshape({7, 2, 72})) ==
+        "tensor([[[   0,    1,    2,  ...,   69,   70,   71],\n"
+        "         [  72,   73,   74,  ...,  141,  142,  143]],\n"
+        "\n"
+        "        [[ 144,  145,  146,  ...,  213,  214,  215],\n"
+        "         [ 216,  217,  218,  ...,  285,  286,  287]],\n"
+        "\n"
+        "        [[ 288,  289,  290,  ...,  357,  358,  359],\n"
+        "         [ 360,  361,  362,  ...,  429,  430,  431]],\n"
+        "\n"
+        "        ...,\n"
+        "\n"
+        "        [[ 576,  577,  578,  ...,  645,  646,  647],\n"
+        "         [ 648,  649,  650,  ...,  717,  718,  719]],\n"
+        "\n"
+        "        [[ 720,  721,  722,  ...,  789,  790,  791],\n"
+        "         [ 792,  793,  794,  ...,  861,  862,  863]],\n"
+        "\n"
+        "        [[ 864,  865,  866,  ...,  933,  934,  935],\n"
+        "         [ 936,  937,  938,  ..., 1005, 1006, 1007]]])");
 }
 
 TEST_CASE("empty tensors are contiguous") {
