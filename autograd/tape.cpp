@@ -245,7 +245,8 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   const uint64_t root_sequence = grad_fn()->sequence;
   auto root = std::lower_bound(entries.begin(), entries.end(), root_sequence,
                                [](const TapeEntry& e, uint64_t s) { return e.sequence < s; });
-  if (root == entries.end() || root->sequence != root_sequence)
+  // Another thread's tape may hold an entry of the same number: the node itself must match.
+  if (root == entries.end() || root->node.lock() != grad_fn())
     fail("backward: the graph of this tensor was recorded on another thread's tape");
 
   // Walk the tape from the root back to the start. On an error, drop the pending gradients so

@@ -3,6 +3,9 @@
 // ability to catch a wrong backward.
 #include <doctest/doctest.h>
 
+#include <string>
+#include <thread>
+
 #include "tests/testing.hpp"
 
 using namespace tapegrad;
@@ -132,9 +135,56 @@ TEST_CASE("backward of a non-scalar needs a gradient of its shape") {
   const Tensor x = ones({2, 3}, {.requires_grad = true});
   const Tensor y = x * 2.0;
   CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("shape [2, 3]"), Error);
-  CHECK_THROWS_WITH_AS(y.backward(ones({3, 2})), doctest::Contains("[3, 2]"), Error);
+  CHECK_THROWS_WITH_AS(
+      y.backward(ones({3, 2})),
+      doctest::Contains("backward: the gradient has shape [3, 2] and dtype float32, the output "
+                        "shape [2, 3] and dtype float32"),
+      Error);
+  CHECK_THROWS_WITH_AS(y.backward(ones({2, 3}, {.dtype = kFloat64})),
+                       doctest::Contains("the gradient has shape [2, 3] and dtype float64"), Error);
   y.backward(ones({2, 3}));
   testing::check_values(x.grad(), {2, 2, 2, 2, 2, 2});
+}
+
+TEST_CASE("set_grad takes a gradient of the tensor's shape and dtype, or none") {
+  Tensor x = ones({2}, {.requires_grad = true});
+  CHECK_THROWS_WITH_AS(x.set_grad(ones({3})),
+                       doctest::Contains("set_grad: gradient of shape [3] and dtype float32 for a "
+                                         "tensor of shape [2] and dtype float32"),
+                       Error);
+  CHECK_THROWS_WITH_AS(x.set_grad(ones({2}, {.dtype = kFloat64})),
+                       doctest::Contains("gradient of shape [2] and dtype float64"), Error);
+  CHECK_FALSE(x.grad().defined());
+  x.set_grad(tensor({3.0, 4.0}));
+  testing::check_values(x.grad(), {3, 4});
+  x.set_grad(Tensor());
+  CHECK_FALSE(x.grad().defined());
+}
+
+// Each thread records on a tape of its own, whose entries are numbered from 0: another
+// thread's graph is refused, even where this thread's tape holds an entry of the same number.
+TEST_CASE("backward of a graph recorded on another thread is an error") {
+  const Tensor x = ones({2}, {.requires_grad = true});
+  Tensor there;
+  std::thread([&] { there = (x * 2.0).sum(); }).join();
+  const auto backward_message = [&] {
+    try {
+      there.backward();
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  std::string on_an_empty_tape, beside_the_same_numbers;
+  std::thread([&] { on_an_empty_tape = backward_message(); }).join();
+  std::thread([&] {
+    const Tensor here = (x * 3.0).sum();
+    beside_the_same_numbers = backward_message();
+  }).join();
+  const std::string expected = "the graph of this tensor was recorded on another thread's tape";
+  CHECK(on_an_empty_tape.find(expected) != std::string::npos);
+  CHECK(beside_the_same_numbers.find(expected) != std::string::npos);
+  CHECK_FALSE(x.grad().defined());
 }
 
 TEST_CASE("backward of a tensor that does not require grad is an error") {
