@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -81,8 +83,9 @@ TEST_CASE("storage: releasing the cache, or turning caching off, frees the cache
 TEST_CASE("storage: a miss that would take the cache over its limit releases it first") {
   const CachingOn caching;
   set_storage_cache_limit(1 << 20);
-  for (const int64_t count : {100'000, 110'000, 120'000, 130'000, 140'000, 150'000}) {
-    { const Tensor t = Tensor::empty({count}); }  // ~400-600 KB each, all different classes
+  // ~400-600 KB each, all different classes, largest first: a second block would go over.
+  for (const int64_t count : {150'000, 140'000, 130'000, 120'000, 110'000, 100'000}) {
+    { const Tensor t = Tensor::empty({count}); }
     CHECK(storage_cache_stats().cached_bytes <= std::size_t{1} << 20);
   }
   set_storage_cache_limit(std::size_t{4} << 30);
@@ -103,4 +106,12 @@ TEST_CASE("storage: two threads allocating and freeing at once leave the counts 
   first.join();
   second.join();
   CHECK(storage_cache_stats().live_bytes == live_before);
+}
+
+// Run by CTest in processes of its own, with TAPEGRAD_STORAGE_CACHE=0 and =1
+// (tests/CMakeLists.txt): the setting is read once, when the first storage is made.
+TEST_CASE("storage: TAPEGRAD_STORAGE_CACHE sets whether caching starts on" * doctest::skip()) {
+  const char* setting = std::getenv("TAPEGRAD_STORAGE_CACHE");
+  REQUIRE(setting != nullptr);
+  CHECK(storage_caching() == (std::string_view(setting) == "1"));
 }
