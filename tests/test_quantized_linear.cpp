@@ -79,7 +79,7 @@ TEST_CASE("quantized_weight: a saved int8 weight and scale load back to the same
   const Tensor x = randn({4, 16}), w = randn({8, 16});
   const QuantizedWeight q = quantize_weight(w);
   const QuantizedWeight loaded = quantized_weight(clone(q.weight), clone(q.scale));
-  CHECK(max(abs(quantized_linear(x, loaded) - quantized_linear(x, q))).item() == 0);
+  CHECK(equal(quantized_linear(x, loaded), quantized_linear(x, q)));
 }
 
 TEST_CASE("quantized_linear: rows in several bands give what each row gives alone") {
@@ -90,7 +90,7 @@ TEST_CASE("quantized_linear: rows in several bands give what each row gives alon
   const Tensor y = quantized_linear(x, q);
   for (int64_t m = 0; m < 19; ++m) {
     CAPTURE(m);
-    CHECK(max(abs(narrow(y, 0, m, 1) - quantized_linear(narrow(x, 0, m, 1), q))).item() == 0);
+    CHECK(equal(narrow(y, 0, m, 1), quantized_linear(narrow(x, 0, m, 1), q)));
   }
 }
 
@@ -100,7 +100,7 @@ TEST_CASE("quantized_linear: a 1-D x is one row, as for nn.Linear") {
   const QuantizedWeight q = quantize_weight(randn({8, 16}));
   const Tensor y = quantized_linear(x, q);
   CHECK(y.shape() == Shape{8});
-  CHECK(max(abs(y - quantized_linear(x.view({1, 16}), q).view({8}))).item() == 0);
+  CHECK(equal(y, quantized_linear(x.view({1, 16}), q).view({8})));
 }
 
 TEST_CASE("quantized_linear: a strided residual is added as a contiguous one") {
