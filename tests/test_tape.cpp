@@ -50,6 +50,15 @@ TEST_CASE(
   CHECK(calls.empty());
   b.backward(ones({2}));  // backward of a leaf itself runs its hooks
   CHECK(calls == std::vector<std::string>{"b [8, 11]"});
+
+  // Two leaves final at the same entry: their hooks run in the op's inputs' order
+  const Tensor c = ones({2}, {.requires_grad = true});
+  const Tensor d = ones({2}, {.requires_grad = true});
+  c.register_post_accumulate_grad_hook([&](Tensor&) { calls.push_back("c"); });
+  d.register_post_accumulate_grad_hook([&](Tensor&) { calls.push_back("d"); });
+  calls.clear();
+  (d * c).sum().backward();
+  CHECK(calls == std::vector<std::string>{"d", "c"});
 }
 
 TEST_CASE(
