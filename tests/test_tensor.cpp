@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <vector>
 
 #include "tests/testing.hpp"
@@ -20,6 +21,7 @@ TEST_CASE("factories make the values they say") {
   CHECK(t.shape() == Shape{2, 2, 2});
   CHECK(t.at({1, 0, 1}) == 6);
   CHECK(t.at({-1, -1, -1}) == 8);
+  CHECK(t.at({-2, -2, -2}) == 1);  // -size is the first
   CHECK(tensor({1, 2, 3}, {.dtype = kInt64}).dtype() == kInt64);
 }
 
@@ -36,6 +38,7 @@ TEST_CASE("bad shapes and values in factories are errors") {
   CHECK_THROWS_WITH_AS(arange(0, 1, 0), doctest::Contains("arange"), Error);
   CHECK_THROWS_WITH_AS(ones({2}).item(), doctest::Contains("not one element"), Error);
   CHECK_THROWS_WITH_AS(ones({2}).at({2}), doctest::Contains("out of range"), Error);
+  CHECK_THROWS_WITH_AS(ones({2}).at({-3}), doctest::Contains("out of range"), Error);
 }
 
 TEST_CASE("storage is 64-byte aligned") {
@@ -111,6 +114,25 @@ TEST_CASE("the same seed gives the same numbers") {
   CHECK(b.normal() == next);
 }
 
+// Every seeded result (the data splits, initial weights, the main job's figures) rests on these
+// streams: a change to one changes them all, so it should be deliberate.
+TEST_CASE("the generator's streams: the standard's mt19937_64, 53-bit uniforms, Box-Muller pairs") {
+  Generator engine(5489);  // std::mt19937_64's default seed
+  for (int i = 1; i < 10000; ++i) engine.next_u64();
+  CHECK(engine.next_u64() == 9981545732273789042u);  // the C++ standard's 10000th value
+  Generator raw(7), uniforms(7);
+  for (int i = 0; i < 4; ++i)
+    CHECK(uniforms.uniform() == static_cast<double>(raw.next_u64() >> 11) * 0x1.0p-53);
+  // z0 = r cos θ, z1 = r sin θ with r = √(-2 ln u1), θ = 2π u2: two normals from two uniforms
+  Generator normals(9), pairs(9);
+  for (int pair = 0; pair < 3; ++pair) {
+    const double u1 = 1.0 - pairs.uniform(), u2 = pairs.uniform();
+    const double r = std::sqrt(-2.0 * std::log(u1)), theta = 2.0 * std::numbers::pi * u2;
+    CHECK(normals.normal() == r * std::cos(theta));
+    CHECK(normals.normal() == r * std::sin(theta));
+  }
+}
+
 TEST_CASE("Generator::below draws uniformly below the bound, without modulo bias") {
   Generator generator(5);
   // bound = 3 * 2^62: a plain `draw % bound` would fold the top quarter of the draws onto
@@ -145,6 +167,10 @@ TEST_CASE("random fills have the requested distribution") {
   const std::vector<double> ints = randint(3, 6, {1000}, generator).to_vector();
   CHECK(*std::min_element(ints.begin(), ints.end()) == 3);
   CHECK(*std::max_element(ints.begin(), ints.end()) == 5);
+  testing::check_values(uniform({2}, 2, 2, {}, generator), {2, 2});  // low == high, as torch
+  testing::check_values(normal({2}, 3, 0, {}, generator), {3, 3});   // std 0, as torch
+  CHECK_THROWS_WITH_AS(randint(3, 3, {2}, generator),
+                       doctest::Contains("randint: empty range [3, 3)"), Error);
 }
 
 TEST_CASE("multinomial draws by weight, the same draws for the same seed") {
@@ -269,7 +295,13 @@ TEST_CASE("long rows wrap at 80 characters, as PyTorch's") {
         "tensor([ 0.,  1.,  2.,  3.,  4.,  5.,  6.,  7.,  8.,  9., 10., 11., 12., 13.,\n"
         "        14., 15., 16., 17., 18., 19., 20., 21., 22., 23., 24., 25., 26., 27.,\n"
         "        28., 29.])");
-  // Suffixes too go to a new line when the last one is full
+  // A suffix goes to a new line when the last one would pass 80 characters as torch measures it
+  // (2 more than the line): 14 values fit with ", dtype=float64)" and 15 do not.
+  CHECK(fmt::format("{}", ones({14}, {.dtype = kFloat64})) ==
+        "tensor([1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1.], dtype=float64)");
+  CHECK(fmt::format("{}", ones({15}, {.dtype = kFloat64, .requires_grad = true})) ==
+        "tensor([1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1.],\n"
+        "       dtype=float64, requires_grad=True)");
   CHECK(fmt::format("{}", arange(20, {.dtype = kFloat64, .requires_grad = true}) * 1.5) ==
         "tensor([ 0.0000,  1.5000,  3.0000,  4.5000,  6.0000,  7.5000,  9.0000, 10.5000,\n"
         "        12.0000, 13.5000, 15.0000, 16.5000, 18.0000, 19.5000, 21.0000, 22.5000,\n"
@@ -295,6 +327,20 @@ TEST_CASE("tensors of more than 1000 values print their first and last 3 along e
         "        [1850, 1851, 1852,  ..., 1897, 1898, 1899],\n"
         "        [1900, 1901, 1902,  ..., 1947, 1948, 1949],\n"
         "        [1950, 1951, 1952,  ..., 1997, 1998, 1999]])");
+  // A dim of 6 or fewer is shown whole
+  CHECK(fmt::format("{}", arange(1200, {.dtype = kInt64}).reshape({6, 200})) ==
+        "tensor([[   0,    1,    2,  ...,  197,  198,  199],\n"
+        "        [ 200,  201,  202,  ...,  397,  398,  399],\n"
+        "        [ 400,  401,  402,  ...,  597,  598,  599],\n"
+        "        [ 600,  601,  602,  ...,  797,  798,  799],\n"
+        "        [ 800,  801,  802,  ...,  997,  998,  999],\n"
+        "        [1000, 1001, 1002,  ..., 1197, 1198, 1199]])");
+  CHECK(fmt::format("{}", arange(1500, {.dtype = kInt64}).reshape({5, 300})) ==
+        "tensor([[   0,    1,    2,  ...,  297,  298,  299],\n"
+        "        [ 300,  301,  302,  ...,  597,  598,  599],\n"
+        "        [ 600,  601,  602,  ...,  897,  898,  899],\n"
+        "        [ 900,  901,  902,  ..., 1197, 1198, 1199],\n"
+        "        [1200, 1201, 1202,  ..., 1497, 1498, 1499]])");
   // Between blocks, the elided middle has blank lines around it like a block
   CHECK(fmt::format("{}", arange(1008, {.dtype = kInt64}).reshape({7, 2, 72})) ==
         "tensor([[[   0,    1,    2,  ...,   69,   70,   71],\n"
