@@ -59,6 +59,9 @@ TEST_CASE(
   calls.clear();
   (d * c).sum().backward();
   CHECK(calls == std::vector<std::string>{"d", "c"});
+  calls.clear();
+  (d * c).backward(ones({2}));  // used by the root op alone
+  CHECK(calls == std::vector<std::string>{"d", "c"});
 }
 
 TEST_CASE(
@@ -246,6 +249,7 @@ TEST_CASE("anomaly mode names the op whose output is NaN, and lets -inf masks th
   AnomalyGuard anomaly;
   CHECK_THROWS_WITH_AS(tensor({0.0}) / x, doctest::Contains("'div' produced NaN"), Error);
   CHECK_NOTHROW(tensor({1.0}) / x);  // 1/0 = inf: legitimate, as in a masked score
+  CHECK_NOTHROW(tensor({1.0, 2.0}).to(kInt64).view({2, 1}));  // integers hold no NaN
 }
 
 // An op whose backward returns NaN: anomaly mode must name it during backward().
@@ -273,6 +277,12 @@ TEST_CASE("gradcheck catches a wrong backward and says where") {
   CHECK_THROWS_WITH_AS(gradcheck(fn, {x}), doctest::Contains("Jacobian mismatch for input 0"),
                        Error);
   CHECK_FALSE(gradcheck(fn, {x}, {.raise = false}));
+}
+
+TEST_CASE("gradcheck of a function that ignores an input: a zero gradient both ways") {
+  const Tensor used = testing::input({3});
+  const Tensor ignored = testing::input({2});
+  CHECK(gradcheck([](const std::vector<Tensor>& in) { return in[0] * 2.0; }, {used, ignored}));
 }
 
 TEST_CASE("gradcheck wants float64 inputs") {
