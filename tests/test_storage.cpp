@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "autograd/autograd.hpp"
@@ -50,6 +51,7 @@ TEST_CASE("storage: a freed block serves the next tensor of its size class") {
   CHECK(address_of(again) == first);
   CHECK(storage_cache_stats().hits == after_free.hits + 1);
   CHECK(storage_cache_stats().cached_blocks == 0);
+  CHECK(storage_cache_stats().cached_bytes == 0);
 }
 
 TEST_CASE("storage: blocks are 64-byte aligned and at most 12.5% over the request") {
@@ -63,6 +65,19 @@ TEST_CASE("storage: blocks are 64-byte aligned and at most 12.5% over the reques
     CHECK(reinterpret_cast<uintptr_t>(address_of(t)) % Storage::kAlignment == 0);
     CHECK(block >= asked);
     CHECK(block <= std::max<std::size_t>(asked + asked / 8, 64) + 64);
+  }
+  // Whole lines up to 8 lines (512 bytes), then steps of 1/8 of the power of two below
+  for (const auto& [count, block] : {std::pair<int64_t, std::size_t>{1, 64},
+                                     {16, 64},
+                                     {17, 128},
+                                     {128, 512},
+                                     {129, 576},
+                                     {240, 960},
+                                     {1000, 4096}}) {
+    CAPTURE(count);
+    const std::size_t live_before = storage_cache_stats().live_bytes;
+    const Tensor t = Tensor::empty({count});
+    CHECK(storage_cache_stats().live_bytes - live_before == block);
   }
 }
 
@@ -88,6 +103,12 @@ TEST_CASE("storage: a miss that would take the cache over its limit releases it 
     { const Tensor t = Tensor::empty({count}); }
     CHECK(storage_cache_stats().cached_bytes <= std::size_t{1} << 20);
   }
+  // A miss that takes the cache exactly to its limit keeps it
+  release_storage_cache();
+  set_storage_cache_limit(4096 + 2048);
+  { const Tensor t = Tensor::empty({1024}); }  // 4096 bytes
+  { const Tensor t = Tensor::empty({512}); }   // 2048 bytes
+  CHECK(storage_cache_stats().cached_bytes == 4096 + 2048);
   set_storage_cache_limit(std::size_t{4} << 30);
 }
 
