@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -99,10 +102,13 @@ inline void to_eval(nn::Module& module, DType dtype) {
 // A fresh directory under the system's temporary directory, removed with everything in it.
 class ScratchDirectory {
  public:
-  ScratchDirectory()
-      : path_(std::filesystem::temp_directory_path() /
-              fmt::format("tapegrad_test_{}_{}", ::getpid(), next_id_++)) {
-    std::filesystem::create_directories(path_);
+  // mkdtemp makes a new directory: never one a process of a reused pid left behind.
+  ScratchDirectory() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "tapegrad_test_XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      FAIL("ScratchDirectory: mkdtemp(" << pattern << ") failed: " << std::strerror(errno));
+    path_ = pattern;
   }
   ScratchDirectory(const ScratchDirectory&) = delete;
   ScratchDirectory& operator=(const ScratchDirectory&) = delete;
@@ -129,7 +135,6 @@ class ScratchDirectory {
   }
 
  private:
-  static inline int next_id_ = 0;
   std::filesystem::path path_;
 };
 
