@@ -109,30 +109,59 @@ void accumulate(const Edge& edge, const Tensor& grad) {
                                        : grad.clone());
 }
 
-// The leaves with post-accumulate-grad hooks that the tape entries [0, root] use, each with the
-// lowest entry that uses it: once the walk has done that entry, no gradient can reach the leaf
-// any more. In the order the walk reaches them (highest entry first; within one entry, its
-// inputs' order).
+// The index of `node`'s entry among the first `end` entries of the tape. An edge that points to
+// no entry there leads into another thread's tape, which this walk cannot run.
+std::size_t entry_of(const std::vector<TapeEntry>& entries, std::size_t end, const Node& node) {
+  const auto first = entries.begin(), last = entries.begin() + static_cast<std::ptrdiff_t>(end);
+  const auto found = std::lower_bound(
+      first, last, node.sequence, [](const TapeEntry& e, uint64_t s) { return e.sequence < s; });
+  if (found == last || found->node.lock().get() != &node)
+    fail(
+        "backward: part of the graph ('{}' of output shape {}) was recorded on another thread's "
+        "tape; record a graph on one thread, or pass a detached tensor between threads",
+        node.op, node.output_shape);
+  return static_cast<std::size_t>(found - first);
+}
+
+// What a backward from tape entry `root` walks: the entries it reaches (the root, and every
+// node an edge of a reached node points to; entries of other graphs alive on the tape are not),
+// and the leaves with post-accumulate-grad hooks that those entries use, each with the lowest
+// reached entry that uses it: once the walk has done that entry, no gradient can reach the leaf
+// any more. The leaves are in the order the walk makes them final (highest entry first; within
+// one entry, its inputs' order).
 struct FinalLeaf {
   std::size_t entry;
+  std::size_t input;
   std::shared_ptr<TensorImpl> leaf;
 };
-std::vector<FinalLeaf> leaves_with_hooks(const std::vector<TapeEntry>& entries, std::size_t root) {
-  std::vector<FinalLeaf> found;
-  std::vector<const TensorImpl*> seen;
-  for (std::size_t i = 0; i <= root; ++i) {
+struct Reach {
+  std::vector<bool> reached;  // by tape index, for the entries [0, root]
+  std::vector<FinalLeaf> final_leaves;
+};
+Reach reach_from(const std::vector<TapeEntry>& entries, std::size_t root) {
+  Reach reach{std::vector<bool>(root + 1, false), {}};
+  reach.reached[root] = true;
+  for (std::size_t i = root + 1; i-- > 0;) {
+    if (!reach.reached[i]) continue;
     const std::shared_ptr<Node> node = entries[i].node.lock();
     if (!node) continue;
-    for (const Edge& edge : node->edges)
-      if (edge.leaf && !edge.leaf->post_accumulate_grad_hooks.empty() &&
-          std::find(seen.begin(), seen.end(), edge.leaf.get()) == seen.end()) {
-        seen.push_back(edge.leaf.get());
-        found.push_back({i, edge.leaf});
-      }
+    for (std::size_t k = 0; k < node->edges.size(); ++k) {
+      const Edge& edge = node->edges[k];
+      if (edge.node) reach.reached[entry_of(entries, i, *edge.node)] = true;
+      if (!edge.leaf || edge.leaf->post_accumulate_grad_hooks.empty()) continue;
+      const auto seen = std::find_if(reach.final_leaves.begin(), reach.final_leaves.end(),
+                                     [&](const FinalLeaf& f) { return f.leaf == edge.leaf; });
+      if (seen == reach.final_leaves.end())
+        reach.final_leaves.push_back({i, k, edge.leaf});
+      else if (seen->entry > i)
+        *seen = {i, k, edge.leaf};
+    }
   }
-  std::stable_sort(found.begin(), found.end(),
-                   [](const FinalLeaf& a, const FinalLeaf& b) { return a.entry > b.entry; });
-  return found;
+  std::sort(reach.final_leaves.begin(), reach.final_leaves.end(),
+            [](const FinalLeaf& a, const FinalLeaf& b) {
+              return a.entry != b.entry ? a.entry > b.entry : a.input < b.input;
+            });
+  return reach;
 }
 
 // Calls the leaf's hooks (a copy of the list: a hook may remove itself).
@@ -252,8 +281,10 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   // Walk the tape from the root back to the start. On an error, drop the pending gradients so
   // that a later backward() starts clean.
   const std::size_t root_index = static_cast<std::size_t>(root - entries.begin());
-  // Leaves whose hooks run once their gradient is final, and those of them that got one.
-  const std::vector<FinalLeaf> final_leaves = leaves_with_hooks(entries, root_index);
+  // The entries to walk; the leaves whose hooks run once their gradient is final, and those of
+  // them that got one.
+  const Reach reach = reach_from(entries, root_index);
+  const std::vector<FinalLeaf>& final_leaves = reach.final_leaves;
   auto next_final = final_leaves.begin();
   std::vector<const TensorImpl*> reached;
   // The hooks of the leaves that got a gradient and that no entry below `done` uses.
@@ -266,6 +297,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   try {
     for (std::size_t i = root_index + 1; i-- > 0;) {
       run_final_hooks(i + 1);
+      if (!reach.reached[i]) continue;
       std::shared_ptr<Node> node = entries[i].node.lock();
       if (!node || !node->grad.defined()) continue;
       if (!node->backward)

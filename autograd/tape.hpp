@@ -3,9 +3,10 @@
 // inputs' gradients go, and a backward function holding what it saved. Tensor::backward() walks
 // the tape in reverse from the loss's node, calling each node's backward on the gradient of its
 // output and accumulating the results into its inputs' nodes, or into leaves' grad() (and the
-// grad() of the non-leaves that asked for it with retain_grad()). A leaf's gradient is final once
-// the walk has passed the lowest tape entry that used it: its post-accumulate-grad hooks
-// (Tensor::register_post_accumulate_grad_hook) run then, while the rest is still walked.
+// grad() of the non-leaves that asked for it with retain_grad()). The walk visits only the entries
+// the loss's graph reaches; other graphs alive on the tape are skipped. A leaf's gradient is final
+// once the walk has passed the lowest entry of the graph that uses it: its post-accumulate-grad
+// hooks (Tensor::register_post_accumulate_grad_hook) run then, while the rest is still walked.
 //
 // Writing an op (see ops/unary.cpp for the smallest ones):
 //   Tensor y = ...compute the forward...;

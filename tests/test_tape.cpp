@@ -64,6 +64,22 @@ TEST_CASE(
   CHECK(calls == std::vector<std::string>{"d", "c"});
 }
 
+TEST_CASE("post-accumulate-grad hook: other graphs alive on the tape do not delay it") {
+  // `kept` (entry 0) uses w, as a loss kept from an earlier step would. The new graph uses w last
+  // at entry 2 and v below it, at entry 1: w's hook runs before the walk reaches v.
+  const Tensor v = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor w = tensor({3.0, 4.0}, {.requires_grad = true});
+  const Tensor kept = (w * 1.0).sum();
+  bool v_had_a_gradient = true;
+  w.register_post_accumulate_grad_hook([&](Tensor&) { v_had_a_gradient = v.grad().defined(); });
+  ((v * 2.0) * w).sum().backward();
+  CHECK_FALSE(v_had_a_gradient);
+  testing::check_values(v.grad(), {6, 8});
+  testing::check_values(w.grad(), {2, 4});
+  kept.backward();  // the kept graph is still whole
+  testing::check_values(w.grad(), {3, 5});
+}
+
 TEST_CASE(
     "post-accumulate-grad hook: errors, and an exception from a hook ends the backward cleanly") {
   const Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
@@ -197,6 +213,22 @@ TEST_CASE("backward of a graph recorded on another thread is an error") {
   CHECK(on_an_empty_tape.find(expected) != std::string::npos);
   CHECK(beside_the_same_numbers.find(expected) != std::string::npos);
   CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("backward through a part of the graph recorded on another thread is an error") {
+  // The walk runs this thread's tape only: the other thread's node would never pass its
+  // gradient on to x.
+  const Tensor x = ones({2}, {.requires_grad = true});
+  Tensor there;
+  std::thread([&] { there = x * 2.0; }).join();
+  CHECK_THROWS_WITH_AS(
+      (there * 3.0).sum().backward(),
+      "backward: part of the graph ('mul_scalar' of output shape [2]) was recorded on another thread's "
+      "tape; record a graph on one thread, or pass a detached tensor between threads",
+      Error);
+  CHECK_FALSE(x.grad().defined());
+  (there.detach() * x).sum().backward();  // a detached tensor is fine
+  testing::check_values(x.grad(), {2, 2});
 }
 
 TEST_CASE("backward of a tensor that does not require grad is an error") {
