@@ -111,6 +111,14 @@ TEST_CASE("backward adds in place only into gradients that no one else holds") {
   (y + y).backward(upstream);  // both paths get `upstream` itself; neither may write into it
   testing::check_values(upstream, {10, 20});
   testing::check_values(x.grad(), {23, 45});
+
+  // reshape's backward hands on a view of `column`: a tensor of its own, but not its own memory
+  const Tensor z = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor column = tensor({10.0, 20.0}).reshape({2, 1});
+  z.reshape({2, 1}).backward(column);
+  (z * z).sum().backward();
+  testing::check_values(column.reshape({2}), {10, 20});
+  testing::check_values(z.grad(), {12, 24});
 }
 
 TEST_CASE("a second backward through a freed graph is an error that names retain_graph") {
