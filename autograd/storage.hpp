@@ -23,10 +23,16 @@ class Storage {
 
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
+  // How many times the values have been changed in place (PyTorch's tensor._version, shared by
+  // views as they share the storage): the library's in-place writers count their writes, and
+  // backward() compares the count with the one an op saw.
+  uint64_t version() const { return version_; }
+  void increment_version() { ++version_; }
 
  private:
   void* data_;
   std::size_t bytes_;
+  uint64_t version_ = 0;
 };
 
 // The cache of freed storage blocks, shared by all threads.

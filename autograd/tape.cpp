@@ -123,12 +123,29 @@ std::size_t entry_of(const std::vector<TapeEntry>& entries, std::size_t end, con
   return static_cast<std::size_t>(found - first);
 }
 
+// An Error if the leaf of `node`'s input k has been changed in place since the op used it: its
+// backward would compute with the new values. (Stricter than PyTorch, which checks only the
+// tensors an op saved: a leaf's changed values mean a gradient for values no longer there.)
+// A leaf given other memory since (set_data) keeps its old values in what the op saved.
+void check_unchanged(const Node& node, std::size_t k) {
+  const Edge& edge = node.edges[k];
+  const Storage& storage = *edge.leaf->storage;
+  if (&storage != edge.leaf_storage || storage.version() == edge.leaf_version) return;
+  fail(
+      "backward: input {} of '{}' (tape entry #{}, recorded at {}:{}), a leaf of shape {}, has "
+      "been changed in place since the op used it (version {}, then {}); an optimizer step or "
+      "copy_into between the forward pass and backward()? Call backward() before changing it",
+      k, node.op, node.sequence, node.recorded_at.file_name(), node.recorded_at.line(),
+      edge.leaf->shape, storage.version(), edge.leaf_version);
+}
+
 // What a backward from tape entry `root` walks: the entries it reaches (the root, and every
 // node an edge of a reached node points to; entries of other graphs alive on the tape are not),
 // and the leaves with post-accumulate-grad hooks that those entries use, each with the lowest
 // reached entry that uses it: once the walk has done that entry, no gradient can reach the leaf
 // any more. The leaves are in the order the walk makes them final (highest entry first; within
-// one entry, its inputs' order).
+// one entry, its inputs' order). An Error, before any gradient is computed, if a reached op's
+// leaf input has been changed in place since the op ran.
 struct FinalLeaf {
   std::size_t entry;
   std::size_t input;
@@ -148,7 +165,9 @@ Reach reach_from(const std::vector<TapeEntry>& entries, std::size_t root) {
     for (std::size_t k = 0; k < node->edges.size(); ++k) {
       const Edge& edge = node->edges[k];
       if (edge.node) reach.reached[entry_of(entries, i, *edge.node)] = true;
-      if (!edge.leaf || edge.leaf->post_accumulate_grad_hooks.empty()) continue;
+      if (!edge.leaf) continue;
+      check_unchanged(*node, k);
+      if (edge.leaf->post_accumulate_grad_hooks.empty()) continue;
       const auto seen = std::find_if(reach.final_leaves.begin(), reach.final_leaves.end(),
                                      [&](const FinalLeaf& f) { return f.leaf == edge.leaf; });
       if (seen == reach.final_leaves.end())
@@ -230,10 +249,13 @@ Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> i
   for (const Tensor& input : inputs) {
     Edge edge;
     if (input.defined() && input.requires_grad()) {
-      if (input.is_leaf())
+      if (input.is_leaf()) {
         edge.leaf = input.impl_ptr();
-      else
+        edge.leaf_storage = input.storage().get();
+        edge.leaf_version = input.version();
+      } else {
         edge.node = input.grad_fn();
+      }
     }
     node->edges.push_back(std::move(edge));
   }

@@ -38,6 +38,10 @@ using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
 struct Edge {
   std::shared_ptr<Node> node;
   std::shared_ptr<TensorImpl> leaf;
+  // The leaf's storage and its version when the op ran: backward() refuses to run the op if the
+  // values have been changed in place since (an optimizer step before backward(), say).
+  const Storage* leaf_storage = nullptr;
+  uint64_t leaf_version = 0;
   bool needs_grad() const { return node || leaf; }
 };
 

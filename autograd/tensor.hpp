@@ -49,6 +49,13 @@ class Tensor {
   DType dtype() const { return impl_->dtype; }
   int64_t storage_offset() const { return impl_->offset; }
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+  // PyTorch's tensor._version: how many times this tensor's memory has been changed in place
+  // (by an optimizer step, copy_into, a collective of distributed/, or increment_version()).
+  uint64_t version() const { return impl_->storage->version(); }
+  // PyTorch's torch.autograd.graph.increment_version: call it after writing into a tensor through
+  // data<T>(), so that backward() through an op that used the old values says so instead of
+  // computing with the new ones.
+  void increment_version() const { impl_->storage->increment_version(); }
   bool is_contiguous() const;
 
   // The first element, typed; an error if T is not this tensor's dtype.

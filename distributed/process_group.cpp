@@ -194,6 +194,7 @@ void ProcessGroup::broadcast(Tensor& tensor, int root) const {
   if (root < 0 || root >= size_)
     fail("distributed.broadcast: root {} is not a rank of {} processes", root, size_);
   const std::string call = describe_call("broadcast", tensor);
+  tensor.increment_version();
   MPI_Request request = MPI_REQUEST_NULL;
   {
     const std::lock_guard mpi(mpi_);
@@ -227,6 +228,7 @@ Work ProcessGroup::all_reduce_async(Tensor& tensor, ReduceOp op) const {
     fail("distributed.all_reduce: Average of an {} tensor (use Sum, or a floating tensor)",
          dtype_name(tensor.dtype()));
   std::string call = describe_call("all_reduce", tensor);
+  tensor.increment_version();
   MPI_Request request = MPI_REQUEST_NULL;
   {
     const std::lock_guard mpi(mpi_);

@@ -91,6 +91,7 @@ class ProcessGroup {
 
   void barrier() const;
   // Makes `tensor` (contiguous; float32, float64 or int64) hold root's values on every rank.
+  // It and the all-reduces count the write in tensor.version().
   void broadcast(Tensor& tensor, int root = 0) const;
   // Replaces `tensor` (contiguous; float32, float64 or int64) with the sum over the ranks, or the
   // sum divided by size() for Average, on every rank.

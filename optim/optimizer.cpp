@@ -83,6 +83,7 @@ void Optimizer::for_each_gradient(const Update& update) {
           fail("{}: parameter {} of shape {} and dtype {} has a gradient of shape {} and dtype {}",
                name_, index, param.shape(), param.dtype(), grad.shape(), grad.dtype());
         update(group, param, grad.contiguous(), state);
+        param.increment_version();
       }
       ++index;
     }

@@ -79,6 +79,7 @@ class Optimizer {
 
   // Calls update(group, param, grad, state) under NoGradGuard for each parameter with a gradient,
   // after checking the gradient's shape and dtype; grad is contiguous, state.step not yet advanced.
+  // Each update is counted in the parameter's version().
   // An Error, before any update, when not one parameter has a gradient.
   using Update = std::function<void(const ParamGroup& group, const Tensor& param,
                                     const Tensor& grad, ParamState& state)>;

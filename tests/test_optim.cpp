@@ -240,6 +240,34 @@ TEST_CASE("optim: step skips parameters without a gradient and zero_grad clears 
   CHECK_FALSE(a.grad().defined());
 }
 
+TEST_CASE("optim: a step between the forward pass and backward() makes backward() an error") {
+  // The loss's graph used w's values before the step: its gradient would be computed with the
+  // new ones. Each step counts in w.version().
+  const Tensor x = tensor({1.0, 2.0});
+  Tensor w = tensor({3.0, 4.0}, {.requires_grad = true});
+  const Tensor b = tensor({0.5, 0.5}, {.requires_grad = true});
+  w.set_grad(ones({2}));
+  optim::SGD sgd({w, b}, {.lr = 0.1});
+  sgd.step();
+  CHECK(w.version() == 1);
+  CHECK(b.version() == 0);  // no gradient, no step
+  const Tensor loss = (x * w + b).sum();
+  sgd.step();
+  CHECK(w.version() == 2);
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("input 1 of 'mul' (tape entry #"), Error);
+  CHECK_THROWS_WITH_AS(
+      loss.backward(),
+      doctest::Contains(", a leaf of shape [2], has been changed in place since the op used it "
+                        "(version 2, then 1); an optimizer step or copy_into between the forward "
+                        "pass and backward()? Call backward() before changing it"),
+      Error);
+  CHECK_FALSE(b.grad().defined());  // refused before any gradient was computed
+  testing::check_values(w.grad(), {1, 1});
+  sgd.zero_grad();
+  (x * w + b).sum().backward();  // a new forward pass uses the new values
+  testing::check_values(w.grad(), {1, 2});
+}
+
 TEST_CASE("optim: step() with no gradient on any parameter is an error that says what to do") {
   const Tensor a = tensor({1.0}, {.requires_grad = true});
   const Tensor b = tensor({1.0}, {.requires_grad = true});

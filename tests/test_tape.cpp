@@ -239,6 +239,26 @@ TEST_CASE("backward through a part of the graph recorded on another thread is an
   testing::check_values(x.grad(), {2, 2});
 }
 
+TEST_CASE("backward through an op whose leaf input was changed in place since is an error") {
+  Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+  const Tensor y = x * x;
+  copy_into(x, tensor({5.0, 6.0}));  // x * x saved x: its backward would read 5 and 6
+  CHECK(x.version() == 1);
+  CHECK_THROWS_WITH_AS(y.sum().backward(), doctest::Contains("input 0 of 'mul' (tape entry #"),
+                       Error);
+  const Tensor z = x * 3.0;
+  x.data<float>()[0] = 7.0f;
+  x.increment_version();  // a write through data<T>() counts once it is said
+  CHECK(x.version() == 2);
+  CHECK_THROWS_WITH_AS(z.sum().backward(), doctest::Contains("(version 2, then 1)"), Error);
+  CHECK_FALSE(x.grad().defined());
+  // set_data gives the leaf other memory: what the op saved keeps the old values (as PyTorch)
+  const Tensor w = x * x;
+  x.set_data(tensor({1.0, 1.0}));
+  w.sum().backward();
+  testing::check_values(x.grad(), {14, 12});
+}
+
 TEST_CASE("backward of a tensor that does not require grad is an error") {
   CHECK_THROWS_WITH_AS(ones({1}).backward(), doctest::Contains("does not require grad"), Error);
 }

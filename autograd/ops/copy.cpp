@@ -47,6 +47,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
       kernels::strided_copy(src.data<Src>(), src.shape(), src.strides(), dst.data<Dst>());
     });
   });
+  dst.increment_version();
 }
 
 }  // namespace tapegrad

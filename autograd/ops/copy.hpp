@@ -11,7 +11,8 @@ Tensor contiguous(const Tensor& x);  // x itself if already contiguous, else clo
 Tensor to(const Tensor& x, DType dtype);
 
 // Writes src's values (converted to dst's dtype) into dst's memory, off the tape: loading
-// weights into existing parameters, so that every handle on them sees the new values.
+// weights into existing parameters, so that every handle on them sees the new values. Counts the
+// write in dst.version().
 void copy_into(const Tensor& dst, const Tensor& src);
 
 }  // namespace tapegrad
