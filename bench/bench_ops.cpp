@@ -1,6 +1,6 @@
 // The non-GEMM ops of a transformer training step, at the shapes of config B (batch 32,
 // T 128, d 256, 8 heads, FFN 1024), on 1 and 2 threads: time per call and GB/s of the
-// bytes the op must read and write.
+// bytes the op must read and write; and the tape's own cost per op (tape_chain).
 //
 //   bench_ops --benchmark_min_time=0.2 --benchmark_filter=dropout
 //
@@ -111,6 +111,22 @@ void fill_zeros(benchmark::State& state) {
   report_bytes(state, kBatch * kTime * kHidden * kFloat);
 }
 
+// The tape's own cost, with next to nothing to compute: forward + backward of a chain of 1000
+// products of one-element tensors with a leaf. items/s counts ops: each is one node recorded,
+// reached and walked, its backward run and its gradients accumulated.
+void tape_chain(benchmark::State& state) {
+  const Threads threads(state);
+  constexpr int kOps = 1000;
+  Tensor w = ones({1}, {.requires_grad = true});
+  for (auto _ : state) {
+    Tensor y = ones({1});
+    for (int i = 0; i < kOps; ++i) y = y * w;
+    y.backward(ones({1}));
+    w.zero_grad();
+  }
+  state.SetItemsProcessed(state.iterations() * kOps);
+}
+
 }  // namespace
 
 BENCHMARK(bias_add)->Arg(1)->Arg(2)->UseRealTime();
@@ -120,4 +136,5 @@ BENCHMARK(softmax_attention)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(layer_norm_model)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(transposed_key_copy)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(fill_zeros)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(tape_chain)->Arg(1)->UseRealTime();
 BENCHMARK_MAIN();
