@@ -308,11 +308,12 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   const Reach reach = reach_from(entries, root_index);
   const std::vector<FinalLeaf>& final_leaves = reach.final_leaves;
   auto next_final = final_leaves.begin();
-  std::vector<const TensorImpl*> reached;
+  std::vector<const TensorImpl*> given_gradient;
   // The hooks of the leaves that got a gradient and that no entry below `done` uses.
   const auto run_final_hooks = [&](std::size_t done) {
     for (; next_final != final_leaves.end() && next_final->entry >= done; ++next_final)
-      if (std::find(reached.begin(), reached.end(), next_final->leaf.get()) != reached.end())
+      if (std::find(given_gradient.begin(), given_gradient.end(), next_final->leaf.get()) !=
+          given_gradient.end())
         run_post_accumulate_grad_hooks(next_final->leaf);
   };
   grad_fn()->grad = seed;
@@ -338,7 +339,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
         if (!grads[k].defined() || !node->edges[k].needs_grad()) continue;
         accumulate(node->edges[k], grads[k]);
         if (next_final != final_leaves.end() && node->edges[k].leaf)
-          reached.push_back(node->edges[k].leaf.get());
+          given_gradient.push_back(node->edges[k].leaf.get());
       }
     }
     run_final_hooks(0);
