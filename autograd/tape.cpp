@@ -123,20 +123,20 @@ std::size_t entry_of(const std::vector<TapeEntry>& entries, std::size_t end, con
   return static_cast<std::size_t>(found - first);
 }
 
-// An Error if the leaf of `node`'s input k has been changed in place since the op used it: its
-// backward would compute with the new values. (Stricter than PyTorch, which checks only the
-// tensors an op saved: a leaf's changed values mean a gradient for values no longer there.)
-// A leaf given other memory since (set_data) keeps its old values in what the op saved.
+// An Error if the memory of `node`'s input k has been changed in place since the op read it:
+// its backward could compute with the new values. (Stricter than PyTorch, which checks only the
+// tensors an op saved: the tape cannot tell which those are.) Memory no one holds any more has
+// not been changed; a leaf given other memory since (set_data) left its old memory as it was.
 void check_unchanged(const Node& node, std::size_t k) {
   const Edge& edge = node.edges[k];
-  const Storage& storage = *edge.leaf->storage;
-  if (&storage != edge.leaf_storage || storage.version() == edge.leaf_version) return;
+  const std::shared_ptr<Storage> storage = edge.storage.lock();
+  if (!storage || storage->version() == edge.version) return;
   fail(
-      "backward: input {} of '{}' (tape entry #{}, recorded at {}:{}), a leaf of shape {}, has "
-      "been changed in place since the op used it (version {}, then {}); an optimizer step or "
+      "backward: input {} of '{}' (tape entry #{}, recorded at {}:{}), of shape {}, has been "
+      "changed in place since the op used it (version {}, then {}); an optimizer step or "
       "copy_into between the forward pass and backward()? Call backward() before changing it",
       k, node.op, node.sequence, node.recorded_at.file_name(), node.recorded_at.line(),
-      edge.leaf->shape, storage.version(), edge.leaf_version);
+      node.input_shapes[k], storage->version(), edge.version);
 }
 
 // What a backward from tape entry `root` walks: the entries it reaches (the root, and every
@@ -145,7 +145,7 @@ void check_unchanged(const Node& node, std::size_t k) {
 // reached entry that uses it: once the walk has done that entry, no gradient can reach the leaf
 // any more. The leaves are in the order the walk makes them final (highest entry first; within
 // one entry, its inputs' order). An Error, before any gradient is computed, if a reached op's
-// leaf input has been changed in place since the op ran.
+// input has been changed in place since the op ran.
 struct FinalLeaf {
   std::size_t entry;
   std::size_t input;
@@ -164,10 +164,9 @@ Reach reach_from(const std::vector<TapeEntry>& entries, std::size_t root) {
     if (!node) continue;
     for (std::size_t k = 0; k < node->edges.size(); ++k) {
       const Edge& edge = node->edges[k];
-      if (edge.node) reach.reached[entry_of(entries, i, *edge.node)] = true;
-      if (!edge.leaf) continue;
       check_unchanged(*node, k);
-      if (edge.leaf->post_accumulate_grad_hooks.empty()) continue;
+      if (edge.node) reach.reached[entry_of(entries, i, *edge.node)] = true;
+      if (!edge.leaf || edge.leaf->post_accumulate_grad_hooks.empty()) continue;
       const auto seen = std::find_if(reach.final_leaves.begin(), reach.final_leaves.end(),
                                      [&](const FinalLeaf& f) { return f.leaf == edge.leaf; });
       if (seen == reach.final_leaves.end())
@@ -248,14 +247,15 @@ Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> i
   node->backward = std::move(backward);
   for (const Tensor& input : inputs) {
     Edge edge;
+    if (input.defined()) {
+      edge.storage = input.storage();
+      edge.version = input.version();
+    }
     if (input.defined() && input.requires_grad()) {
-      if (input.is_leaf()) {
+      if (input.is_leaf())
         edge.leaf = input.impl_ptr();
-        edge.leaf_storage = input.storage().get();
-        edge.leaf_version = input.version();
-      } else {
+      else
         edge.node = input.grad_fn();
-      }
     }
     node->edges.push_back(std::move(edge));
   }

@@ -34,14 +34,16 @@ namespace tapegrad {
 using Grads = std::vector<Tensor>;
 using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
 
-// Where the gradient of one input goes: the node that produced it, or the leaf itself.
+// One input of an op: where its gradient goes (the node that produced it, or the leaf itself),
+// and the memory the op read.
 struct Edge {
   std::shared_ptr<Node> node;
   std::shared_ptr<TensorImpl> leaf;
-  // The leaf's storage and its version when the op ran: backward() refuses to run the op if the
-  // values have been changed in place since (an optimizer step before backward(), say).
-  const Storage* leaf_storage = nullptr;
-  uint64_t leaf_version = 0;
+  // The input's memory and its version when the op ran, for every input, whether it needs a
+  // gradient or not: backward() refuses to run the op if that memory has been changed in place
+  // since (an optimizer step before backward(), say). Weak: an op need not keep its inputs.
+  std::weak_ptr<Storage> storage{};
+  uint64_t version = 0;
   bool needs_grad() const { return node || leaf; }
 };
 

@@ -257,7 +257,7 @@ TEST_CASE("optim: a step between the forward pass and backward() makes backward(
   CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("input 1 of 'mul' (tape entry #"), Error);
   CHECK_THROWS_WITH_AS(
       loss.backward(),
-      doctest::Contains(", a leaf of shape [2], has been changed in place since the op used it "
+      doctest::Contains(", of shape [2], has been changed in place since the op used it "
                         "(version 2, then 1); an optimizer step or copy_into between the forward "
                         "pass and backward()? Call backward() before changing it"),
       Error);

@@ -239,7 +239,7 @@ TEST_CASE("backward through a part of the graph recorded on another thread is an
   testing::check_values(x.grad(), {2, 2});
 }
 
-TEST_CASE("backward through an op whose leaf input was changed in place since is an error") {
+TEST_CASE("backward through an op whose input was changed in place since is an error") {
   Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
   const Tensor y = x * x;
   copy_into(x, tensor({5.0, 6.0}));  // x * x saved x: its backward would read 5 and 6
@@ -257,6 +257,15 @@ TEST_CASE("backward through an op whose leaf input was changed in place since is
   x.set_data(tensor({1.0, 1.0}));
   w.sum().backward();
   testing::check_values(x.grad(), {14, 12});
+
+  // An input that needs no gradient counts too: v's gradient is the batch the product read
+  const Tensor batch = tensor({1.0, 2.0});
+  const Tensor v = tensor({1.0, 1.0}, {.requires_grad = true});
+  const Tensor product = (batch * v).sum();
+  copy_into(batch, tensor({3.0, 4.0}));
+  CHECK_THROWS_WITH_AS(product.backward(), doctest::Contains("input 0 of 'mul' (tape entry #"),
+                       Error);
+  CHECK_FALSE(v.grad().defined());
 }
 
 TEST_CASE("backward of a tensor that does not require grad is an error") {
