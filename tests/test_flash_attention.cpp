@@ -1,8 +1,8 @@
 // The fused attention kernels against their plain references: tile_product against the triple
 // loop, flash_attention_forward/backward against attention_*_reference (every score of a head at
 // once), on odd sizes (0, 1, tails of the SIMD width, several tiles), masks with fully masked
-// rows, causality, dropout, strided and unaligned operands; and results independent of the thread
-// count.
+// rows, causality, dropout, strided and unaligned operands; results independent of the thread
+// count; and a NaN in one head kept out of the next head's scratch tiles.
 //
 // Adding a case: one line in kCases (shapes, tiles, what to mask).
 #include <doctest/doctest.h>
@@ -219,6 +219,30 @@ TEST_CASE("kernels: a fully masked query gets zeros and lse -inf, never NaN") {
   }
   for (const auto* values : {&flash.out, &flash.dq, &flash.dk, &flash.dv})
     for (std::size_t i = 1; i < values->size(); ++i) CHECK(std::isfinite((*values)[i]));
+}
+
+TEST_CASE("kernels: a NaN in one head's values leaves the other heads' outputs alone") {
+  // One thread runs head 0 and then head 1 in the same scratch tiles: head 1's output
+  // accumulator must start from zeros, not from head 0's NaN (the first key tile's rescale by 0
+  // would keep a NaN: 0 · NaN = NaN).
+  const k::AttentionProblem problem{
+      .batch = 1, .heads = 2, .queries = 5, .keys = 9, .head_dim = 4, .value_dim = 3};
+  const Operand<double> q(1, 2, 5, 4, false, 1), key(1, 2, 9, 4, false, 2);
+  Operand<double> v(1, 2, 9, 3, false, 3);
+  v.view.data[0] = std::numeric_limits<double>::quiet_NaN();  // head 0, key 0
+  Operand<double> flash(1, 2, 5, 3, false, 4), reference(1, 2, 5, 3, false, 4);
+  const int threads = tapegrad::num_threads();
+  tapegrad::set_num_threads(1);
+  k::flash_attention_forward<double>(problem, q.in(), key.in(), v.in(), flash.view, nullptr);
+  tapegrad::set_num_threads(threads);
+  std::vector<double> lse(2 * 5);
+  k::attention_forward_reference<double>(problem, q.in(), key.in(), v.in(), reference.view,
+                                         lse.data());
+  const std::size_t head_1 = 1 + 5 * 3;  // one element in, then head 0's [5, 3]
+  CHECK(std::isnan(flash.values[1]));
+  const std::vector<double> head_1_flash(flash.values.begin() + head_1, flash.values.end()),
+      head_1_reference(reference.values.begin() + head_1, reference.values.end());
+  check_close(head_1_flash, head_1_reference, kTolerance<double>);
 }
 
 TEST_CASE("kernels: flash attention's forward without lse (no backward to come) is the same") {
