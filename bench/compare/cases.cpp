@@ -18,6 +18,8 @@ std::string Case::name() const {
       return "attention_fwd_bwd";
     case Kind::Decode:
       return "decode";
+    case Kind::TapeChain:
+      return "tape";
     case Kind::Gemm:
       return "gemm";
   }
@@ -55,6 +57,7 @@ std::vector<Case> all_cases() {
     }
   }
   cases.push_back({Kind::Decode, "context=512", DecodeShape{tapegrad::bench::kLanguageModel, 512}});
+  cases.push_back({Kind::TapeChain, "ops=1000", TapeShape{1000}});
   // Square, then the projections of a small transformer (tokens x d_model x width).
   for (GemmShape g :
        {GemmShape{1024, 1024, 1024}, GemmShape{1024, 64, 64}, GemmShape{1024, 64, 192},

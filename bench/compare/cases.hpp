@@ -31,6 +31,12 @@ struct DecodeShape {
   int64_t context;
 };
 
+// Forward and backward of `ops` products of one-element tensors, y = y * w (bench/tape_chain.hpp):
+// the autograd engine's own cost per op, with next to no arithmetic.
+struct TapeShape {
+  int64_t ops;
+};
+
 // C[M, N] = A[M, K] B[K, N], row-major, float, beta 0.
 struct GemmShape {
   int64_t M, K, N;
@@ -43,19 +49,21 @@ enum class Kind {
   AttentionForward,          // eval mode, no tape
   AttentionForwardBackward,  // forward, sum, backward to the input and the weights
   Decode,                    // eval mode, no tape, one token through the cache
+  TapeChain,                 // a chain of one-element products, forward and backward
   Gemm,
 };
 
 struct Case {
   Kind kind;
-  std::string config;  // "A", "B", "T=512", "context=512", "1024x1024x1024" (M x K x N)
-  std::variant<ModelShape, AttentionShape, DecodeShape, GemmShape> shape;
+  // "A", "B", "T=512", "context=512", "ops=1000", "1024x1024x1024" (M x K x N)
+  std::string config;
+  std::variant<ModelShape, AttentionShape, DecodeShape, TapeShape, GemmShape> shape;
 
   // "train", "inference", "inference_int8", "attention_fwd", "attention_fwd_bwd", "decode",
-  // "gemm"
+  // "tape", "gemm"
   std::string name() const;
   std::string id() const;                  // name/config: "train/B", "gemm/4096x256x768"
-  std::optional<int64_t> seq_len() const;  // none for GEMM
+  std::optional<int64_t> seq_len() const;  // none for the tape and GEMM
   std::optional<double> flops() const;     // per step; GEMM only (2 M N K)
 };
 

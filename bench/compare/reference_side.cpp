@@ -223,6 +223,23 @@ class DecodeRunner : public Runner {
   torch::Tensor token_;
 };
 
+// tapegrad's TapeChain (bench/tape_chain.hpp) in libtorch: the same ops, forward and backward.
+class TapeRunner : public Runner {
+ public:
+  explicit TapeRunner(const TapeShape& s)
+      : ops_(s.ops), w_(torch::ones({1}, torch::requires_grad())) {}
+  void step() override {
+    torch::Tensor y = torch::ones({1});
+    for (int64_t i = 0; i < ops_; ++i) y = y * w_;
+    y.backward(torch::ones({1}));
+    w_.mutable_grad().reset();
+  }
+
+ private:
+  int64_t ops_;
+  torch::Tensor w_;
+};
+
 std::vector<float> random_matrix(int64_t size, std::mt19937& rng) {
   std::normal_distribution<float> normal;
   std::vector<float> values(size);
@@ -265,6 +282,8 @@ std::unique_ptr<Runner> make_reference_runner(const Case& c) {
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), true);
     case Kind::Decode:
       return std::make_unique<DecodeRunner>(std::get<DecodeShape>(c.shape));
+    case Kind::TapeChain:
+      return std::make_unique<TapeRunner>(std::get<TapeShape>(c.shape));
     case Kind::Gemm:
       return std::make_unique<GemmRunner>(std::get<GemmShape>(c.shape));
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autograd/kernels/gemm.hpp"
+#include "bench/tape_chain.hpp"
 #include "bench/train_step.hpp"
 #include "sides.hpp"
 
@@ -94,6 +95,15 @@ class DecodeRunner : public Runner {
   Tensor token_;
 };
 
+class TapeRunner : public Runner {
+ public:
+  explicit TapeRunner(const TapeShape& s) : chain_(s.ops) {}
+  void step() override { chain_(); }
+
+ private:
+  tapegrad::bench::TapeChain chain_;
+};
+
 class GemmRunner : public Runner {
  public:
   explicit GemmRunner(const GemmShape& s)
@@ -126,6 +136,8 @@ std::unique_ptr<Runner> make_tapegrad_runner(const Case& c) {
       return std::make_unique<AttentionRunner>(std::get<AttentionShape>(c.shape), true);
     case Kind::Decode:
       return std::make_unique<DecodeRunner>(std::get<DecodeShape>(c.shape));
+    case Kind::TapeChain:
+      return std::make_unique<TapeRunner>(std::get<TapeShape>(c.shape));
     case Kind::Gemm:
       return std::make_unique<GemmRunner>(std::get<GemmShape>(c.shape));
   }
