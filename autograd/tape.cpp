@@ -74,7 +74,13 @@ bool all_finite(const Tensor& t) {
 
 std::vector<Shape> shapes_of(std::span<const Tensor> inputs) {
   std::vector<Shape> shapes;
-  for (const Tensor& input : inputs) shapes.push_back(input.defined() ? input.shape() : Shape{});
+  shapes.reserve(inputs.size());
+  for (const Tensor& input : inputs) {  // (a conditional expression here copied each shape twice)
+    if (input.defined())
+      shapes.push_back(input.shape());
+    else
+      shapes.emplace_back();
+  }
   return shapes;
 }
 
@@ -245,6 +251,7 @@ Tensor record_node(std::string_view op, Tensor output, std::span<const Tensor> i
   node->output_dtype = output.dtype();
   node->recorded_at = where;
   node->backward = std::move(backward);
+  node->edges.reserve(inputs.size());
   for (const Tensor& input : inputs) {
     Edge edge;
     if (input.defined()) {

@@ -59,6 +59,17 @@ TEST_CASE("gradcheck contiguous") {
                   {testing::input({2, 3})}));
 }
 
+TEST_CASE("contiguous_values: a contiguous tensor itself, else a copy off the tape") {
+  Tensor x = tensor({{1, 2, 3}, {4, 5, 6}});
+  x.requires_grad_();
+  CHECK(contiguous_values(x).impl() == x.impl());
+  const Tensor values = contiguous_values(x.transpose(0, 1));
+  CHECK(values.is_contiguous());
+  CHECK(values.is_leaf());
+  CHECK_FALSE(values.requires_grad());
+  CHECK(values.to_vector() == std::vector<double>{1, 4, 2, 5, 3, 6});
+}
+
 TEST_CASE("gradcheck to") {
   CHECK(gradcheck([](Inputs in) { return (in[0].to(kFloat32) * 2.0).to(kFloat64); },
                   {testing::input({3})}, {.eps = 1e-3, .atol = 1e-4}));

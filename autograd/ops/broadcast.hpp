@@ -27,6 +27,17 @@ inline Shape broadcast_strides(const Shape& shape, const Shape& out_shape) {
 template <class Row>
 void for_each_broadcast_row(const Shape& out_shape, const Shape& a_shape, const Shape& b_shape,
                             Row&& row) {
+  // Each operand the output's shape (step 1) or a single value (step 0): one row, and nothing
+  // to work out (the common case, which the merging below would also come to).
+  const auto whole_row_step = [&](const Shape& shape) -> int64_t {
+    return shape == out_shape ? 1 : numel(shape) == 1 ? 0 : -1;
+  };
+  const int64_t a_step = whole_row_step(a_shape), b_step = whole_row_step(b_shape);
+  if (a_step >= 0 && b_step >= 0) {
+    const int64_t total = numel(out_shape);
+    if (total > 0) row(int64_t{0}, a_step, int64_t{0}, b_step, int64_t{0}, total);
+    return;
+  }
   // Merge neighbouring dims that both operands walk through as one, so rows are long.
   Shape sizes, a_strides, b_strides;
   const Shape a_full = broadcast_strides(a_shape, out_shape);

@@ -19,7 +19,7 @@ Tensor broadcast_predicate(std::string_view op, const Tensor& a, const Tensor& b
     fail("{}: dtypes differ ({} and {}) for shapes {} and {}", op, a.dtype(), b.dtype(), a.shape(),
          b.shape());
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
-  const Tensor ac = contiguous(a.detach()), bc = contiguous(b.detach());
+  const Tensor ac = contiguous_values(a), bc = contiguous_values(b);
   Tensor out = Tensor::empty(out_shape, kBool);
   bool* po = out.data<bool>();
   dispatch_all(a.dtype(), [&]<class T>() {
@@ -37,7 +37,7 @@ Tensor broadcast_predicate(std::string_view op, const Tensor& a, const Tensor& b
 // out = predicate(x, value), with value in x's dtype when it is floating, else x as a double.
 template <class Predicate>
 Tensor scalar_predicate(const Tensor& x, double value, Predicate predicate) {
-  const Tensor xc = contiguous(x.detach());
+  const Tensor xc = contiguous_values(x);
   Tensor out = Tensor::empty(x.shape(), kBool);
   bool* po = out.data<bool>();
   dispatch_all(x.dtype(), [&]<class T>() {

@@ -27,6 +27,8 @@ Tensor clone(const Tensor& x) {
 
 Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
 
+Tensor contiguous_values(const Tensor& x) { return x.is_contiguous() ? x : clone(x.detach()); }
+
 Tensor to(const Tensor& x, DType dtype) {
   if (x.requires_grad() && !is_floating(dtype))
     fail("to: a tensor that requires grad cannot become {} (only float32 or float64)", dtype);

@@ -10,6 +10,12 @@ Tensor clone(const Tensor& x);       // a contiguous copy with storage of its ow
 Tensor contiguous(const Tensor& x);  // x itself if already contiguous, else clone(x)
 Tensor to(const Tensor& x, DType dtype);
 
+// x's values, contiguous, for a kernel to read before the op returns: x itself if already
+// contiguous (no new handle, nothing allocated), else a copy made off the tape. Not for a tensor
+// a backward keeps: that one must be cut from the tape (contiguous(x.detach()), saved_input),
+// nor for an op's output.
+Tensor contiguous_values(const Tensor& x);
+
 // Writes src's values (converted to dst's dtype) into dst's memory, off the tape: loading
 // weights into existing parameters, so that every handle on them sees the new values. Counts the
 // write in dst.version().

@@ -10,7 +10,7 @@ namespace {
 
 // x·mask/(1-p) under the call's mask, contiguous, off the tape.
 Tensor apply_mask(const Tensor& x, const kernels::DropoutMask& mask, double p) {
-  const Tensor xc = contiguous(x.detach());
+  const Tensor xc = contiguous_values(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
     kernels::dropout(xc.data<T>(), out.data<T>(), out.numel(), mask,

@@ -17,7 +17,7 @@ Tensor broadcast_map(std::string_view name, const Tensor& a, const Tensor& b, Op
     fail("{}: dtypes differ ({} and {}) for shapes {} and {}", name, a.dtype(), b.dtype(),
          a.shape(), b.shape());
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const Tensor ac = contiguous(a.detach()), bc = contiguous(b.detach());
+  const Tensor ac = contiguous_values(a), bc = contiguous_values(b);
   Tensor out = Tensor::empty(out_shape, a.dtype());
   dispatch_floating(a.dtype(), name, [&]<class T>() {
     const T* pa = ac.data<T>();

@@ -45,7 +45,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, EmbeddingOptions o
   const int64_t dim = weight.shape()[1];
   Shape out_shape = indices.shape();
   out_shape.push_back(dim);
-  const Tensor table = contiguous(weight.detach());
+  const Tensor table = contiguous_values(weight);
   Tensor out = Tensor::empty(out_shape, weight.dtype());
   dispatch_all(weight.dtype(), [&]<class T>() {
     const int64_t* id = ids.data<int64_t>();

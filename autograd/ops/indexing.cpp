@@ -216,7 +216,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
       fail("index_select: index {} is out of range for dim {} of shape {}", at[k], dim, x.shape());
   Shape shape = x.shape();
   shape[dim] = count;
-  const Tensor input = contiguous(x.detach());
+  const Tensor input = contiguous_values(x);
   Tensor out = Tensor::empty(shape, x.dtype());
   dispatch_all(x.dtype(), [&]<class T>() {
     const T* in = input.data<T>();

@@ -38,7 +38,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   Tensor out = Tensor::empty(shape, first.dtype());
   int64_t column = 0;
   for (const Tensor& t : tensors) {
-    const Tensor input = contiguous(t.detach());
+    const Tensor input = contiguous_values(t);
     const int64_t width = t.shape()[dim] * inner;
     dispatch_all(t.dtype(), [&]<class T>() {
       const T* from = input.data<T>();

@@ -43,7 +43,7 @@ void check_arguments(std::string_view op, const Tensor& x, const Tensor& weight,
 
 // [..., K] -> [M, K], contiguous, off the tape.
 Tensor as_rows(const Tensor& x) {
-  const Tensor values = contiguous(x.detach());
+  const Tensor values = contiguous_values(x);
   const int64_t K = x.size(-1);
   return values.alias({K == 0 ? 0 : values.numel() / K, K}, {K, 1}, values.storage_offset());
 }
@@ -53,8 +53,8 @@ Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight,
                    const Tensor& residual, bool relu) {
   check_arguments(name, x, weight, bias, residual);
   const Tensor rows = as_rows(x), w = contiguous(weight.detach());
-  const Tensor b = bias.defined() ? contiguous(bias.detach()) : Tensor();
-  const Tensor r = residual.defined() ? contiguous(residual.detach()) : Tensor();
+  const Tensor b = bias.defined() ? contiguous_values(bias) : Tensor();
+  const Tensor r = residual.defined() ? contiguous_values(residual) : Tensor();
   const int64_t M = rows.size(0), K = rows.size(1), N = w.size(0);
   Tensor out = Tensor::empty(output_shape(x, weight), x.dtype());
   dispatch_floating(x.dtype(), name, [&]<class T>() {

@@ -41,7 +41,7 @@ Tensor map_unary(std::string_view name, const Tensor& x, const Op& op) {
   if (!is_floating(x.dtype()))
     fail("{}: expected a float32 or float64 tensor, got {} of shape {}", name, x.dtype(),
          x.shape());
-  const Tensor input = contiguous(x.detach());
+  const Tensor input = contiguous_values(x);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), name, [&]<class T>() {
     kernels::unary(input.data<T>(), out.data<T>(), out.numel(), detail::functor_for<T>(op));

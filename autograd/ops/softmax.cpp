@@ -28,7 +28,7 @@ Lines lines_around(const Shape& shape, int64_t dim) {
 // kernel(x, outer, n, inner, y) on contiguous x, off the tape.
 template <class Kernel>
 Tensor apply_along(std::string_view op, const Tensor& x, const Lines& lines, Kernel kernel) {
-  const Tensor xc = contiguous(x.detach());
+  const Tensor xc = contiguous_values(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), op, [&]<class T>() {
     kernel(xc.data<T>(), lines.outer, lines.n, lines.inner, y.data<T>());

@@ -20,7 +20,7 @@ int64_t dim_to_order(std::string_view op, const Tensor& x, int64_t dim) {
 // asks, recorded as `op`.
 ValuesAndIndices first_in_order(std::string_view op, const Tensor& x, int64_t dim, int64_t k,
                                 bool descending, bool in_line_order) {
-  const Tensor input = contiguous(x.detach());
+  const Tensor input = contiguous_values(x);
   const AroundDim lines = around_dim(x.shape(), dim);
   Shape shape = x.shape();
   shape[dim] = k;
