@@ -10,7 +10,7 @@
 //
 // Writing an op (see ops/unary.cpp for the smallest ones):
 //   Tensor y = ...compute the forward...;
-//   return record("exp", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+//   return record("exp", y, {x}, [y = saved(y)](const Tensor& g) -> Grads {
 //     return {mul(g, y)};  // d/dx exp(x) = exp(x)
 //   });
 #pragma once
@@ -114,6 +114,15 @@ Tensor record(std::string_view op, Tensor output, std::initializer_list<Tensor> 
               Backward&& backward, SourceLocation where = SourceLocation::current()) {
   return record(op, std::move(output), std::span<const Tensor>(inputs.begin(), inputs.size()),
                 std::forward<Backward>(backward), where);
+}
+
+// What a backward keeps of a tensor it reads: x cut from the tape (x.detach()), holding x's values
+// and memory but not its graph, nor the data set_data gives x later. Undefined while grad mode is
+// off: no op records then (inference, and backward() itself, which runs each backward under
+// NoGradGuard), so the lambda that would keep it is thrown away unrun, and the copy is not made.
+// (An undefined x, an absent optional input, stays undefined.)
+inline Tensor saved(const Tensor& x) {
+  return grad_enabled() && x.defined() ? x.detach() : Tensor();
 }
 
 // The live entries on this thread's tape (a test hook: NoGradGuard must leave it unchanged).

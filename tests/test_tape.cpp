@@ -305,6 +305,19 @@ TEST_CASE("detach cuts the tape") {
   testing::check_values(x.grad(), {4});
 }
 
+TEST_CASE("saved: the tensor cut from the tape, and nothing while grad mode is off") {
+  const Tensor x = tensor({2.0}, {.requires_grad = true});
+  const Tensor y = x * x;
+  const Tensor kept = saved(y);
+  CHECK(kept.is_leaf());
+  CHECK_FALSE(kept.requires_grad());
+  CHECK(kept.impl() != y.impl());
+  CHECK(kept.storage() == y.storage());
+  CHECK_FALSE(saved(Tensor()).defined());
+  const NoGradGuard no_grad;
+  CHECK_FALSE(saved(y).defined());
+}
+
 TEST_CASE("requires_grad_ is for floating leaves only") {
   CHECK_THROWS_WITH_AS(zeros({2}, {.dtype = kInt64}).requires_grad_(), doctest::Contains("int64"),
                        Error);

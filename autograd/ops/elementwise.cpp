@@ -77,7 +77,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   // ∂(a·b)/∂a = b, ∂(a·b)/∂b = a, so
   //   ∂L/∂a = sum_to(g·b, a.shape),  ∂L/∂b = sum_to(g·a, b.shape)
   return record("mul", broadcast_map("mul", a, b, kernels::Mul{}), {a, b},
-                [a = a.detach(), b = b.detach()](const Tensor& g) -> Grads {
+                [a = saved(a), b = saved(b)](const Tensor& g) -> Grads {
                   return {sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape())};
                 });
 }
@@ -87,7 +87,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   //   ∂L/∂a = sum_to(g/b, a.shape),  ∂L/∂b = sum_to(-(g/b)·out, b.shape)
   Tensor out = broadcast_map("div", a, b, kernels::Div{});
   return record("div", out, {a, b},
-                [sa = a.shape(), b = b.detach(), out = out.detach()](const Tensor& g) -> Grads {
+                [sa = a.shape(), b = saved(b), out = saved(out)](const Tensor& g) -> Grads {
                   const Tensor g_over_b = div(g, b);
                   return {sum_to(g_over_b, sa), sum_to(neg(mul(g_over_b, out)), b.shape())};
                 });

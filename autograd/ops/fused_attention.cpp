@@ -118,8 +118,8 @@ Tensor attend(std::string_view op, std::span<const Tensor> inputs, const Tensor&
   // tile by tile from the saved row log-sum-exps, P_ij = exp(S_ij - lse_i): the backward never
   // holds a [Tq, Tk] tensor (flash_attention.cpp).
   return record(op, out, inputs,
-                [op, problem, q = q.detach(), k = k.detach(), v = v.detach(), out = out.detach(),
-                 lse, mask = options.mask, make_gradients](const Tensor& g) -> Grads {
+                [op, problem, q = saved(q), k = saved(k), v = saved(v), out = saved(out), lse,
+                 mask = options.mask, make_gradients](const Tensor& g) -> Grads {
                   const Gradients gradients = make_gradients();
                   dispatch_floating(q.dtype(), op, [&]<class T>() {
                     kernels::flash_attention_backward<T>(
@@ -145,8 +145,7 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
     return Gradients{{dq, dk, dv}, dq, dk, dv};
   };
   const Tensor inputs[] = {q, k, v};
-  return attend("fused_attention", inputs, q.detach(), k.detach(), v.detach(), options,
-                make_gradients);
+  return attend("fused_attention", inputs, q, k, v, options, make_gradients);
 }
 
 Tensor fused_attention_packed(const Tensor& qkv, const FusedAttentionOptions& options) {

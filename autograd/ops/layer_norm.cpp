@@ -38,9 +38,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   check_layer_norm(x, normalized_shape, weight, bias);
   const int64_t n = numel(normalized_shape, "layer_norm");
   const int64_t rows = n == 0 ? 0 : x.numel() / n;
-  const Tensor xc = contiguous(x.detach());
-  const Tensor gamma = weight.defined() ? contiguous(weight.detach()) : Tensor();
-  const Tensor beta = bias.defined() ? contiguous(bias.detach()) : Tensor();
+  const Tensor xc = contiguous_values(x);
+  const Tensor gamma = weight.defined() ? contiguous_values(weight) : Tensor();
+  const Tensor beta = bias.defined() ? contiguous_values(bias) : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   Tensor mean = Tensor::empty({rows}, x.dtype()), rstd = Tensor::empty({rows}, x.dtype());
   dispatch_floating(x.dtype(), "layer_norm", [&]<class T>() {
@@ -59,7 +59,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   // A constant row (x̂ = 0) keeps only r·(ĝ - mean(ĝ)), finite since r <= eps^(-½).
   //   ∂L/∂w_i = Σ_rows g_i·x̂_i,   ∂L/∂b_i = Σ_rows g_i
   return record("layer_norm", y, {x, weight, bias},
-                [xc, gamma, mean, rstd, rows, n, normalized_shape,
+                [xc = saved(xc), gamma = saved(gamma), mean, rstd, rows, n, normalized_shape,
                  has_bias = bias.defined()](const Tensor& g) -> Grads {
                   const Tensor gc = contiguous(g);
                   Tensor dx = Tensor::empty(xc.shape(), xc.dtype());

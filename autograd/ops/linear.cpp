@@ -71,7 +71,7 @@ Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight,
   // With relu, y = relu(z): g becomes g' = g ⊙ [z > 0] = g ⊙ [y > 0] in the first three.
   return record(name, out, {x, weight, bias, residual},
                 [name, rows, w, x_shape = x.shape(), has_bias = bias.defined(),
-                 y = relu ? out.detach() : Tensor()](const Tensor& g) -> Grads {
+                 y = relu ? saved(out) : Tensor()](const Tensor& g) -> Grads {
                   const Tensor g_rows = as_rows(y.defined() ? relu_backward(g, y) : g);
                   const int64_t M = rows.size(0), K = rows.size(1), N = w.size(0);
                   Tensor gx = Tensor::empty(x_shape, g.dtype());

@@ -16,6 +16,7 @@
 #include "autograd/error.hpp"
 #include "autograd/kernels/map.hpp"
 #include "autograd/ops/copy.hpp"
+#include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"
 
 namespace tapegrad {
@@ -68,7 +69,10 @@ Tensor map_grad(std::string_view name, const Tensor& g, const Tensor& saved,
   return out;
 }
 
-// x's values, contiguous and cut from the tape: what an op whose gradient reads x saves.
-inline Tensor saved_input(const Tensor& x) { return contiguous(x.detach()); }
+// x's values, contiguous and cut from the tape: what an op whose gradient reads x saves. As
+// saved(x), undefined while grad mode is off (nothing records, and a strided x is not copied).
+inline Tensor saved_input(const Tensor& x) {
+  return grad_enabled() ? contiguous(x.detach()) : Tensor();
+}
 
 }  // namespace tapegrad

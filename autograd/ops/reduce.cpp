@@ -223,7 +223,7 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
   //           = (2/D)·(x_i - μ)          since Σ_k (x_k - μ) = 0: μ's own term vanishes
   //   ∂L/∂x_i = g·2(x_i - μ)/D
   return record("var", out, {x},
-                [x = x.detach(), mean_values, kept, divisor](const Tensor& g) -> Grads {
+                [x = saved(x), mean_values, kept, divisor](const Tensor& g) -> Grads {
                   return {mul(mul(sub(x, mean_values), reshape(g, kept)), 2.0 / divisor)};
                 });
 }

@@ -58,7 +58,7 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   //   ∂y_i/∂x_j = y_i·δ_ij - y_i·y_j = y_i·(δ_ij - y_j)
   //   ∂L/∂x_j = Σ_i g_i·y_i·(δ_ij - y_j) = y_j·g_j - y_j·Σ_i g_i·y_i
   //   dx = y ⊙ (g - Σ g·y)        (softmax_backward; a fully masked line, y = 0, gives 0)
-  return record("softmax", y, {x}, [y = y.detach(), lines](const Tensor& g) -> Grads {
+  return record("softmax", y, {x}, [y = saved(y), lines](const Tensor& g) -> Grads {
     return {apply_backward_along("softmax", y, g, lines, [](const auto* out, auto... args) {
       kernels::softmax_backward(out, args...);
     })};
@@ -74,7 +74,7 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   //   ∂y_i/∂x_j = δ_ij - e^(y_j)
   //   ∂L/∂x_j = Σ_i g_i·(δ_ij - e^(y_j)) = g_j - e^(y_j)·Σ_i g_i
   //   dx = g - exp(y)·Σ g         (a fully masked line, y = -inf, depends on no input: 0)
-  return record("log_softmax", y, {x}, [y = y.detach(), lines](const Tensor& g) -> Grads {
+  return record("log_softmax", y, {x}, [y = saved(y), lines](const Tensor& g) -> Grads {
     return {apply_backward_along("log_softmax", y, g, lines, [](const auto* out, auto... args) {
       kernels::log_softmax_backward(out, args...);
     })};

@@ -9,7 +9,7 @@ namespace tapegrad {
 Tensor exp(const Tensor& x) {
   const Tensor y = map_unary("exp", x, kernels::Exp{});
   // y = eˣ: dy/dx = eˣ = y, so ∂L/∂x = g·y
-  return record("exp", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+  return record("exp", y, {x}, [y = saved(y)](const Tensor& g) -> Grads {
     return {map_grad("exp", g, y, kernels::ExpGrad{})};
   });
 }
@@ -25,7 +25,7 @@ Tensor log(const Tensor& x) {
 Tensor sqrt(const Tensor& x) {
   const Tensor y = map_unary("sqrt", x, kernels::Sqrt{});
   // y = x^½: dy/dx = ½·x^(-½) = 1/(2y), so ∂L/∂x = g/(2y)
-  return record("sqrt", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+  return record("sqrt", y, {x}, [y = saved(y)](const Tensor& g) -> Grads {
     return {map_grad("sqrt", g, y, kernels::SqrtGrad{})};
   });
 }
@@ -42,7 +42,7 @@ Tensor tanh(const Tensor& x) {
   const Tensor y = map_unary("tanh", x, kernels::Tanh{});
   // y = tanh x = sinh x / cosh x: dy/dx = (cosh² x - sinh² x) / cosh² x = 1 - y²,
   // so ∂L/∂x = g·(1 - y²)
-  return record("tanh", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+  return record("tanh", y, {x}, [y = saved(y)](const Tensor& g) -> Grads {
     return {map_grad("tanh", g, y, kernels::TanhGrad{})};
   });
 }
@@ -50,7 +50,7 @@ Tensor tanh(const Tensor& x) {
 Tensor sigmoid(const Tensor& x) {
   const Tensor y = map_unary("sigmoid", x, kernels::Sigmoid{});
   // y = σ(x) = 1/(1 + e⁻ˣ): dy/dx = e⁻ˣ/(1 + e⁻ˣ)² = y·(1 - y), so g·y·(1 - y)
-  return record("sigmoid", y, {x}, [y = y.detach()](const Tensor& g) -> Grads {
+  return record("sigmoid", y, {x}, [y = saved(y)](const Tensor& g) -> Grads {
     return {map_grad("sigmoid", g, y, kernels::SigmoidGrad{})};
   });
 }
