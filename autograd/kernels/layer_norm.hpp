@@ -1,7 +1,7 @@
 // Layer normalisation over the last axis: `rows` rows of n elements, each normalised by its own
 // mean and biased variance (as PyTorch), then scaled by gamma and shifted by beta (both optional).
 //
-// Forward saves mean and rstd = 1/√(var + eps) per row. With x̂ = (x - mean)·rstd and gγ = g·γ
+// Forward saves mean and rstd = 1/√(var + eps) per row, for a backward to read. With x̂ = (x - mean)·rstd and gγ = g·γ
 // (g when gamma is null), the backward is (autograd/ops/layer_norm.cpp derives it)
 //   dx = rstd·(gγ - mean(gγ) - x̂·mean(gγ·x̂)),   dγ += Σ_rows g·x̂,   dβ += Σ_rows g.
 // A constant row has var = 0 and a finite rstd = 1/√eps:
@@ -22,21 +22,22 @@ namespace tapegrad::kernels {
 template <class T>
 using Nullable = std::type_identity_t<T>;
 
-// y = (x - mean)·rstd·gamma + beta per row, saving mean and rstd; gamma and beta may be null.
-// Rows are shared among threads.
+// y = (x - mean)·rstd·gamma + beta per row, saving mean and rstd for the backward (both null
+// when no backward will read them); gamma and beta may be null. Rows are shared among threads.
 template <class T>
 void layer_norm(const T* x, const Nullable<T>* gamma, const Nullable<T>* beta, int64_t rows,
-                int64_t n, std::type_identity_t<T> eps, T* y, T* mean, T* rstd) {
+                int64_t n, std::type_identity_t<T> eps, T* y, Nullable<T>* mean,
+                Nullable<T>* rstd) {
   parallel_for(rows, n, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* x_r = x + r * n;
       T* y_r = y + r * n;
-      // Row by row, so that the row is still in L1 when normalised; rstd holds the variance for
-      // now.
-      variance(x_r, int64_t{1}, n, int64_t{1}, int64_t{0}, mean + r, rstd + r);
-      const T row_mean = mean[r];
-      const T row_rstd = T(1) / std::sqrt(rstd[r] + eps);
-      rstd[r] = row_rstd;
+      // Row by row, so that the row is still in L1 when normalised.
+      T row_mean, row_variance;
+      variance(x_r, int64_t{1}, n, int64_t{1}, int64_t{0}, &row_mean, &row_variance);
+      const T row_rstd = T(1) / std::sqrt(row_variance + eps);
+      if (mean) mean[r] = row_mean;
+      if (rstd) rstd[r] = row_rstd;
       Contiguous<T>{n}.for_each([&]<class V>(Lane<V>, int64_t i) {
         V out = (load_lane<V>(x_r + i) - V(row_mean)) * V(row_rstd);
         if (gamma) out *= load_lane<V>(gamma + i);

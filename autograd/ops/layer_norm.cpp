@@ -42,10 +42,15 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   const Tensor gamma = weight.defined() ? contiguous_values(weight) : Tensor();
   const Tensor beta = bias.defined() ? contiguous_values(bias) : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
-  Tensor mean = Tensor::empty({rows}, x.dtype()), rstd = Tensor::empty({rows}, x.dtype());
+  // The rows' statistics, only when a backward will read them.
+  const Tensor inputs[] = {x, weight, bias};
+  const bool recording = detail::should_record(inputs);
+  const Tensor mean = recording ? Tensor::empty({rows}, x.dtype()) : Tensor();
+  const Tensor rstd = recording ? Tensor::empty({rows}, x.dtype()) : Tensor();
   dispatch_floating(x.dtype(), "layer_norm", [&]<class T>() {
     kernels::layer_norm(xc.data<T>(), data_or_null<T>(gamma), data_or_null<T>(beta), rows, n,
-                        static_cast<T>(eps), y.data<T>(), mean.data<T>(), rstd.data<T>());
+                        static_cast<T>(eps), y.data<T>(), data_or_null<T>(mean),
+                        data_or_null<T>(rstd));
   });
   // Per row of n: μ = Σ_j x_j / n, σ² = Σ_j (x_j - μ)² / n, r = rstd = (σ² + eps)^(-½),
   // x̂_i = (x_i - μ)·r, y_i = w_i·x̂_i + b_i; write ĝ_i = ∂L/∂x̂_i = g_i·w_i (g_i without weight).
@@ -58,7 +63,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   // The two mean terms: mean(ĝ) is the path through μ, x̂·mean(ĝ·x̂) the path through σ.
   // A constant row (x̂ = 0) keeps only r·(ĝ - mean(ĝ)), finite since r <= eps^(-½).
   //   ∂L/∂w_i = Σ_rows g_i·x̂_i,   ∂L/∂b_i = Σ_rows g_i
-  return record("layer_norm", y, {x, weight, bias},
+  return record("layer_norm", y, inputs,
                 [xc = saved(xc), gamma = saved(gamma), mean, rstd, rows, n, normalized_shape,
                  has_bias = bias.defined()](const Tensor& g) -> Grads {
                   const Tensor gc = contiguous(g);
