@@ -1,8 +1,9 @@
 // Layer normalisation over the last axis: `rows` rows of n elements, each normalised by its own
 // mean and biased variance (as PyTorch), then scaled by gamma and shifted by beta (both optional).
 //
-// Forward saves mean and rstd = 1/√(var + eps) per row, for a backward to read. With x̂ = (x - mean)·rstd and gγ = g·γ
-// (g when gamma is null), the backward is (autograd/ops/layer_norm.cpp derives it)
+// Forward saves mean and rstd = 1/√(var + eps) per row, for a backward to read. With
+// x̂ = (x - mean)·rstd and gγ = g·γ (g when gamma is null), the backward is
+// (autograd/ops/layer_norm.cpp derives it)
 //   dx = rstd·(gγ - mean(gγ) - x̂·mean(gγ·x̂)),   dγ += Σ_rows g·x̂,   dβ += Σ_rows g.
 // A constant row has var = 0 and a finite rstd = 1/√eps:
 //   x̂ = 0,   y = beta,   dx = rstd·(gγ - mean(gγ)).
