@@ -70,7 +70,11 @@ void run_generation(Flags flags) {
   set_num_threads(flags.threads);
   const std::unique_ptr<nn::DecoderLM> loaded = text::load_lm_run(flags.run);
   nn::DecoderLM& model = *loaded;
-  if (flags.int8) nn::quantize_dynamic(model);
+  if (flags.int8) {
+    nn::quantize_dynamic(model);
+    if (const auto warning = nn::int8_speed_warning())
+      fmt::print(stderr, "generate: {}\n", *warning);
+  }
   std::vector<int64_t> prompt;
   for (const char byte : flags.prompt) prompt.push_back(static_cast<unsigned char>(byte));
   // With no prompt, the text opens as a fortune does after the one before it.

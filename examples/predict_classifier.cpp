@@ -46,7 +46,11 @@ void write_attention(text::TrainedSpamModel& trained, const std::string& text,
 
 void predict(const Flags& flags) {
   text::TrainedSpamModel trained = text::load_trained_spam_model(flags.run_dir);
-  if (flags.int8) nn::quantize_dynamic(*trained.model);
+  if (flags.int8) {
+    nn::quantize_dynamic(*trained.model);
+    if (const auto warning = nn::int8_speed_warning())
+      fmt::print(stderr, "predict_classifier: {}\n", *warning);
+  }
   std::vector<std::string> texts = flags.texts;
   if (texts.empty())
     for (std::string line; std::getline(std::cin, line);) texts.push_back(line);

@@ -176,6 +176,8 @@ void prune_and_report(const Flags& flags) {
       });
   text::TrainedSpamModel int8 = text::load_trained_spam_model(flags.run_dir);
   nn::quantize_dynamic(*int8.model);
+  if (const auto warning = nn::int8_speed_warning())
+    fmt::print(stderr, "prune_classifier: {}\n", *warning);
   table.rows.push_back(measure("int8", 0, std::move(int8), splits));
   if (!flags.pruning.out_dir.empty())
     write_pruned_run(flags, load_pruned(text::out_run_heads(flags.pruning, table, total_heads,

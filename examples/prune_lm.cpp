@@ -147,6 +147,7 @@ void prune_and_report(const Flags& flags) {
       });
   const std::unique_ptr<nn::DecoderLM> int8 = text::load_lm_run(flags.run_dir);
   nn::quantize_dynamic(*int8);
+  if (const auto warning = nn::int8_speed_warning()) fmt::print(stderr, "prune_lm: {}\n", *warning);
   table.rows.push_back(measure("int8", 0, *int8, texts));
   if (!flags.pruning.out_dir.empty())
     write_pruned_run(flags, *load_pruned(text::out_run_heads(flags.pruning, table, total_heads,

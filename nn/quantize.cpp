@@ -1,5 +1,6 @@
 #include "nn/quantize.hpp"
 
+#include "autograd/kernels/gemm_int8.hpp"
 #include "nn/linear.hpp"
 #include "nn/multi_head_attention.hpp"
 
@@ -22,6 +23,12 @@ int64_t quantize_tree(Module& module) {
 }
 
 }  // namespace
+
+std::optional<std::string> int8_speed_warning() {
+  if (kernels::has_int8_dot_product()) return std::nullopt;
+  return "this CPU has no AVX512-VNNI, so the int8 products run on the scalar reference kernel: "
+         "the same results, but slower than float32 (quantizing saves memory here, not time)";
+}
 
 int64_t quantize_dynamic(Module& model) {
   for (const auto& [name, parameter] : model.named_parameters())

@@ -59,6 +59,12 @@ TEST_CASE("quantize_dynamic: every Linear and packed in_proj_weight becomes int8
         float_parameters - 2 * (48 * 16 + 16 * 16 + 32 * 16 + 16 * 32) - 3 * 16);
 }
 
+TEST_CASE("int8_speed_warning: said exactly where the int8 products have no fast kernel") {
+  const std::optional<std::string> warning = nn::int8_speed_warning();
+  CHECK(warning.has_value() == !kernels::has_int8_dot_product());
+  if (warning) CHECK(warning->find("slower than float32") != std::string::npos);
+}
+
 TEST_CASE("quantize_dynamic: a layer computes what quantized_linear computes on its float weight") {
   manual_seed(3);
   Linear layer(24, 10);
