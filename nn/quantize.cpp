@@ -25,8 +25,9 @@ int64_t quantize_tree(Module& module) {
 }  // namespace
 
 std::optional<std::string> int8_speed_warning() {
-  if (kernels::has_int8_dot_product()) return std::nullopt;
-  return "this CPU has no AVX512-VNNI, so the int8 products run on the scalar reference kernel: "
+  if (kernels::fastest_int8_kernel() != kernels::Int8Kernel::scalar) return std::nullopt;
+  return "this CPU has neither AVX512-VNNI nor AVX2, so the int8 products run on the scalar "
+         "reference kernel: "
          "the same results, but slower than float32 (quantizing saves memory here, not time)";
 }
 

@@ -28,11 +28,12 @@ namespace tapegrad::nn {
 // float32: model.to(kFloat32) first) or has nothing to quantize.
 int64_t quantize_dynamic(Module& model);
 
-// The int8 products run on an AVX512-VNNI kernel where the CPU has one (checked at run time:
-// kernels::has_int8_dot_product()), elsewhere on the scalar reference kernel, with the same
-// results but several times slower than float32 (config B's forward took 5x as long on an
-// AVX2-only AMD EPYC Zen 3): quantizing there saves memory, not time. None on a CPU with the
-// fast kernel; else a sentence saying so, for a program to print when it quantizes.
+// The int8 products run on the fastest kernel the CPU has (checked at run time:
+// kernels::fastest_int8_kernel()): AVX512-VNNI, else AVX2 (config B's forward 1.13x faster than
+// float32 on an AMD EPYC Zen 3), else the scalar reference, with the same results but several
+// times slower than float32 (5x on config B): quantizing there saves memory, not time. None on
+// a CPU with a vector kernel; else a sentence saying so, for a program to print when it
+// quantizes.
 std::optional<std::string> int8_speed_warning();
 
 // A module's weight W [N, K], used as x Wᵀ, once it is int8: its scales (registered as

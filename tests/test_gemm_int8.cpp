@@ -1,5 +1,5 @@
-// The int8 GEMM: the reference against a product worked by hand, then the VNNI kernel (where the
-// CPU has it) and the scalar path against the reference, exactly, on odd sizes (every tile edge:
+// The int8 GEMM: the reference against a product worked by hand, then every kernel this CPU runs
+// (VNNI, AVX2, scalar) against the reference, exactly, on odd sizes (every tile edge:
 // 1 to 7 rows, channels on either side of 16 and 64, K on either side of 4), unaligned starts
 // and padded rows, and the extreme values (-128 and 127 everywhere, rows of zeros).
 #include "autograd/kernels/gemm_int8.hpp"
@@ -39,7 +39,7 @@ std::vector<int8_t> matrix(int64_t size, Fill fill, std::mt19937& rng) {
   return values;
 }
 
-// C of gemm_int8 and of gemm_int8_scalar equal the reference's, and C's padding is untouched.
+// C of every kernel this CPU runs equals the reference's, and C's padding is untouched.
 void check(int64_t M, int64_t N, int64_t K, Fill fill_a, Fill fill_b, int64_t padding = 0,
            int64_t offset = 0) {
   CAPTURE(M);
@@ -59,11 +59,13 @@ void check(int64_t M, int64_t N, int64_t K, Fill fill_a, Fill fill_b, int64_t pa
   gemm_int8_reference(M, N, K, a.data() + offset, lda, b.data() + offset, ldb, expected.data(),
                       ldc);
   const PackedInt8Weights packed = pack_int8_weights(b.data() + offset, N, K, ldb);
-  std::vector<int32_t> fast(expected.size(), -7), scalar(expected.size(), -7);
-  gemm_int8(M, a.data() + offset, lda, packed, fast.data(), ldc);
-  gemm_int8_scalar(M, a.data() + offset, lda, packed, scalar.data(), ldc);
-  CHECK(fast == expected);
-  CHECK(scalar == expected);
+  for (const Int8Kernel kernel : {Int8Kernel::vnni, Int8Kernel::avx2, Int8Kernel::scalar}) {
+    if (!cpu_runs(kernel)) continue;
+    CAPTURE(name(kernel));
+    std::vector<int32_t> c(expected.size(), -7);
+    gemm_int8(kernel, M, a.data() + offset, lda, packed, c.data(), ldc);
+    CHECK(c == expected);
+  }
 }
 
 }  // namespace
@@ -111,4 +113,21 @@ TEST_CASE("gemm_int8: bad sizes are errors naming the op") {
                        tapegrad::Error);
   CHECK_THROWS_WITH_AS(gemm_int8(-1, b.data(), 4, packed, c.data(), 2),
                        doctest::Contains("gemm_int8: negative size"), tapegrad::Error);
+}
+
+TEST_CASE("gemm_int8: a kernel this CPU does not run is an error naming it") {
+  const std::vector<int8_t> b(8);
+  const PackedInt8Weights packed = pack_int8_weights(b.data(), 2, 4, 4);
+  std::vector<int32_t> c(4);
+  CHECK(cpu_runs(Int8Kernel::scalar));
+  const bool fastest_is_first_run =
+      fastest_int8_kernel() == Int8Kernel::vnni ||
+      (fastest_int8_kernel() == Int8Kernel::avx2 && !cpu_runs(Int8Kernel::vnni)) ||
+      !cpu_runs(Int8Kernel::avx2);
+  CHECK(fastest_is_first_run);
+  for (const Int8Kernel kernel : {Int8Kernel::vnni, Int8Kernel::avx2})
+    if (!cpu_runs(kernel))
+      CHECK_THROWS_WITH_AS(gemm_int8(kernel, 2, b.data(), 4, packed, c.data(), 2),
+                           doctest::Contains("gemm_int8: this CPU does not run the"),
+                           tapegrad::Error);
 }

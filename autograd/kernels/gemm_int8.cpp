@@ -140,6 +140,88 @@ void gemm_vnni(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights&
                });
 }
 
+// The AVX2 kernel (CPUs without VNNI): vpmaddwd multiplies 16 pairs of int16 and adds each pair
+// into an int32 lane, exactly (|product| <= 2^14). A's rows are widened to int16 by the item that
+// reads them; the packed weights are widened as they are read, 16 bytes at a time: 4 channels c
+// .. c + 3 by a group of 4 along K. Against a row's 4 values A[k .. k + 3] broadcast, lanes
+//   2j     hold A[k]     B[c + j, k]     + A[k + 1] B[c + j, k + 1]
+//   2j + 1 hold A[k + 2] B[c + j, k + 2] + A[k + 3] B[c + j, k + 3]
+// so a channel's sum is its two lanes added: vphaddd does that for 8 channels at the end. No
+// +128 shift: both operands are signed. A tile is kAvx2TileRows rows by 8 channels (an octet,
+// half a packed block): 8 accumulators, 2 weight vectors and a broadcast in 11 of 16 registers.
+constexpr int64_t kOctet = 8;
+constexpr int64_t kAvx2TileRows = 4;
+
+template <int64_t Rows>
+__attribute__((target("avx2"))) void avx2_tile(const int16_t* a, int64_t lda,
+                                               const PackedInt8Weights& B, int64_t octet,
+                                               int64_t columns, int32_t* C, int64_t ldc) {
+  const int64_t groups = B.padded_depth / kGroup;
+  // The octet's first 4 channels at group g: 16 bytes at weights + g * 64.
+  const int8_t* weights =
+      B.data.data() + (octet / 2 * groups * kChannels + octet % 2 * kOctet) * kGroup;
+  __m256i sums[Rows][2];
+  for (int64_t r = 0; r < Rows; ++r) sums[r][0] = sums[r][1] = _mm256_setzero_si256();
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* group = weights + g * kChannels * kGroup;
+    const __m256i w0 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group)));
+    const __m256i w1 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 16)));
+    for (int64_t r = 0; r < Rows; ++r) {
+      int64_t four_values;
+      std::memcpy(&four_values, a + r * lda + g * kGroup, sizeof four_values);
+      const __m256i x = _mm256_set1_epi64x(four_values);
+      sums[r][0] = _mm256_add_epi32(sums[r][0], _mm256_madd_epi16(x, w0));
+      sums[r][1] = _mm256_add_epi32(sums[r][1], _mm256_madd_epi16(x, w1));
+    }
+  }
+  // hadd gives channels [0 1 4 5 | 2 3 6 7]; the 64-bit permutation puts them in order.
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i store =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(std::min(columns, kOctet))), lane);
+  for (int64_t r = 0; r < Rows; ++r)
+    _mm256_maskstore_epi32(
+        C + r * ldc, store,
+        _mm256_permute4x64_epi64(_mm256_hadd_epi32(sums[r][0], sums[r][1]), 0b11'01'10'00));
+}
+
+// to[k] = from[k] for k < K, and 0 up to padded (the padding meets zero weights).
+void widen_row(const int8_t* from, int64_t K, int64_t padded, int16_t* to) {
+  for (int64_t k = 0; k < K; ++k) to[k] = from[k];
+  std::fill(to + K, to + padded, int16_t{0});
+}
+
+void gemm_avx2(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
+               int64_t ldc) {
+  const int64_t K = B.depth, padded = B.padded_depth;
+  // Items as in gemm_vnni: kTileOctets octets (64 channels) by kBlockRows rows, each item first
+  // widening its rows into its thread's buffer. A product costs about a 16th of an element of
+  // parallel_for's work (16 per instruction).
+  constexpr int64_t kBlockRows = 64, kTileOctets = 8;
+  const int64_t row_blocks = ceil_div(M, kBlockRows);
+  const int64_t octets = ceil_div(B.rows, kOctet), tiles = ceil_div(octets, kTileOctets);
+  parallel_for(row_blocks * tiles, kBlockRows * kTileOctets * kOctet * padded / 16,
+               [&](int64_t begin, int64_t end) {
+                 thread_local std::vector<int16_t> widened;
+                 widened.resize(static_cast<std::size_t>(kBlockRows * padded));
+                 for (int64_t item = begin; item < end; ++item) {
+                   const int64_t tile = item % tiles, first_row = item / tiles * kBlockRows;
+                   const int64_t rows = std::min(kBlockRows, M - first_row);
+                   for (int64_t r = 0; r < rows; ++r)
+                     widen_row(A + (first_row + r) * lda, K, padded, widened.data() + r * padded);
+                   const int64_t end_octet = std::min(octets, (tile + 1) * kTileOctets);
+                   for (int64_t band = 0; band < rows; band += kAvx2TileRows)
+                     with_static_count<kAvx2TileRows>(rows - band, [&]<int64_t Rows>() {
+                       for (int64_t octet = tile * kTileOctets; octet < end_octet; ++octet)
+                         avx2_tile<Rows>(widened.data() + band * padded, padded, B, octet,
+                                         B.rows - octet * kOctet,
+                                         C + (first_row + band) * ldc + octet * kOctet, ldc);
+                     });
+                 }
+               });
+}
+
 void check_sizes(std::string_view op, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
                  int64_t ldc) {
   if (M < 0 || N < 0 || K < 0) fail("{}: negative size (M={}, N={}, K={})", op, M, N, K);
@@ -152,10 +234,38 @@ void check_sizes(std::string_view op, int64_t M, int64_t N, int64_t K, int64_t l
 
 }  // namespace
 
-bool has_int8_dot_product() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vnni");
-  return has;
+bool cpu_runs(Int8Kernel kernel) {
+  static const bool vnni = __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vnni");
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  switch (kernel) {
+    case Int8Kernel::vnni:
+      return vnni;
+    case Int8Kernel::avx2:
+      return avx2;
+    case Int8Kernel::scalar:
+      return true;
+  }
+  return false;
+}
+
+Int8Kernel fastest_int8_kernel() {
+  for (const Int8Kernel kernel : {Int8Kernel::vnni, Int8Kernel::avx2})
+    if (cpu_runs(kernel)) return kernel;
+  return Int8Kernel::scalar;
+}
+
+std::string_view name(Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::vnni:
+      return "AVX512-VNNI";
+    case Int8Kernel::avx2:
+      return "AVX2";
+    case Int8Kernel::scalar:
+      return "scalar";
+  }
+  return "?";
 }
 
 PackedInt8Weights pack_int8_weights(const int8_t* B, int64_t N, int64_t K, int64_t ldb) {
@@ -178,19 +288,28 @@ PackedInt8Weights pack_int8_weights(const int8_t* B, int64_t N, int64_t K, int64
 
 void gemm_int8(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
                int64_t ldc) {
-  check_sizes("gemm_int8", M, B.rows, B.depth, lda, B.depth, ldc);
-  if (M == 0 || B.rows == 0) return;
-  if (has_int8_dot_product()) return gemm_vnni(M, A, lda, B, C, ldc);
-  gemm_int8_scalar(M, A, lda, B, C, ldc);
+  static const Int8Kernel fastest = fastest_int8_kernel();
+  gemm_int8(fastest, M, A, lda, B, C, ldc);
 }
 
-void gemm_int8_scalar(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B,
-                      int32_t* C, int64_t ldc) {
+void gemm_int8(Int8Kernel kernel, int64_t M, const int8_t* A, int64_t lda,
+               const PackedInt8Weights& B, int32_t* C, int64_t ldc) {
   check_sizes("gemm_int8", M, B.rows, B.depth, lda, B.depth, ldc);
-  std::vector<int8_t> unpacked(static_cast<std::size_t>(B.rows * B.depth));
-  for (int64_t n = 0; n < B.rows; ++n)
-    for (int64_t k = 0; k < B.depth; ++k) unpacked[n * B.depth + k] = B.data[packed_index(B, n, k)];
-  gemm_int8_reference(M, B.rows, B.depth, A, lda, unpacked.data(), B.depth, C, ldc);
+  if (!cpu_runs(kernel)) fail("gemm_int8: this CPU does not run the {} kernel", name(kernel));
+  if (M == 0 || B.rows == 0) return;
+  switch (kernel) {
+    case Int8Kernel::vnni:
+      return gemm_vnni(M, A, lda, B, C, ldc);
+    case Int8Kernel::avx2:
+      return gemm_avx2(M, A, lda, B, C, ldc);
+    case Int8Kernel::scalar: {
+      std::vector<int8_t> unpacked(static_cast<std::size_t>(B.rows * B.depth));
+      for (int64_t n = 0; n < B.rows; ++n)
+        for (int64_t k = 0; k < B.depth; ++k)
+          unpacked[n * B.depth + k] = B.data[packed_index(B, n, k)];
+      return gemm_int8_reference(M, B.rows, B.depth, A, lda, unpacked.data(), B.depth, C, ldc);
+    }
+  }
 }
 
 void gemm_int8_reference(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,

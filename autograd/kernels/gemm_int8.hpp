@@ -12,12 +12,17 @@
 // (output channels), each a run of groups of 4 along K, one 64-byte vector per group; lane l of
 // group g holds B[16 b + l, 4 g .. 4 g + 3]; rows and K are padded with zeros.
 //
-// gemm_int8 takes the VNNI kernel where the CPU has it (a runtime check: the binary also runs
-// where it does not) and gemm_int8_scalar elsewhere; gemm_int8_reference is the plain loop on
-// unpacked weights that the tests compare both against.
+// Where the CPU has no VNNI, an AVX2 kernel reads the same packed weights: vpmaddwd multiplies
+// pairs of int16 (both operands widened, no shift) and adds each pair into an int32 lane, 16
+// products per instruction (gemm_int8.cpp says how its lanes are summed).
+//
+// gemm_int8 takes the fastest kernel this CPU runs (a runtime check: the binary runs on all of
+// them); gemm_int8_reference is the plain loop on unpacked weights that the tests compare every
+// kernel against.
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 namespace tapegrad::kernels {
@@ -34,18 +39,28 @@ struct PackedInt8Weights {
 // B [N, K] int8, rows ldb apart.
 PackedInt8Weights pack_int8_weights(const int8_t* B, int64_t N, int64_t K, int64_t ldb);
 
-// C [M, N] (rows ldc apart) = A [M, K] (rows lda apart) times the packed B transposed.
+// The kernels, fastest first; scalar is the reference loop on the weights unpacked.
+enum class Int8Kernel { vnni, avx2, scalar };
+
+// Whether this CPU runs `kernel`: vnni needs AVX512-VNNI with AVX512BW, avx2 AVX2; scalar runs
+// everywhere.
+bool cpu_runs(Int8Kernel kernel);
+
+// The first kernel of the list that this CPU runs.
+Int8Kernel fastest_int8_kernel();
+
+std::string_view name(Int8Kernel kernel);
+
+// C [M, N] (rows ldc apart) = A [M, K] (rows lda apart) times the packed B transposed, on the
+// fastest kernel.
 void gemm_int8(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
                int64_t ldc);
 
-// gemm_int8 without VNNI: the reference on the weights unpacked.
-void gemm_int8_scalar(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B,
-                      int32_t* C, int64_t ldc);
+// The same on a given kernel, which this CPU must run (an error otherwise).
+void gemm_int8(Int8Kernel kernel, int64_t M, const int8_t* A, int64_t lda,
+               const PackedInt8Weights& B, int32_t* C, int64_t ldc);
 
 void gemm_int8_reference(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
                          const int8_t* B, int64_t ldb, int32_t* C, int64_t ldc);
-
-// Whether this CPU runs gemm_int8's VNNI kernel (AVX512-VNNI with AVX512BW).
-bool has_int8_dot_product();
 
 }  // namespace tapegrad::kernels
