@@ -112,32 +112,47 @@ __attribute__((target("avx512f,avx512bw"))) void shift_row(const int8_t* from, i
   }
 }
 
-void gemm_vnni(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
-               int64_t ldc) {
+// Both kernels split C into items of kBlockRows rows by a tile of kTileChannels channels, so
+// that the tile's weights (64 by K bytes) and the item's rows of A stay in L1. An item first
+// copies its rows of A, as its kernel reads them, into its thread's buffer, rows `padded` apart
+// (a 64th of the item's work, and no serial pass before the loop):
+//   copy_row(from, K, padded, to)
+// then multiplies them by the tile's weights:
+//   multiply(rows, a, tile, c)      a: the copied rows, c: C at the item's first row
+// For parallel_for, `products_per_element` products cost what one element of a map does (a load
+// and a store): 32 for VNNI's 64 products an instruction, 16 for AVX2's 16.
+constexpr int64_t kBlockRows = 64;
+constexpr int64_t kTileChannels = kTileBlocks * kChannels;
+
+template <class Copied, class CopyRow, class Multiply>
+void for_each_item(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
+                   int64_t ldc, int64_t products_per_element, CopyRow copy_row, Multiply multiply) {
   const int64_t K = B.depth, padded = B.padded_depth;
-  // Items: a tile of kTileBlocks blocks (64 channels) by a block of kBlockRows rows, whose
-  // kTileRows-row bands run one after the other: the tile's weights (64 by K bytes) and the
-  // block's rows of A (64 by K) stay in L1. Each item first copies its rows as A + 128, rows
-  // `padded` apart, into its thread's buffer (a 64th of the item's work, and no serial pass
-  // before the loop). A product costs about a 32nd of an element of parallel_for's work (64 per
-  // instruction against a load and a store).
-  constexpr int64_t kBlockRows = 64;
-  const int64_t row_blocks = ceil_div(M, kBlockRows);
-  const int64_t tiles = ceil_div(ceil_div(B.rows, kChannels), kTileBlocks);
-  parallel_for(row_blocks * tiles, kBlockRows * kTileBlocks * kChannels * padded / 32,
+  const int64_t row_blocks = ceil_div(M, kBlockRows), tiles = ceil_div(B.rows, kTileChannels);
+  parallel_for(row_blocks * tiles, kBlockRows * kTileChannels * padded / products_per_element,
                [&](int64_t begin, int64_t end) {
-                 thread_local std::vector<uint8_t> shifted;
-                 shifted.resize(static_cast<std::size_t>(kBlockRows * padded));
+                 thread_local std::vector<Copied> copied;
+                 copied.resize(static_cast<std::size_t>(kBlockRows * padded));
                  for (int64_t item = begin; item < end; ++item) {
                    const int64_t tile = item % tiles, first_row = item / tiles * kBlockRows;
                    const int64_t rows = std::min(kBlockRows, M - first_row);
                    for (int64_t r = 0; r < rows; ++r)
-                     shift_row(A + (first_row + r) * lda, K, padded, shifted.data() + r * padded);
-                   for (int64_t band = 0; band < rows; band += kTileRows)
-                     vnni_tiles(std::min(kTileRows, rows - band), shifted.data() + band * padded,
-                                padded, B, tile, tile + 1, C + (first_row + band) * ldc, ldc);
+                     copy_row(A + (first_row + r) * lda, K, padded, copied.data() + r * padded);
+                   multiply(rows, copied.data(), tile, C + first_row * ldc);
                  }
                });
+}
+
+// A as A + 128, kTileRows rows at a time.
+void gemm_vnni(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
+               int64_t ldc) {
+  const int64_t padded = B.padded_depth;
+  for_each_item<uint8_t>(M, A, lda, B, C, ldc, 32, shift_row,
+                         [&](int64_t rows, const uint8_t* a, int64_t tile, int32_t* c) {
+                           for (int64_t band = 0; band < rows; band += kTileRows)
+                             vnni_tiles(std::min(kTileRows, rows - band), a + band * padded, padded,
+                                        B, tile, tile + 1, c + band * ldc, ldc);
+                         });
 }
 
 // The AVX2 kernel (CPUs without VNNI): vpmaddwd multiplies 16 pairs of int16 and adds each pair
@@ -151,6 +166,16 @@ void gemm_vnni(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights&
 // half a packed block): 8 accumulators, 2 weight vectors and a broadcast in 11 of 16 registers.
 constexpr int64_t kOctet = 8;
 constexpr int64_t kAvx2TileRows = 4;
+
+// acc + the products of x's and w's int16 lanes, each pair summed into an int32 lane: vpmaddwd,
+// then vpaddd. The add is in assembly for the reason dot_accumulate is: GCC 12 otherwise copied
+// every accumulator to another register and back on each step, and spilled one to the stack
+// (the kernel ran at half the speed).
+__attribute__((target("avx2"))) inline __m256i pairs_accumulate(__m256i acc, __m256i x, __m256i w) {
+  const __m256i pair_sums = _mm256_madd_epi16(x, w);
+  asm("vpaddd %1, %0, %0" : "+x"(acc) : "x"(pair_sums));
+  return acc;
+}
 
 template <int64_t Rows>
 __attribute__((target("avx2"))) void avx2_tile(const int16_t* a, int64_t lda,
@@ -172,8 +197,8 @@ __attribute__((target("avx2"))) void avx2_tile(const int16_t* a, int64_t lda,
       int64_t four_values;
       std::memcpy(&four_values, a + r * lda + g * kGroup, sizeof four_values);
       const __m256i x = _mm256_set1_epi64x(four_values);
-      sums[r][0] = _mm256_add_epi32(sums[r][0], _mm256_madd_epi16(x, w0));
-      sums[r][1] = _mm256_add_epi32(sums[r][1], _mm256_madd_epi16(x, w1));
+      sums[r][0] = pairs_accumulate(sums[r][0], x, w0);
+      sums[r][1] = pairs_accumulate(sums[r][1], x, w1);
     }
   }
   // hadd gives channels [0 1 4 5 | 2 3 6 7]; the 64-bit permutation puts them in order.
@@ -192,34 +217,22 @@ void widen_row(const int8_t* from, int64_t K, int64_t padded, int16_t* to) {
   std::fill(to + K, to + padded, int16_t{0});
 }
 
+// A widened to int16, kAvx2TileRows rows by an octet at a time.
 void gemm_avx2(int64_t M, const int8_t* A, int64_t lda, const PackedInt8Weights& B, int32_t* C,
                int64_t ldc) {
-  const int64_t K = B.depth, padded = B.padded_depth;
-  // Items as in gemm_vnni: kTileOctets octets (64 channels) by kBlockRows rows, each item first
-  // widening its rows into its thread's buffer. A product costs about a 16th of an element of
-  // parallel_for's work (16 per instruction).
-  constexpr int64_t kBlockRows = 64, kTileOctets = 8;
-  const int64_t row_blocks = ceil_div(M, kBlockRows);
-  const int64_t octets = ceil_div(B.rows, kOctet), tiles = ceil_div(octets, kTileOctets);
-  parallel_for(row_blocks * tiles, kBlockRows * kTileOctets * kOctet * padded / 16,
-               [&](int64_t begin, int64_t end) {
-                 thread_local std::vector<int16_t> widened;
-                 widened.resize(static_cast<std::size_t>(kBlockRows * padded));
-                 for (int64_t item = begin; item < end; ++item) {
-                   const int64_t tile = item % tiles, first_row = item / tiles * kBlockRows;
-                   const int64_t rows = std::min(kBlockRows, M - first_row);
-                   for (int64_t r = 0; r < rows; ++r)
-                     widen_row(A + (first_row + r) * lda, K, padded, widened.data() + r * padded);
-                   const int64_t end_octet = std::min(octets, (tile + 1) * kTileOctets);
-                   for (int64_t band = 0; band < rows; band += kAvx2TileRows)
-                     with_static_count<kAvx2TileRows>(rows - band, [&]<int64_t Rows>() {
-                       for (int64_t octet = tile * kTileOctets; octet < end_octet; ++octet)
-                         avx2_tile<Rows>(widened.data() + band * padded, padded, B, octet,
-                                         B.rows - octet * kOctet,
-                                         C + (first_row + band) * ldc + octet * kOctet, ldc);
-                     });
-                 }
-               });
+  const int64_t padded = B.padded_depth, octets = ceil_div(B.rows, kOctet);
+  constexpr int64_t kTileOctets = kTileChannels / kOctet;
+  for_each_item<int16_t>(M, A, lda, B, C, ldc, 16, widen_row,
+                         [&](int64_t rows, const int16_t* a, int64_t tile, int32_t* c) {
+                           const int64_t end_octet = std::min(octets, (tile + 1) * kTileOctets);
+                           for (int64_t band = 0; band < rows; band += kAvx2TileRows)
+                             with_static_count<kAvx2TileRows>(rows - band, [&]<int64_t Rows>() {
+                               for (int64_t octet = tile * kTileOctets; octet < end_octet; ++octet)
+                                 avx2_tile<Rows>(a + band * padded, padded, B, octet,
+                                                 B.rows - octet * kOctet,
+                                                 c + band * ldc + octet * kOctet, ldc);
+                             });
+                         });
 }
 
 void check_sizes(std::string_view op, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
