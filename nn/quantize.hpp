@@ -29,8 +29,8 @@ namespace tapegrad::nn {
 int64_t quantize_dynamic(Module& model);
 
 // The int8 products run on the fastest kernel the CPU has (checked at run time:
-// kernels::fastest_int8_kernel()): AVX512-VNNI, else AVX2 (config B's forward 1.13x faster than
-// float32 on an AMD EPYC Zen 3), else the scalar reference, with the same results but several
+// kernels::fastest_int8_kernel()): AVX512-VNNI, else AVX2 (config B's forward 1.11-1.13x faster
+// than float32 on an AMD EPYC Zen 3), else the scalar reference, with the same results but several
 // times slower than float32 (5x on config B): quantizing there saves memory, not time. None on
 // a CPU with a vector kernel; else a sentence saying so, for a program to print when it
 // quantizes.
