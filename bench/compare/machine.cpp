@@ -30,10 +30,29 @@ double thread_seconds() {
 
 std::string cpu_model() {
   std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  std::string name = "unknown CPU", family = "?", model = "?", flags;
+  for (std::string line; std::getline(cpuinfo, line) && line != "";) {  // the first CPU's
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (key == "model name") name = value;
+    if (key == "cpu family") family = value;
+    if (key == "model") model = value;
+    if (key == "flags") flags = " " + value + " ";
   }
-  return "unknown CPU";
+  std::string extensions;
+  for (const auto& [flag, shown] : {std::pair{"avx2", "AVX2"},
+                                    {"avx512f", "AVX-512"},
+                                    {"avx512_vnni", "AVX512-VNNI"},
+                                    {"avx512_bf16", "AVX512-BF16"},
+                                    {"amx_tile", "AMX"}}) {
+    if (flags.find(fmt::format(" {} ", flag)) != std::string::npos)
+      extensions += (extensions.empty() ? "" : ", ") + std::string(shown);
+  }
+  if (flags.find(" avx512f ") == std::string::npos) extensions += ", no AVX-512";
+  return fmt::format("{} (family {}, model {}; {})", name, family, model, extensions);
 }
 
 std::pair<double, double> load_average() {

@@ -7,7 +7,10 @@
 
 namespace comparison {
 
-std::string cpu_model();  // "model name" of /proc/cpuinfo
+// "model name" of /proc/cpuinfo with its family and model numbers and the vector extensions
+// that decide which kernels run: "AMD EPYC (family 25, model 1; AVX2, no AVX-512)". The name
+// alone does not tell a Zen 3 from a Zen 5.
+std::string cpu_model();
 // The load average over 1 and 5 minutes (/proc/loadavg): above 0 by more than a little, other
 // jobs share the cores and the figures are noisy.
 std::pair<double, double> load_average();

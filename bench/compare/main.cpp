@@ -5,6 +5,7 @@
 // writes --json FILE. bench/README.md says how to build and run it (bench/compare.sh does both).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <thread>
 
+#include "autograd/kernels/gemm_int8.hpp"
 #include "harness.hpp"
 #include "machine.hpp"
 #include "peak_memory.hpp"
@@ -59,6 +61,9 @@ void print_header(const StepPlan& plan, double core_peak_gflops, bool measured_p
   const auto [one, five] = load_average();
   fmt::print("CPU: {}, {} online; load average {:.2f} (1 min), {:.2f} (5 min); free cores {:.1f}\n",
              cpu_model(), std::thread::hardware_concurrency(), one, five, free_cores(2));
+  fmt::print("tapegrad: {} kernels (xsimd), int8 products on its {} kernel\n",
+             xsimd::default_arch::name(),
+             tapegrad::kernels::name(tapegrad::kernels::fastest_int8_kernel()));
   fmt::print("OpenBLAS: {} (kernels: {}; {})\n", openblas_config(), openblas_core(),
              environment("OPENBLAS_CORETYPE"));
   if (__builtin_cpu_supports("avx512f") && openblas_core().find("SkylakeX") == std::string::npos &&
