@@ -1,9 +1,10 @@
 // GFLOP/s of tapegrad's gemm<float> against OpenBLAS's cblas_sgemm, in one binary, at 1 and 2
 // threads, on square and transformer shapes (C[M,N] = A[M,K] B[K,N], row-major, beta = 0); and
 // tapegrad's int8 GEMM against its float one on a linear layer's products.
-// "%peak" is the share of the fp32 peak of the cores in use: 2 FMA units x 16 lanes (AVX-512)
-// x 2 flops per cycle x the clock, measured with a chain of dependent FMAs (the "cpu MHz" of
-// /proc/cpuinfo is the base clock; under turbo the cores run faster).
+// "%peak" is the share of the fp32 peak of the cores in use: independent FMAs on the widest SIMD
+// registers of this build, measured (bench/core_peak.hpp). Not from the clock: the "cpu MHz" of
+// /proc/cpuinfo is the base clock, and a timed chain of dependent FMAs times an assumed latency
+// of 4 cycles gave half the clock on an AMD EPYC Zen 3.
 //
 // OpenBLAS 0.3.21 does not recognise CPUs newer than it and then falls back to its SSE3 kernels
 // ("Prescott"); the context line "openblas_core" shows which kernels it uses. Force the AVX-512
@@ -11,6 +12,7 @@
 #include "autograd/kernels/gemm.hpp"
 #include "autograd/kernels/gemm_int8.hpp"
 #include "autograd/threads.hpp"
+#include "bench/core_peak.hpp"
 
 #include <benchmark/benchmark.h>
 #ifdef TAPEGRAD_HAVE_OPENBLAS
@@ -20,7 +22,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <ctime>
 #include <random>
 #include <string>
 #include <utility>
@@ -28,33 +29,10 @@
 
 namespace {
 
-// One FMA of a dependent chain completes every 4 cycles (the FMA latency since Skylake). Timed in
-// CPU time, so that other processes sharing the core do not make the clock look slower.
-double measure_clock_hz() {
-  constexpr int64_t kChain = 1 << 24;
-  constexpr double kFmaLatency = 4;
-  volatile float seed = 0.5f;
-  float x = seed;
-  const float factor = seed;
-  double fastest = 0;
-  for (int run = 0; run < 3; ++run) {
-    const std::clock_t start = std::clock();
-    for (int64_t i = 0; i < kChain; ++i) x = std::fma(x, factor, 1.0f);
-    const double seconds = double(std::clock() - start) / CLOCKS_PER_SEC;
-    fastest = std::max(fastest, kChain * kFmaLatency / seconds);
-  }
-  benchmark::DoNotOptimize(x);
-  return fastest;
-}
-
-double clock_hz() {
-  static const double hz = measure_clock_hz();
-  return hz;
-}
-
+// The fp32 peak of one core in FLOP/s (bench/core_peak.hpp), measured once.
 double core_peak_flops() {
-  constexpr double kFmaUnits = 2, kLanes = 16, kFlopsPerFma = 2;
-  return kFmaUnits * kLanes * kFlopsPerFma * clock_hz();
+  static const double flops = 1e9 * tapegrad::bench::measure_core_peak_gflops();
+  return flops;
 }
 
 std::vector<float> random_matrix(int64_t size, uint32_t seed) {
@@ -179,7 +157,8 @@ BENCHMARK(BM_sgemm<openblas_sgemm, openblas_set_num_threads>)->Name("openblas")-
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("clock_GHz", std::to_string(clock_hz() * 1e-9));
+  benchmark::AddCustomContext("core_peak_GFLOPs", std::to_string(core_peak_flops() * 1e-9));
+  benchmark::AddCustomContext("core_peak_loop", tapegrad::bench::peak_loop_description());
 #ifdef TAPEGRAD_HAVE_OPENBLAS
   benchmark::AddCustomContext("openblas_core", openblas_get_corename());
 #endif

@@ -1,7 +1,6 @@
 #include "machine.hpp"
 
 #include <fmt/format.h>
-#include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <array>
@@ -12,22 +11,6 @@
 #include <fstream>
 
 namespace comparison {
-namespace {
-
-using Batch = xsimd::batch<float>;
-// Enough chains in flight to cover the FMA latency (4 cycles) on two FMA ports, and few enough to
-// stay in registers with a and b: 16 of AVX-512's 32, 12 of AVX2's 16 (16 chains there spilled
-// to the stack, and the "peak" came out at 58.7 GFLOP/s where the GEMM ran at 88).
-constexpr int kChains = XSIMD_WITH_AVX512F ? 16 : 12;
-constexpr int64_t kIterations = 1 << 22;
-
-double thread_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
-
-}  // namespace
 
 std::string cpu_model() {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -96,35 +79,6 @@ double free_cores(int threads) {
     sink = sink + chain(kLength);
   });
   return std::min<double>(threads, threads * alone_ms / together_ms);
-}
-
-double measure_core_peak_gflops() {
-  // Read through volatiles so that the compiler can neither fold the chains nor merge them (they
-  // start apart): acc -> acc·a + b stays near 1 (no denormals, no overflow).
-  volatile float a_seed = 0.9999999f, b_seed = 1e-7f, spread = 1e-3f;
-  const Batch a(a_seed), b(b_seed);
-  double best = 0;
-  for (int run = 0; run < 5; ++run) {
-    std::array<Batch, kChains> acc;
-    for (int i = 0; i < kChains; ++i) acc[i] = Batch(1.0f + spread * static_cast<float>(i));
-    const double start = thread_seconds();
-    for (int64_t i = 0; i < kIterations; ++i) {
-      for (Batch& x : acc) x = xsimd::fma(x, a, b);
-    }
-    const double seconds = thread_seconds() - start;
-    Batch sum(0.0f);
-    for (const Batch& x : acc) sum += x;
-    volatile float sink = xsimd::hadd(sum);
-    static_cast<void>(sink);
-    const double flops = 2.0 * kChains * static_cast<double>(Batch::size) * kIterations;
-    best = std::max(best, flops / seconds * 1e-9);
-  }
-  return best;
-}
-
-std::string peak_loop_description() {
-  return fmt::format("{} FMA loop: {} lanes, {} independent chains, one core",
-                     xsimd::default_arch::name(), Batch::size, kChains);
 }
 
 }  // namespace comparison

@@ -1,5 +1,5 @@
-// What the figures depend on: the CPU, and the fp32 peak of one core that the GEMM percentages
-// divide by.
+// What the figures depend on: the CPU and how busy its cores are. (The fp32 peak of one core,
+// which the GEMM percentages divide by, is bench/core_peak.hpp.)
 #pragma once
 
 #include <string>
@@ -19,11 +19,5 @@ std::pair<double, double> load_average();
 // thread and on `threads` threads at once, threads × t1 / t_threads (medians of 5), at most
 // `threads`. 2.0: two idle cores; 1.0: other jobs take the equivalent of one.
 double free_cores(int threads);
-
-// FLOP/s of one core running independent fused multiply-adds on the widest SIMD registers this
-// binary targets (xsimd's default architecture), as GFLOP/s. Timed in thread CPU time, best of
-// several runs, so that other processes on the core do not lower it.
-double measure_core_peak_gflops();
-std::string peak_loop_description();  // "avx512bw FMA loop: 16 lanes, 16 independent chains"
 
 }  // namespace comparison

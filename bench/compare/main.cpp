@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "autograd/kernels/gemm_int8.hpp"
+#include "bench/core_peak.hpp"
 #include "harness.hpp"
 #include "machine.hpp"
 #include "peak_memory.hpp"
@@ -82,7 +83,8 @@ void print_header(const StepPlan& plan, double core_peak_gflops, bool measured_p
         "with both pools at 2: 20x slower): unfair to the reference. Leave it unset, or PASSIVE\n",
         policy);
   fmt::print("fp32 peak per core: {:.1f} GFLOP/s ({})\n", core_peak_gflops,
-             measured_peak ? "measured, " + peak_loop_description() : "--core-peak-gflops");
+             measured_peak ? "measured, " + tapegrad::bench::peak_loop_description()
+                           : "--core-peak-gflops");
   fmt::print(
       "steps: medians of {} measured steps per side after {} warm-up; a case whose steps take "
       "longer than its {:.0f} s budget allows gets fewer (at least {}), as its warmup+steps "
@@ -210,7 +212,7 @@ int run(const Options& options) {
   }
   const bool measured_peak = options.core_peak_gflops <= 0;
   const double core_peak_gflops =
-      measured_peak ? measure_core_peak_gflops() : options.core_peak_gflops;
+      measured_peak ? tapegrad::bench::measure_core_peak_gflops() : options.core_peak_gflops;
   print_header(options.plan, core_peak_gflops, measured_peak);
   const std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe");
   std::vector<Record> records;
