@@ -19,7 +19,9 @@ cmake --build build/release -j "$(nproc)" --target data_parallel
 bench=build/release/bench/data_parallel
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # CI and containers run as root
 
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;" \
+cpuinfo() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'; }
+echo "CPU: $(cpuinfo 'model name') (family $(cpuinfo 'cpu family'), model $(cpuinfo model))," \
+  "$(nproc) cores;" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for config in $configs; do
   echo
