@@ -238,6 +238,20 @@ TEST_CASE("KVCache: a window keeps the W latest tokens in a ring, token p in row
   CHECK(full.length() == 0);
 }
 
+TEST_CASE("KVCache.append: keys and values of any strides land in their rows") {
+  // k [B, H, T, D] = [2, 3, 2, 4] as a permuted view of a [B, T, D, H] tensor: D's stride is 3
+  // and H's 1, where a contiguous k has them the other way round.
+  const Tensor base = arange(0.0, 48.0, 1.0, {.dtype = kFloat64}).view({2, 2, 4, 3});
+  const Tensor k = permute(base, {0, 3, 1, 2});
+  KVCache cache(2, 3, 5, 4, kFloat64);
+  cache.append(k, -k);
+  CHECK(cache.keys().to_vector() == k.contiguous().to_vector());
+  CHECK(cache.values().to_vector() == (-k).contiguous().to_vector());
+  cache.append(narrow(k, 2, 1, 1), narrow(k, 2, 0, 1));  // a third token: k's second and first
+  CHECK(cache.keys().to_vector() == cat({k, narrow(k, 2, 1, 1)}, 2).contiguous().to_vector());
+  CHECK(cache.values().to_vector() == cat({-k, narrow(k, 2, 0, 1)}, 2).contiguous().to_vector());
+}
+
 TEST_CASE("KVCache.crop: decoding again from a point gives the same logits") {
   DecoderLM model(small(PositionEncoding::Learned));
   to_eval(model, kFloat64);
