@@ -163,6 +163,19 @@ TEST_CASE("linear values: x Wᵀ + b, the same as matmul and add") {
   CHECK(linear(ones({0, 3}), w).shape() == Shape{0, 2});
 }
 
+TEST_CASE("linear with in_features 0: the bias alone, or zeros, and gradients of the same shapes") {
+  // An empty sum is 0: y = b for each of the 3 rows; ∂L/∂b sums g over them.
+  const Tensor x = ones({3, 0}, {.requires_grad = true}), w = ones({2, 0}, {.requires_grad = true});
+  const Tensor b = tensor({1.5, -2.0}, {.requires_grad = true});
+  const Tensor y = linear(x, w, b);
+  testing::check_values(y, {1.5, -2, 1.5, -2, 1.5, -2});
+  testing::check_values(linear(x, w), {0, 0, 0, 0, 0, 0});
+  sum(y).backward();
+  CHECK(x.grad().shape() == Shape{3, 0});
+  CHECK(w.grad().shape() == Shape{2, 0});
+  testing::check_values(b.grad(), {3, 3});
+}
+
 TEST_CASE("gradcheck linear with a residual") {
   const auto with_residual = [](Inputs in) { return linear(in[0], in[1], in[2], in[3]); };
   CHECK(gradcheck(with_residual, {testing::input({3, 4}, 1), testing::input({2, 4}, 2),

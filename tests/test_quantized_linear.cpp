@@ -103,6 +103,13 @@ TEST_CASE("quantized_linear: a 1-D x is one row, as for nn.Linear") {
   CHECK(equal(y, quantized_linear(x.view({1, 16}), q).view({8})));
 }
 
+TEST_CASE("quantized_linear: in_features 0 gives the bias alone, as linear does") {
+  const QuantizedWeight q = quantize_weight(ones({2, 0}));
+  testing::check_values(quantized_linear(ones({3, 0}), q, tensor({1.5, -2.0})),
+                        {1.5, -2, 1.5, -2, 1.5, -2});
+  testing::check_values(quantized_linear(ones({3, 0}), q), {0, 0, 0, 0, 0, 0});
+}
+
 TEST_CASE("quantized_linear: a strided residual is added as a contiguous one") {
   manual_seed(3);
   const Tensor x = randn({4, 16}), bias = randn({8}), residual = randn({8, 4}).transpose(0, 1);

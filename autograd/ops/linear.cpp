@@ -41,27 +41,30 @@ void check_arguments(std::string_view op, const Tensor& x, const Tensor& weight,
          residual.shape(), residual.dtype(), output_shape(x, weight), x.dtype(), x.shape());
 }
 
+// M of [..., K]: the product of every dim but the last, whatever K (0 included).
+int64_t rows_of(const Tensor& x) { return around_dim(x.shape(), x.dim() - 1).outer; }
+
 // [..., K] -> [M, K], contiguous, off the tape.
 Tensor as_rows(const Tensor& x) {
   const Tensor values = contiguous_values(x);
   const int64_t K = x.size(-1);
-  return values.alias({K == 0 ? 0 : values.numel() / K, K}, {K, 1}, values.storage_offset());
+  return values.alias({rows_of(x), K}, {K, 1}, values.storage_offset());
 }
 
 // residual + x weightᵀ + bias, then relu when asked for, recorded on the tape as `name`.
 Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight, const Tensor& bias,
                    const Tensor& residual, bool relu) {
   check_arguments(name, x, weight, bias, residual);
-  const Tensor rows = as_rows(x), w = contiguous(weight.detach());
+  const Tensor x_values = contiguous_values(x), w = contiguous_values(weight);
   const Tensor b = bias.defined() ? contiguous_values(bias) : Tensor();
   const Tensor r = residual.defined() ? contiguous_values(residual) : Tensor();
-  const int64_t M = rows.size(0), K = rows.size(1), N = w.size(0);
+  const int64_t M = rows_of(x), K = w.size(1), N = w.size(0);
   Tensor out = Tensor::empty(output_shape(x, weight), x.dtype());
   dispatch_floating(x.dtype(), name, [&]<class T>() {
     const kernels::Epilogue<T> epilogue{b.defined() ? b.data<T>() : nullptr, relu,
                                         r.defined() ? r.data<T>() : nullptr};
-    kernels::gemm<T>(Transpose::No, Transpose::Yes, M, N, K, T(1), rows.data<T>(), K, w.data<T>(),
-                     K, T(0), out.data<T>(), N, epilogue);
+    kernels::gemm<T>(Transpose::No, Transpose::Yes, M, N, K, T(1), x_values.data<T>(), K,
+                     w.data<T>(), K, T(0), out.data<T>(), N, epilogue);
   });
   // With x as rows [M, K], W [N, K], y [M, N]: y_mn = Σ_k x_mk·W_nk + b_n (+ r_mn), so
   //   ∂L/∂x_mk = Σ_n g_mn·W_nk      dx = g W    [M, N] @ [N, K] = [M, K]
@@ -70,18 +73,18 @@ Tensor linear_with(std::string_view name, const Tensor& x, const Tensor& weight,
   //   ∂L/∂r = g                     (the residual is added as it is)
   // With relu, y = relu(z): g becomes g' = g ⊙ [z > 0] = g ⊙ [y > 0] in the first three.
   return record(name, out, {x, weight, bias, residual},
-                [name, rows, w, x_shape = x.shape(), has_bias = bias.defined(),
+                [name, x_values = saved(x_values), w = saved(w), has_bias = bias.defined(),
                  y = relu ? saved(out) : Tensor()](const Tensor& g) -> Grads {
                   const Tensor g_rows = as_rows(y.defined() ? relu_backward(g, y) : g);
-                  const int64_t M = rows.size(0), K = rows.size(1), N = w.size(0);
-                  Tensor gx = Tensor::empty(x_shape, g.dtype());
+                  const int64_t M = rows_of(x_values), K = w.size(1), N = w.size(0);
+                  Tensor gx = Tensor::empty(x_values.shape(), g.dtype());
                   Tensor gw = Tensor::empty(w.shape(), g.dtype());
                   dispatch_floating(g.dtype(), name, [&]<class T>() {
                     const T* gy = g_rows.data<T>();
                     kernels::gemm<T>(Transpose::No, Transpose::No, M, K, N, T(1), gy, N,
                                      w.data<T>(), K, T(0), gx.data<T>(), K);
                     kernels::gemm<T>(Transpose::Yes, Transpose::No, N, K, M, T(1), gy, N,
-                                     rows.data<T>(), K, T(0), gw.data<T>(), K);
+                                     x_values.data<T>(), K, T(0), gw.data<T>(), K);
                   });
                   return {gx, gw, has_bias ? sum(g_rows, {0}) : Tensor(), g};
                 });

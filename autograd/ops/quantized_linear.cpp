@@ -90,7 +90,7 @@ Tensor quantized_linear(const Tensor& x, const QuantizedWeight& weight, const Te
     fail("quantized_linear: residual {} of shape {} must be float32 of the output's shape {}",
          residual.dtype(), residual.shape(), shape);
   const Tensor rows = x.contiguous();
-  const int64_t M = rows.numel() / std::max<int64_t>(K, 1);
+  const int64_t M = around_dim(x.shape(), x.dim() - 1).outer;  // whatever K, 0 included
   Tensor out = Tensor::empty(shape, kFloat32);
   const Tensor bias_values = bias.defined() ? bias.contiguous() : Tensor();
   const Tensor residual_values = residual.defined() ? residual.contiguous() : Tensor();
