@@ -10,18 +10,18 @@
 namespace tapegrad::nn {
 namespace {
 
-// rows [first, first + T) of cache [B, H, max_len, D] <- x [B, H, T, D] (any strides). A plain
-// loop: a token's rows are a few hundred elements, and strided_copy's layout vectors cost more
-// (64 allocations a decoded token in a 4-layer model) than the copy.
-void write_rows(const Tensor& cache, int64_t first, const Tensor& x) {
-  const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3);
+// rows [row, row + n) of cache [B, H, capacity, D] <- tokens [t, t + n) of x [B, H, T, D] (any
+// strides). A plain loop: a token's rows are a few hundred elements, and strided_copy's layout
+// vectors cost more (64 allocations a decoded token in a 4-layer model) than the copy.
+void write_rows(const Tensor& cache, int64_t row, const Tensor& x, int64_t t, int64_t n) {
+  const int64_t B = x.size(0), H = x.size(1), D = x.size(3);
   const std::vector<int64_t>& stride = x.strides();
   dispatch_floating(cache.dtype(), "KVCache.append", [&]<class F>() {
     for (int64_t b = 0; b < B; ++b) {
       for (int64_t h = 0; h < H; ++h) {
-        for (int64_t t = 0; t < T; ++t) {
-          const F* from = x.data<F>() + b * stride[0] + h * stride[1] + t * stride[2];
-          F* to = cache.data<F>() + ((b * H + h) * cache.size(2) + first + t) * D;
+        for (int64_t i = 0; i < n; ++i) {
+          const F* from = x.data<F>() + b * stride[0] + h * stride[1] + (t + i) * stride[2];
+          F* to = cache.data<F>() + ((b * H + h) * cache.size(2) + row + i) * D;
           for (int64_t d = 0; d < D; ++d) to[d] = from[d * stride[3]];
         }
       }
@@ -61,8 +61,8 @@ void KVCache::append(const Tensor& k, const Tensor& v) {
   // most two runs of rows (before and after the ring's end).
   for (int64_t t = std::max<int64_t>(0, T - capacity()); t < T;) {
     const int64_t row = (length_ + t) % capacity(), n = std::min(T - t, capacity() - row);
-    write_rows(keys_, row, narrow(k, 2, t, n));
-    write_rows(values_, row, narrow(v, 2, t, n));
+    write_rows(keys_, row, k, t, n);
+    write_rows(values_, row, v, t, n);
     t += n;
   }
   length_ += T;

@@ -90,7 +90,9 @@ kernels::AttentionProblem problem_of(std::string_view op, const Tensor& q, const
 }
 
 // The op on q, k, v, which are views into the memory of `inputs`; its backward asks
-// `make_gradients` where to write dq, dk and dv.
+// `make_gradients(q, k, v)` where to write dq, dk and dv. (It gets the saved q, k and v, of the
+// inputs' shapes, rather than keeping shapes of its own: a closure holding shapes would copy
+// them each time the op runs, recorded or not.)
 template <class MakeGradients>
 Tensor attend(std::string_view op, std::span<const Tensor> inputs, const Tensor& q, const Tensor& k,
               const Tensor& v, const FusedAttentionOptions& options, MakeGradients make_gradients) {
@@ -120,7 +122,7 @@ Tensor attend(std::string_view op, std::span<const Tensor> inputs, const Tensor&
   return record(op, out, inputs,
                 [op, problem, q = saved(q), k = saved(k), v = saved(v), out = saved(out), lse,
                  mask = options.mask, make_gradients](const Tensor& g) -> Grads {
-                  const Gradients gradients = make_gradients();
+                  const Gradients gradients = make_gradients(q, k, v);
                   dispatch_floating(q.dtype(), op, [&]<class T>() {
                     kernels::flash_attention_backward<T>(
                         problem, heads_view<const T>(q), heads_view<const T>(k),
@@ -136,12 +138,11 @@ Tensor attend(std::string_view op, std::span<const Tensor> inputs, const Tensor&
 
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                        const FusedAttentionOptions& options) {
-  const auto make_gradients = [q_shape = q.shape(), k_shape = k.shape(), v_shape = v.shape(),
-                               dtype = q.dtype()] {
-    const auto gradient = [dtype](const Shape& s) {
-      return empty_heads(s[0], s[1], s[2], s[3], dtype);
+  const auto make_gradients = [](const Tensor& q, const Tensor& k, const Tensor& v) {
+    const auto gradient = [](const Tensor& x) {
+      return empty_heads(x.size(0), x.size(1), x.size(2), x.size(3), x.dtype());
     };
-    const Tensor dq = gradient(q_shape), dk = gradient(k_shape), dv = gradient(v_shape);
+    const Tensor dq = gradient(q), dk = gradient(k), dv = gradient(v);
     return Gradients{{dq, dk, dv}, dq, dk, dv};
   };
   const Tensor inputs[] = {q, k, v};
@@ -157,8 +158,9 @@ Tensor fused_attention_packed(const Tensor& qkv, const FusedAttentionOptions& op
     const Shape& st = x.strides();
     return x.alias({B, H, T, d}, {st[0], st[3], st[1], st[4]}, x.storage_offset() + s * st[2]);
   };
-  const auto make_gradients = [shape = qkv.shape(), dtype = qkv.dtype(), slice] {
-    const Tensor dqkv = Tensor::empty(shape, dtype);
+  // q [B, H, T, d] -> dqkv [B, T, 3, H, d]
+  const auto make_gradients = [slice](const Tensor& q, const Tensor&, const Tensor&) {
+    const Tensor dqkv = Tensor::empty({q.size(0), q.size(2), 3, q.size(1), q.size(3)}, q.dtype());
     return Gradients{{dqkv}, slice(dqkv, 0), slice(dqkv, 1), slice(dqkv, 2)};
   };
   const Tensor inputs[] = {qkv};
