@@ -49,6 +49,7 @@ bool cpu_runs(Int8Kernel kernel);
 // The first kernel of the list that this CPU runs.
 Int8Kernel fastest_int8_kernel();
 
+// "AVX512-VNNI", "AVX2" or "scalar": for messages and the headers of benchmarks.
 std::string_view name(Int8Kernel kernel);
 
 // C [M, N] (rows ldc apart) = A [M, K] (rows lda apart) times the packed B transposed, on the
