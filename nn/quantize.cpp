@@ -27,8 +27,8 @@ int64_t quantize_tree(Module& module) {
 std::optional<std::string> int8_speed_warning() {
   if (kernels::fastest_int8_kernel() != kernels::Int8Kernel::scalar) return std::nullopt;
   return "this CPU has neither AVX512-VNNI nor AVX2, so the int8 products run on the scalar "
-         "reference kernel: the same results, but slower than float32 (quantizing saves memory "
-         "here, not time)";
+         "reference kernel: the same results, but slower than float32; quantizing saves memory "
+         "here, not time";
 }
 
 int64_t quantize_dynamic(Module& model) {
