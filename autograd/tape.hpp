@@ -124,6 +124,9 @@ Tensor record(std::string_view op, Tensor output, std::initializer_list<Tensor> 
 inline Tensor saved(const Tensor& x) {
   return grad_enabled() && x.defined() ? x.detach() : Tensor();
 }
+// The same for a shape a backward keeps (an input's, to give its gradient that shape): a copy in
+// grad mode, else empty, so that ops that record nothing copy no shapes either.
+inline Shape saved(const Shape& shape) { return grad_enabled() ? shape : Shape(); }
 
 // The live entries on this thread's tape (a test hook: NoGradGuard must leave it unchanged).
 std::size_t tape_size();

@@ -305,7 +305,7 @@ TEST_CASE("detach cuts the tape") {
   testing::check_values(x.grad(), {4});
 }
 
-TEST_CASE("saved: the tensor cut from the tape, and nothing while grad mode is off") {
+TEST_CASE("saved: the tensor cut from the tape or the shape, and nothing while grad mode is off") {
   const Tensor x = tensor({2.0}, {.requires_grad = true});
   const Tensor y = x * x;
   const Tensor kept = saved(y);
@@ -314,8 +314,10 @@ TEST_CASE("saved: the tensor cut from the tape, and nothing while grad mode is o
   CHECK(kept.impl() != y.impl());
   CHECK(kept.storage() == y.storage());
   CHECK_FALSE(saved(Tensor()).defined());
+  CHECK(saved(Shape{2, 3}) == Shape{2, 3});
   const NoGradGuard no_grad;
   CHECK_FALSE(saved(y).defined());
+  CHECK(saved(Shape{2, 3}).empty());
 }
 
 TEST_CASE("requires_grad_ is for floating leaves only") {

@@ -11,9 +11,9 @@ Tensor contiguous(const Tensor& x);  // x itself if already contiguous, else clo
 Tensor to(const Tensor& x, DType dtype);
 
 // x's values, contiguous, for a kernel to read before the op returns: x itself if already
-// contiguous (no new handle, nothing allocated), else a copy made off the tape. Not for a tensor
-// a backward keeps: that one must be cut from the tape (contiguous(x.detach()), saved_input),
-// nor for an op's output.
+// contiguous (no new handle, nothing allocated), else a copy made off the tape. Not, as it is, for
+// a tensor a backward keeps: that one must be cut from the tape (saved(contiguous_values(x)),
+// saved_input), nor for an op's output.
 Tensor contiguous_values(const Tensor& x);
 
 // Writes src's values (converted to dst's dtype) into dst's memory, off the tape: loading

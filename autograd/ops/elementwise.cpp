@@ -59,7 +59,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   // ∂(a + b)/∂a = 1, ∂(a + b)/∂b = 1, so
   //   ∂L/∂a = sum_to(g, a.shape),  ∂L/∂b = sum_to(g, b.shape)
   return record("add", broadcast_map("add", a, b, kernels::Add{}), {a, b},
-                [sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {
+                [sa = saved(a.shape()), sb = saved(b.shape())](const Tensor& g) -> Grads {
                   return {sum_to(g, sa), sum_to(g, sb)};
                 });
 }
@@ -68,7 +68,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   // ∂(a - b)/∂a = 1, ∂(a - b)/∂b = -1, so
   //   ∂L/∂a = sum_to(g, a.shape),  ∂L/∂b = sum_to(-g, b.shape)
   return record("sub", broadcast_map("sub", a, b, kernels::Sub{}), {a, b},
-                [sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {
+                [sa = saved(a.shape()), sb = saved(b.shape())](const Tensor& g) -> Grads {
                   return {sum_to(g, sa), sum_to(neg(g), sb)};
                 });
 }
@@ -87,7 +87,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   //   ∂L/∂a = sum_to(g/b, a.shape),  ∂L/∂b = sum_to(-(g/b)·out, b.shape)
   Tensor out = broadcast_map("div", a, b, kernels::Div{});
   return record("div", out, {a, b},
-                [sa = a.shape(), b = saved(b), out = saved(out)](const Tensor& g) -> Grads {
+                [sa = saved(a.shape()), b = saved(b), out = saved(out)](const Tensor& g) -> Grads {
                   const Tensor g_over_b = div(g, b);
                   return {sum_to(g_over_b, sa), sum_to(neg(mul(g_over_b, out)), b.shape())};
                 });

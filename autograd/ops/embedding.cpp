@@ -60,7 +60,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, EmbeddingOptions o
   // a scatter-add of g's rows into a zero table: a row looked up twice gets both, a row never
   // looked up 0, and padding_idx's row 0 (as PyTorch: it is never trained)
   return record("embedding", out, {weight},
-                [ids, padding_idx, weight_shape = weight.shape()](const Tensor& g) -> Grads {
+                [ids, padding_idx, weight_shape = saved(weight.shape())](const Tensor& g) -> Grads {
                   const Tensor gc = contiguous(g);
                   Tensor grad = zeros(weight_shape, {.dtype = g.dtype()});
                   const int64_t dim = weight_shape[1];

@@ -76,7 +76,7 @@ Tensor strided_view(std::string_view op, const Tensor& x, int64_t dim, int64_t s
   // out[k] = x[start + k·step] along dim, so ∂L/∂x[start + k·step] = g[k], and ∂L/∂x = 0 at the
   // entries out does not read
   return record(op, out, {x},
-                [op, dim, start, step, input_shape = x.shape()](const Tensor& g) -> Grads {
+                [op, dim, start, step, input_shape = saved(x.shape())](const Tensor& g) -> Grads {
                   return {place_strided(op, g, input_shape, dim, start, step)};
                 });
 }
@@ -230,7 +230,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   //   ∂L/∂x[..., r, ...] = Σ_{k : index[k] = r} g[..., k, ...]
   // g's entry k added at entry index[k] (repeated indices accumulate)
   return record("index_select", out, {x},
-                [dim, positions, input_shape = x.shape()](const Tensor& g) -> Grads {
+                [dim, positions, input_shape = saved(x.shape())](const Tensor& g) -> Grads {
                   const int64_t* at = positions.data<int64_t>();
                   return {add_at_positions("index_select", g, input_shape, dim,
                                            [at](int64_t k) { return at[k]; })};
@@ -251,7 +251,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   Tensor out = x.alias(shape, strides, x.storage_offset() + entry * x.strides()[dim]);
   // out = x[..., entry, ...] with dim dropped, so ∂L/∂x = g at that entry of dim, 0 elsewhere
   return record("select", out, {x},
-                [dim, entry, input_shape = x.shape()](const Tensor& g) -> Grads {
+                [dim, entry, input_shape = saved(x.shape())](const Tensor& g) -> Grads {
                   return {place_strided("select", unsqueeze(g, dim), input_shape, dim, entry, 1)};
                 });
 }
@@ -267,7 +267,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   //   ∂L/∂x[q] = Σ over the p that read q of g[p]:
   // g added back at the positions it was read from (repeated indices accumulate)
   return record("gather", out, {x},
-                [dim, positions, input_shape = x.shape()](const Tensor& g) -> Grads {
+                [dim, positions, input_shape = saved(x.shape())](const Tensor& g) -> Grads {
                   const Tensor grad = zeros(input_shape, {.dtype = g.dtype()});
                   scatter_add_into("gather", grad, g, dim, positions);
                   return {grad};
@@ -291,7 +291,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   //   ∂L/∂x = g
   //   ∂L/∂src[p] = g[p with index[p] along dim]  (0 where p is outside index's shape)
   return record("scatter_add", out, {x, src},
-                [dim, positions, src_shape = src.shape()](const Tensor& g) -> Grads {
+                [dim, positions, src_shape = saved(src.shape())](const Tensor& g) -> Grads {
                   const Tensor grad_src = zeros(src_shape, {.dtype = g.dtype()});
                   gather_into("scatter_add", grad_src, g, dim, positions);
                   return {g, grad_src};

@@ -131,8 +131,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   // them (sum_to). A 1-D a was [1, K] and a 1-D b [K, 1]: their gradients drop that dim again.
   return record(
       "matmul", out, {a, b},
-      [a_shape = a.shape(), b_shape = b.shape(), a2, b2,
-       product_shape = product.shape()](const Tensor& g) -> Grads {
+      [a_shape = saved(a.shape()), b_shape = saved(b.shape()), a2, b2,
+       product_shape = saved(product.shape())](const Tensor& g) -> Grads {
         const Tensor g2 = reshape(g, product_shape);
         const Tensor ga = matmul(g2, transpose(b2, -1, -2));
         const Tensor gb = matmul(transpose(a2, -1, -2), g2);

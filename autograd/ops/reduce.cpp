@@ -110,7 +110,7 @@ Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
   // out[k] = Σ_{i in line k} x[i], so ∂out[k]/∂x[i] = 1 for the one line k that holds i, and
   //   ∂L/∂x[i] = g[k(i)]
   // g (reduced dims kept as 1) expanded back over the reduced dims
-  return record("sum", out, {x}, [kept, input_shape = x.shape()](const Tensor& g) -> Grads {
+  return record("sum", out, {x}, [kept, input_shape = saved(x.shape())](const Tensor& g) -> Grads {
     return {expand(reshape(g, kept), input_shape)};
   });
 }
@@ -172,20 +172,21 @@ ValuesAndIndices max(const Tensor& x, int64_t dim, bool keepdim) {
   // out[k] = x[i*(k)], i*(k) the line's arg-max (its first maximum on ties), so
   //   ∂out[k]/∂x[i] = 1 if i = i*(k), else 0
   //   ∂L/∂x[i] = g[k] at each line's arg-max, 0 elsewhere
-  const Tensor values = record(
-      "max", lines.maxima.values, {x}, [=, input_shape = x.shape()](const Tensor& g) -> Grads {
-        const Tensor grad_output = contiguous(g);
-        Tensor grad = zeros(input_shape, {.dtype = g.dtype()});
-        dispatch_floating(g.dtype(), "max", [&]<class T>() {
-          const T* from = grad_output.data<T>();
-          const int64_t* arg_max = indices.data<int64_t>();
-          T* to = grad.data<T>();
-          for (int64_t o = 0; o < outer; ++o)
-            for (int64_t j = 0; j < inner; ++j)
-              to[(o * n + arg_max[o * inner + j]) * inner + j] = from[o * inner + j];
-        });
-        return {grad};
-      });
+  const Tensor values = record("max", lines.maxima.values, {x},
+                               [=, input_shape = saved(x.shape())](const Tensor& g) -> Grads {
+                                 const Tensor grad_output = contiguous(g);
+                                 Tensor grad = zeros(input_shape, {.dtype = g.dtype()});
+                                 dispatch_floating(g.dtype(), "max", [&]<class T>() {
+                                   const T* from = grad_output.data<T>();
+                                   const int64_t* arg_max = indices.data<int64_t>();
+                                   T* to = grad.data<T>();
+                                   for (int64_t o = 0; o < outer; ++o)
+                                     for (int64_t j = 0; j < inner; ++j)
+                                       to[(o * n + arg_max[o * inner + j]) * inner + j] =
+                                           from[o * inner + j];
+                                 });
+                                 return {grad};
+                               });
   return {values, indices};
 }
 

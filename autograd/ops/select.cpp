@@ -38,7 +38,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   // out_i = v where m_i, else x_i: ∂out_i/∂x_i = 0 where m_i, else 1, so ∂L/∂x = g with the
   // masked entries 0, summed back to x's shape when the mask broadcast x
   return record("masked_fill", out, {x},
-                [mask = saved(mask), input_shape = x.shape()](const Tensor& g) -> Grads {
+                [mask = saved(mask), input_shape = saved(x.shape())](const Tensor& g) -> Grads {
                   return {sum_to(masked_fill(g, mask, 0.0), input_shape)};
                 });
 }
@@ -63,12 +63,12 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   });
   // out_i = a_i where c_i, else b_i: ∂out_i/∂a_i = [c_i], ∂out_i/∂b_i = [!c_i], so
   //   ∂L/∂a = sum_to(g where c, else 0),  ∂L/∂b = sum_to(g where !c, else 0)
-  return record(
-      "where", out, {a, b},
-      [condition = saved(condition), sa = a.shape(), sb = b.shape()](const Tensor& g) -> Grads {
-        return {sum_to(masked_fill(g, !condition, 0.0), sa),
-                sum_to(masked_fill(g, condition, 0.0), sb)};
-      });
+  return record("where", out, {a, b},
+                [condition = saved(condition), sa = saved(a.shape()),
+                 sb = saved(b.shape())](const Tensor& g) -> Grads {
+                  return {sum_to(masked_fill(g, !condition, 0.0), sa),
+                          sum_to(masked_fill(g, condition, 0.0), sb)};
+                });
 }
 
 }  // namespace tapegrad

@@ -46,7 +46,7 @@ Tensor view(const Tensor& x, Shape shape) {
   Tensor out = x.alias(shape, contiguous_strides(shape), x.storage_offset());
   // out holds x's elements in the same order under another shape: out_i = x_i (flat index i),
   // so ∂L/∂x = g viewed back in x's shape
-  return record("view", out, {x}, [input_shape = x.shape()](const Tensor& g) -> Grads {
+  return record("view", out, {x}, [input_shape = saved(x.shape())](const Tensor& g) -> Grads {
     return {reshape(g, input_shape)};
   });
 }
@@ -140,7 +140,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   Tensor out = x.alias(out_shape, strides, x.storage_offset());
   // out[i] = x[i with 0 in the expanded dims]: each element of x feeds every element of out
   // along those dims, so ∂L/∂x = g summed over them (sum_to, as for broadcasting)
-  return record("expand", out, {x}, [input_shape = x.shape()](const Tensor& g) -> Grads {
+  return record("expand", out, {x}, [input_shape = saved(x.shape())](const Tensor& g) -> Grads {
     return {sum_to(g, input_shape)};
   });
 }

@@ -32,10 +32,10 @@ ValuesAndIndices first_in_order(std::string_view op, const Tensor& x, int64_t di
   });
   // values = gather(x, dim, indices), so
   //   ∂L/∂x = g added back at the positions the indices name (each at most once)
-  values =
-      record(op, values, {x}, [dim, indices, input_shape = x.shape()](const Tensor& g) -> Grads {
-        return {scatter_add(zeros(input_shape, {.dtype = g.dtype()}), dim, indices, g)};
-      });
+  values = record(op, values, {x},
+                  [dim, indices, input_shape = saved(x.shape())](const Tensor& g) -> Grads {
+                    return {scatter_add(zeros(input_shape, {.dtype = g.dtype()}), dim, indices, g)};
+                  });
   return {values, indices};
 }
 
